@@ -1,0 +1,1 @@
+"""Tools that reach outside the interpreter: built-in integrations, plugins, credentials."""

@@ -1,0 +1,44 @@
+"""The tools every installation has besides the Cy natives."""
+
+from __future__ import annotations
+
+import time
+
+from cy.tools import RetryPolicy, ToolRegistry
+
+from .http import http_request
+from .llm import llm_run
+
+DURABLE_TIMER = "durable_timer"
+MAX_SLEEP_SECONDS = 30 * 24 * 3600
+
+
+def sleep(seconds: float) -> None:
+    """Wait; inside a run this is a durable timer that survives worker restarts."""
+    check_sleep_seconds(seconds)
+    time.sleep(seconds)
+
+
+def check_sleep_seconds(seconds: object) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"sleep() requires number, got {type(seconds).__name__}")
+    if seconds < 0 or seconds > MAX_SLEEP_SECONDS:
+        raise ValueError(f"sleep() seconds must be between 0 and {MAX_SLEEP_SECONDS}, got {seconds}")
+    return float(seconds)
+
+
+def register_builtin_tools(registry: ToolRegistry) -> None:
+    registry.register(
+        "llm_run",
+        llm_run,
+        uses_host=True,
+        timeout_seconds=180,
+        retry=RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",)),
+    )
+    registry.register(
+        "app::http::request",
+        http_request,
+        timeout_seconds=120,
+        retry=RetryPolicy(maximum_attempts=1),
+    )
+    registry.register("sleep", sleep, metadata={DURABLE_TIMER: True})
