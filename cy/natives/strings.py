@@ -1,0 +1,138 @@
+"""String natives: case, join/split/replace/trim, prefixes, markdown, base64, URL, regex."""
+
+import base64
+import re
+from typing import Any
+from urllib.parse import quote, unquote
+
+from ..formatting import to_text
+from .spec import Native, type_name
+
+
+def _require_str(value: Any, message: str) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"{message}, got {type_name(value)}")
+
+
+def uppercase(text: str) -> str:
+    return to_text(text).upper()
+
+
+def lowercase(text: str) -> str:
+    return to_text(text).lower()
+
+
+def join(items: list, separator: str = ", ") -> str:
+    glue = separator.join
+    return glue(to_text(item) for item in items)
+
+
+def split(text: str, delimiter: str = " ") -> list:
+    _require_str(text, "split() requires string")
+    _require_str(delimiter, "split() delimiter must be string")
+    return text.split(delimiter)
+
+
+def replace(text: str, old: str, new: str) -> str:
+    _require_str(text, "replace() requires string")
+    _require_str(old, "replace() old must be string")
+    _require_str(new, "replace() new must be string")
+    return text.replace(old, new)
+
+
+def trim(text: str) -> str:
+    _require_str(text, "trim() requires string")
+    return text.strip()
+
+
+def startswith(text: str, prefix: str) -> bool:
+    _require_str(text, "startswith() text must be string")
+    _require_str(prefix, "startswith() prefix must be string")
+    return text.startswith(prefix)
+
+
+def endswith(text: str, suffix: str) -> bool:
+    _require_str(text, "endswith() text must be string")
+    _require_str(suffix, "endswith() suffix must be string")
+    return text.endswith(suffix)
+
+
+_FENCE_OPEN = re.compile(r"```[a-zA-Z]*\n")
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+
+
+def strip_markdown(text: str) -> str:
+    _require_str(text, "strip_markdown() requires string")
+    text = _FENCE_OPEN.sub("", text).replace("```", "")
+    return _INLINE_CODE.sub(r"\1", text)
+
+
+def base64_encode(text: str) -> str:
+    _require_str(text, "base64_encode() requires a string")
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def base64_decode(text: str) -> str:
+    _require_str(text, "base64_decode() requires a string")
+    try:
+        return base64.b64decode(text).decode("utf-8")
+    except ValueError as exc:
+        raise ValueError(f"base64_decode() invalid base64 input: {exc}") from None
+
+
+def url_encode(text: str) -> str:
+    _require_str(text, "url_encode() requires string")
+    return quote(text, safe="")
+
+
+def url_decode(text: str) -> str:
+    _require_str(text, "url_decode() requires string")
+    try:
+        return unquote(text)
+    except ValueError as exc:
+        raise ValueError(f"url_decode() failed: {exc}") from None
+
+
+def _search(function: str, pattern: Any, text: Any) -> "re.Match[str] | None":
+    _require_str(pattern, f"{function}() pattern must be string")
+    _require_str(text, f"{function}() text must be string")
+    try:
+        return re.search(pattern, text)
+    except re.error as exc:
+        raise ValueError(f"Invalid regex pattern '{pattern}': {exc}") from None
+
+
+def regex_match(pattern: str, text: str) -> bool:
+    return _search("regex_match", pattern, text) is not None
+
+
+def regex_extract(pattern: str, text: str) -> Any:
+    found = _search("regex_extract", pattern, text)
+    if found is None:
+        return ""
+    if found.re.groups:
+        return found.group(1)
+    return found.group(0)
+
+
+NATIVES = [
+    Native(("str::uppercase",), uppercase, "Text of a value in upper case"),
+    Native(("str::lowercase",), lowercase, "Text of a value in lower case"),
+    Native(("str::join",), join, "Join the text of each item with a separator (default ', ')"),
+    Native(("str::split",), split, "Split a string on a delimiter (default one space, no collapsing)"),
+    Native(("str::replace",), replace, "Replace every occurrence of old with new in a string"),
+    Native(("str::trim",), trim, "Remove leading and trailing whitespace from a string"),
+    Native(("str::startswith",), startswith, "Whether a string starts with a prefix"),
+    Native(("str::endswith",), endswith, "Whether a string ends with a suffix"),
+    Native(("str::strip_markdown",), strip_markdown, "Remove markdown code fences and inline code backticks"),
+    Native(("str::base64_encode",), base64_encode, "Base64 encoding of a string's UTF-8 bytes"),
+    Native(("str::base64_decode",), base64_decode, "Decode base64 into UTF-8 text"),
+    Native(("url_encode", "url::encode"), url_encode, "Percent-encode a string for use in a URL"),
+    Native(("url_decode", "url::decode"), url_decode, "Decode percent-encoding (+ is kept as is)"),
+    Native(("regex_match", "regex::match"), regex_match, "Whether a regular expression matches anywhere in a text"),
+    Native(
+        ("regex_extract", "regex::extract"),
+        regex_extract,
+        "First regex match in a text: group 1 if the pattern has groups, '' if none",
+    ),
+]
