@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from ..errors import LimitExceeded
 from ..formatting import to_text
 from .spec import Native, type_name
 
@@ -82,12 +83,20 @@ def log(host: Any, message: Any) -> str:
     return text
 
 
+MAX_RANGE_LENGTH = 10_000_000
+
+
 def make_range(start: int, end: int | None = None, step: int = 1) -> list:
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("range() step argument must not be zero")
-    return list(range(start, end, step))
+    numbers = range(start, end, step)
+    if len(numbers) > MAX_RANGE_LENGTH:
+        raise LimitExceeded(
+            f"range() would build {len(numbers)} numbers; the limit is {MAX_RANGE_LENGTH}"
+        )
+    return list(numbers)
 
 
 def to_iterable(collection: Any) -> list:
