@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: models, Alembic migrations, day partitions of runs, repositories."""

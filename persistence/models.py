@@ -1,0 +1,220 @@
+"""SQLAlchemy models. The schema itself is owned by the Alembic migrations in persistence/migrations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from persistence.ids import new_uuid7
+
+TASK_STATUSES = ("enabled", "disabled", "archived")
+TASK_MODES = ("saved", "ad_hoc")
+TASK_SCOPES = ("input", "processing", "output")
+ORIGIN_TYPES = ("system", "user", "pack")
+
+RUN_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled", "timed_out")
+TERMINAL_RUN_STATUSES = ("completed", "failed", "cancelled", "timed_out")
+ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
+RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui")
+STORAGE_KINDS = ("inline", "file", "s3")
+
+# Fields whose change makes a new immutable task version.
+VERSIONED_TASK_FIELDS = (
+    "script",
+    "directive",
+    "input_schema",
+    "output_schema",
+    "llm_config",
+    "timeout_seconds",
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _nullable_jsonb() -> JSONB:
+    return JSONB(none_as_null=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+        CheckConstraint(_in("mode", TASK_MODES), name="mode"),
+        CheckConstraint(_in("scope", TASK_SCOPES), name="scope"),
+        CheckConstraint(_in("origin_type", ORIGIN_TYPES), name="origin_type"),
+        Index("ix_tasks_name", "name"),
+        Index("ix_tasks_function", "function"),
+        Index("ix_tasks_scope", "scope"),
+        Index("ix_tasks_status", "status"),
+        Index("ix_tasks_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    cy_name: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    directive: Mapped[str | None] = mapped_column(Text)
+    function: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, server_default="processing")
+    mode: Mapped[str] = mapped_column(Text, server_default="saved")
+    status: Mapped[str] = mapped_column(Text, server_default="enabled")
+    origin_type: Mapped[str] = mapped_column(Text, server_default="user")
+    integration_id: Mapped[str | None] = mapped_column(Text)
+    managed_resource_key: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    script: Mapped[str] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    output_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    data_samples: Mapped[list[Any] | None] = mapped_column(_nullable_jsonb())
+    llm_config: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    max_concurrency: Mapped[int | None] = mapped_column(Integer)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TaskVersion(Base):
+    __tablename__ = "task_versions"
+    __table_args__ = (PrimaryKeyConstraint("task_id", "version"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    script: Mapped[str] = mapped_column(Text)
+    directive: Mapped[str | None] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    output_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    llm_config: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskRun(Base):
+    """One execution. Partitioned by day on created_at; created_at is the time inside the UUIDv7 id."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "created_at"),
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        CheckConstraint(_in("trigger", RUN_TRIGGERS), name="trigger"),
+        CheckConstraint(_in("input_storage", STORAGE_KINDS), name="input_storage"),
+        CheckConstraint(
+            f"output_storage IS NULL OR {_in('output_storage', STORAGE_KINDS)}", name="output_storage"
+        ),
+        Index("ix_task_runs_task_id_created_at", "task_id", "created_at"),
+        Index("ix_task_runs_status_created_at", "status", "created_at"),
+        Index("ix_task_runs_trigger_created_at", "trigger", "created_at"),
+        Index("ix_task_runs_created_at_id", "created_at", "id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="SET NULL")
+    )
+    task_version: Mapped[int | None] = mapped_column(Integer)
+    cy_script: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    trigger: Mapped[str] = mapped_column(Text)
+    input_storage: Mapped[str] = mapped_column(Text, server_default="inline")
+    input_inline: Mapped[Any] = mapped_column(JSONB)
+    input_ref: Mapped[str | None] = mapped_column(Text)
+    output_storage: Mapped[str | None] = mapped_column(Text)
+    output_inline: Mapped[Any] = mapped_column(JSONB)
+    output_ref: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    logs_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    llm_usage: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    workflow_id: Mapped[str | None] = mapped_column(Text)
+    workflow_run_id: Mapped[str | None] = mapped_column(Text)
+    scheduled_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parent_workflow_run_id: Mapped[str | None] = mapped_column(Text)
+    workflow_node_instance_id: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+class TaskRunLog(Base):
+    """A run's log lines, partitioned like task_runs (on the run's created_at) so retention drops both."""
+
+    __tablename__ = "task_run_logs"
+    __table_args__ = (
+        PrimaryKeyConstraint("run_id", "run_created_at", "seq"),
+        {"postgresql_partition_by": "RANGE (run_created_at)"},
+    )
+
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    run_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seq: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    message: Mapped[str] = mapped_column(Text)
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("scope", "key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    scope: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    run_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+PARTITIONED_TABLES = {"task_runs": "created_at", "task_run_logs": "run_created_at"}

@@ -1,0 +1,68 @@
+"""Opaque keyset cursors over (created_at, id), newest first."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import ColumnElement, and_, or_
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 500
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.isoformat(), str(row_id)], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        parsed = datetime.fromisoformat(created_at)
+        if parsed.tzinfo is None:
+            raise ValueError("cursor time has no time zone")
+        return parsed, uuid.UUID(row_id)
+    except Exception as err:
+        raise InvalidCursor(f"invalid cursor: {cursor!r}") from err
+
+
+def clamp_limit(limit: int | None, default: int = 50) -> int:
+    if limit is None:
+        return default
+    return max(1, min(int(limit), MAX_PAGE_SIZE))
+
+
+def before_cursor(created_at_column, id_column, cursor: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor position in (created_at DESC, id DESC) order."""
+    created_at, row_id = decode_cursor(cursor)
+    return or_(
+        created_at_column < created_at,
+        and_(created_at_column == created_at, id_column < row_id),
+    )
+
+
+def page_from_rows(rows: list[T], limit: int) -> Page[T]:
+    """Rows were fetched with limit + 1; the extra row only says that another page exists."""
+    if len(rows) > limit:
+        items = rows[:limit]
+        last = items[-1]
+        return Page(items=items, next_cursor=encode_cursor(last.created_at, last.id))  # type: ignore[attr-defined]
+    return Page(items=rows, next_cursor=None)

@@ -1,0 +1,332 @@
+"""Task runs and their logs. Every lookup by id also names the partition (the id's timestamp)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, literal, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.ids import created_at_from_run_id, new_run_id
+from persistence.models import (
+    ACTIVE_RUN_STATUSES,
+    RUN_STATUSES,
+    RUN_TRIGGERS,
+    TERMINAL_RUN_STATUSES,
+    TaskRun,
+    TaskRunLog,
+)
+from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+
+_runs = TaskRun.__table__
+_logs = TaskRunLog.__table__
+
+LogLine = str | tuple[datetime, str]
+
+
+class InvalidRunStatus(ValueError):
+    pass
+
+
+def _by_id(run_id: uuid.UUID):
+    return and_(_runs.c.id == run_id, _runs.c.created_at == created_at_from_run_id(run_id))
+
+
+def _as_run_id(run_id: uuid.UUID | str) -> uuid.UUID:
+    return run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
+
+
+def workflow_id_for(run_id: uuid.UUID | str) -> str:
+    return f"taskrun-{run_id}"
+
+
+async def create_run(
+    session: AsyncSession,
+    *,
+    trigger: str,
+    task_id: uuid.UUID | None = None,
+    task_version: int | None = None,
+    cy_script: str | None = None,
+    input_storage: str = "inline",
+    input_inline: Any = None,
+    input_ref: str | None = None,
+    run_id: uuid.UUID | None = None,
+    status: str = "pending",
+    workflow_id: str | None = None,
+    scheduled_time: datetime | None = None,
+    parent_workflow_run_id: str | None = None,
+    workflow_node_instance_id: str | None = None,
+    created_by: str | None = None,
+) -> TaskRun:
+    """Insert a run. `run_id` (a UUIDv7, made here when absent) fixes created_at; the workflow id
+    defaults to `taskrun-<run id>`."""
+    if trigger not in RUN_TRIGGERS:
+        raise ValueError(f"unknown trigger {trigger!r}")
+    run_id = run_id or new_run_id()
+    values = {
+        "id": run_id,
+        "created_at": created_at_from_run_id(run_id),
+        "task_id": task_id,
+        "task_version": task_version,
+        "cy_script": cy_script,
+        "status": status,
+        "trigger": trigger,
+        "input_storage": input_storage,
+        "input_inline": input_inline if input_storage == "inline" else null(),
+        "input_ref": input_ref,
+        "workflow_id": workflow_id or workflow_id_for(run_id),
+        "scheduled_time": scheduled_time,
+        "parent_workflow_run_id": parent_workflow_run_id,
+        "workflow_node_instance_id": workflow_node_instance_id,
+        "created_by": created_by,
+    }
+    result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun))
+    return result.scalar_one()
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID | str) -> TaskRun | None:
+    try:
+        run_id = _as_run_id(run_id)
+        created_at = created_at_from_run_id(run_id)
+    except ValueError:
+        return None
+    statement = select(TaskRun).where(TaskRun.id == run_id, TaskRun.created_at == created_at)
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def list_runs(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID | None = None,
+    status: str | Sequence[str] | None = None,
+    trigger: str | Sequence[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: str | None = None,
+    limit: int | None = 50,
+) -> Page[TaskRun]:
+    """Newest first, keyset-paginated on (created_at, id). Time bounds: created_after is
+    inclusive, created_before exclusive; both prune partitions."""
+    limit = clamp_limit(limit)
+    statement = select(TaskRun)
+    if task_id is not None:
+        statement = statement.where(TaskRun.task_id == task_id)
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        statement = statement.where(TaskRun.status.in_(statuses))
+    if trigger:
+        triggers = [trigger] if isinstance(trigger, str) else list(trigger)
+        statement = statement.where(TaskRun.trigger.in_(triggers))
+    if created_after is not None:
+        statement = statement.where(TaskRun.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(TaskRun.created_at < created_before)
+    if cursor:
+        statement = statement.where(before_cursor(TaskRun.created_at, TaskRun.id, cursor))
+    statement = statement.order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(statement)).scalars())
+    return page_from_rows(rows, limit)
+
+
+async def mark_run_running(
+    session: AsyncSession,
+    run_id: uuid.UUID | str,
+    *,
+    started_at: datetime | None = None,
+    workflow_run_id: str | None = None,
+) -> bool:
+    """pending/paused -> running. Keeps the first started_at. False when the run is terminal."""
+    run_id = _as_run_id(run_id)
+    values: dict[str, Any] = {
+        "status": "running",
+        "started_at": func.coalesce(_runs.c.started_at, started_at or func.now()),
+    }
+    if workflow_run_id is not None:
+        values["workflow_run_id"] = workflow_run_id
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id), _runs.c.status.in_(("pending", "running", "paused")))
+        .values(**values)
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def set_run_status(session: AsyncSession, run_id: uuid.UUID | str, status: str) -> bool:
+    """Move a non-terminal run to another non-terminal status (running <-> paused)."""
+    if status not in ACTIVE_RUN_STATUSES:
+        raise InvalidRunStatus(f"{status!r} is not a non-terminal status; use finish_run")
+    statement = (
+        update(_runs)
+        .where(_by_id(_as_run_id(run_id)), _runs.c.status.in_(ACTIVE_RUN_STATUSES))
+        .values(status=status)
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def set_run_workflow(
+    session: AsyncSession, run_id: uuid.UUID | str, *, workflow_id: str, workflow_run_id: str | None
+) -> bool:
+    statement = (
+        update(_runs)
+        .where(_by_id(_as_run_id(run_id)))
+        .values(workflow_id=workflow_id, workflow_run_id=workflow_run_id)
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def finish_run(
+    session: AsyncSession,
+    run_id: uuid.UUID | str,
+    *,
+    status: str,
+    output_storage: str | None = None,
+    output_inline: Any = None,
+    output_ref: str | None = None,
+    error: dict[str, Any] | None = None,
+    logs: Iterable[LogLine] = (),
+    started_at: datetime | None = None,
+    completed_at: datetime | None = None,
+    duration_ms: int | None = None,
+    llm_usage: dict[str, Any] | None = None,
+) -> bool:
+    """Record a terminal status with its output (already stored), error, logs, timings and usage.
+
+    A run already terminal is left untouched (and its logs are not appended): returns False."""
+    if status not in TERMINAL_RUN_STATUSES:
+        raise InvalidRunStatus(f"{status!r} is not a terminal status")
+    run_id = _as_run_id(run_id)
+    completed = completed_at or datetime.now(UTC)
+    start = func.coalesce(_runs.c.started_at, started_at, _runs.c.created_at)
+    log_lines = _normalize_logs(logs, completed)
+    values: dict[str, Any] = {
+        "status": status,
+        "output_storage": output_storage,
+        "output_inline": output_inline if output_storage == "inline" else null(),
+        "output_ref": output_ref,
+        "error": error,
+        "llm_usage": llm_usage,
+        "started_at": start,
+        "completed_at": completed,
+        "duration_ms": duration_ms
+        if duration_ms is not None
+        else func.greatest(
+            0, func.floor(func.extract("epoch", literal(completed) - start) * 1000)
+        ).cast(_runs.c.duration_ms.type),
+        "logs_count": _runs.c.logs_count + len(log_lines),
+    }
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
+        .values(**values)
+        .returning(_runs.c.logs_count)
+    )
+    logs_count = (await session.execute(statement)).scalar_one_or_none()
+    if logs_count is None:
+        return False
+    if log_lines:
+        await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)
+    return True
+
+
+def _normalize_logs(logs: Iterable[LogLine], default_ts: datetime) -> list[tuple[datetime, str]]:
+    lines = []
+    for line in logs:
+        if isinstance(line, str):
+            lines.append((default_ts, line))
+        else:
+            ts, message = line
+            lines.append((ts, str(message)))
+    return lines
+
+
+async def _insert_logs(
+    session: AsyncSession, run_id: uuid.UUID, first_seq_minus_one: int, lines: list[tuple[datetime, str]]
+) -> None:
+    run_created_at = created_at_from_run_id(run_id)
+    await session.execute(
+        insert(_logs),
+        [
+            {
+                "run_id": run_id,
+                "run_created_at": run_created_at,
+                "seq": first_seq_minus_one + index,
+                "ts": ts,
+                "message": message,
+            }
+            for index, (ts, message) in enumerate(lines, start=1)
+        ],
+    )
+
+
+async def append_logs(session: AsyncSession, run_id: uuid.UUID | str, logs: Iterable[LogLine]) -> int:
+    """Append log lines (numbered from 1 in order of arrival); returns the run's new logs_count.
+    Returns -1 when the run does not exist."""
+    run_id = _as_run_id(run_id)
+    lines = _normalize_logs(logs, datetime.now(UTC))
+    if not lines:
+        run = await get_run(session, run_id)
+        return run.logs_count if run is not None else -1
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id))
+        .values(logs_count=_runs.c.logs_count + len(lines))
+        .returning(_runs.c.logs_count)
+    )
+    logs_count = (await session.execute(statement)).scalar_one_or_none()
+    if logs_count is None:
+        return -1
+    await _insert_logs(session, run_id, logs_count - len(lines), lines)
+    return logs_count
+
+
+async def get_logs(
+    session: AsyncSession, run_id: uuid.UUID | str, *, after_seq: int = 0, limit: int | None = None
+) -> list[TaskRunLog]:
+    run_id = _as_run_id(run_id)
+    statement = (
+        select(TaskRunLog)
+        .where(
+            TaskRunLog.run_id == run_id,
+            TaskRunLog.run_created_at == created_at_from_run_id(run_id),
+            TaskRunLog.seq > after_seq,
+        )
+        .order_by(TaskRunLog.seq)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list((await session.execute(statement)).scalars())
+
+
+async def list_stale_pending_runs(
+    session: AsyncSession, older_than: timedelta, *, limit: int = 100
+) -> list[TaskRun]:
+    """Runs still pending after `older_than`: candidates whose workflow may never have started."""
+    cutoff = datetime.now(UTC) - older_than
+    statement = (
+        select(TaskRun)
+        .where(TaskRun.status == "pending", TaskRun.created_at < cutoff)
+        .order_by(TaskRun.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+__all__ = [
+    "RUN_STATUSES",
+    "TERMINAL_RUN_STATUSES",
+    "InvalidRunStatus",
+    "append_logs",
+    "create_run",
+    "finish_run",
+    "get_logs",
+    "get_run",
+    "list_runs",
+    "list_stale_pending_runs",
+    "mark_run_running",
+    "set_run_status",
+    "set_run_workflow",
+    "workflow_id_for",
+]

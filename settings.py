@@ -1,0 +1,64 @@
+"""Process configuration, read from `CYTASKS_*` environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path.home() / ".cytasks"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CYTASKS_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    DATA_DIR: Path = DEFAULT_DATA_DIR
+
+    DATABASE_URL: str = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/cytasks"
+    DATABASE_POOL_SIZE: int = 10
+    DATABASE_MAX_OVERFLOW: int = 20
+
+    TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
+    TEMPORAL_NAMESPACE: str = "default"
+    TASK_QUEUE: str = "cytasks"
+
+    BLOB_BACKEND: Literal["file", "s3"] = "file"
+    BLOB_DIR: Path | None = None
+    S3_ENDPOINT_URL: str | None = None
+    S3_BUCKET: str = "cytasks"
+    S3_PREFIX: str = ""
+    S3_ACCESS_KEY_ID: str | None = None
+    S3_SECRET_ACCESS_KEY: str | None = None
+    S3_REGION: str = "us-east-1"
+    INLINE_THRESHOLD_BYTES: int = Field(default=256 * 1024, ge=0)
+
+    API_KEY: str | None = None
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = 8000
+
+    LLM_BASE_URL: str = "https://api.openai.com/v1"
+    LLM_API_KEY: str | None = None
+    LLM_MODEL: str = "gpt-4o-mini"
+    LLM_TIMEOUT_SECONDS: float = 120.0
+
+    RUN_RETENTION_DAYS: int = Field(default=90, ge=1)
+    PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def blob_dir(self) -> Path:
+        """Where the file blob store keeps its objects: BLOB_DIR, else <DATA_DIR>/blobs."""
+        return self.BLOB_DIR if self.BLOB_DIR is not None else self.DATA_DIR / "blobs"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
