@@ -1,0 +1,24 @@
+"""Run-time and compile-time options of the Cy interpreter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CyOptions:
+    max_iterations: int = 100_000
+    """Loop budget shared by every loop and comprehension of a run (§10.7)."""
+    max_operations: int = 10_000_000
+    """Total work budget: loop ticks, tool calls and comprehension elements."""
+    max_value_size: int = 10_000_000
+    """Largest string/list/dict length a script may build."""
+    max_int_bits: int = 100_000
+    """Largest integer (in bits) arithmetic may produce."""
+    max_nesting_depth: int = 100
+    """Deepest nesting of blocks and expressions the parser accepts."""
+    interpolation_mode: str = "markdown"
+    item_tag: str = "item"
+    stub_tools: bool = False
+    validate_output: bool = True
+    check_types: bool = False

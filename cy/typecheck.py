@@ -1,0 +1,297 @@
+"""Optional static type check (``check_types``, §18).
+
+A small flow-insensitive inference over the syntax tree. Types are ``(base, nullable)``
+pairs with ``base`` one of ``number string boolean null list dict any``. Field and index
+access produce nullable types; ``??`` removes nullability. All problems are collected and
+reported together as one ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from . import ast
+from .errors import CyTypeError
+from .tools import ToolRegistry
+
+ANY = ("any", False)
+NUMBER = ("number", False)
+STRING = ("string", False)
+BOOLEAN = ("boolean", False)
+NULL = ("null", True)
+LIST = ("list", False)
+DICT = ("dict", False)
+
+_JSON_TYPES = {
+    "string": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "array": "list",
+    "object": "dict",
+}
+_PYTHON_TYPES = {int: "number", float: "number", str: "string", bool: "boolean", list: "list", dict: "dict"}
+UNKNOWN_INPUT = object()
+
+
+def type_of_value(value: Any) -> tuple[str, bool]:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, (int, float)):
+        return NUMBER
+    if isinstance(value, str):
+        return STRING
+    if isinstance(value, list):
+        return LIST
+    if isinstance(value, dict):
+        return DICT
+    return ANY
+
+
+def _join(a, b):
+    if a == b:
+        return a
+    nullable = a[1] or b[1]
+    if a[0] == "null":
+        return (b[0], True)
+    if b[0] == "null":
+        return (a[0], True)
+    if a[0] == b[0]:
+        return (a[0], nullable)
+    return ("any", nullable)
+
+
+def _return_type(fn) -> tuple[str, bool]:
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return ANY
+    base = _PYTHON_TYPES.get(hint)
+    return (base, False) if base else ANY
+
+
+class TypeChecker:
+    def __init__(self, registry: ToolRegistry, *, input_value: Any, known_names: set | None) -> None:
+        self.registry = registry
+        self.errors: list[tuple[int, str]] = []
+        self.env: dict[str, tuple[str, bool]] = {}
+        if input_value is UNKNOWN_INPUT:
+            self.env["input"] = ANY
+        else:
+            self.env["input"] = type_of_value(input_value)
+        self.known_names = known_names
+
+    def report(self, node, message: str) -> None:
+        self.errors.append((node.line, message))
+
+    # -- statements -------------------------------------------------------------------
+
+    def block(self, body: list) -> None:
+        for stmt in body:
+            self.statement(stmt)
+
+    def assign(self, name: str, kind) -> None:
+        previous = self.env.get(name)
+        self.env[name] = kind if previous is None else _join(previous, kind) if previous != kind else kind
+
+    def statement(self, node) -> None:
+        kind = type(node)
+        if kind is ast.Assign:
+            value = node.value
+            if node.op != "=":
+                value = ast.Binary(node.line, node.col, node.op[0], ast.Var(node.line, node.col, node.name), value)
+            self.env[node.name] = self.expr(value)
+        elif kind is ast.IndexAssign or kind is ast.FieldAssign:
+            self.expr(node.value)
+            base = node.target
+            while type(base) in (ast.Field, ast.Index):
+                if type(base) is ast.Index:
+                    self.expr(base.index)
+                base = base.obj
+            self.expr(base)
+        elif kind is ast.ExprStmt or kind is ast.Return:
+            self.expr(node.expr if kind is ast.ExprStmt else node.value)
+        elif kind is ast.If:
+            for condition, body in node.branches:
+                self.expr(condition)
+                self.block(body)
+            if node.otherwise is not None:
+                self.block(node.otherwise)
+        elif kind is ast.While:
+            self.expr(node.condition)
+            self.block(node.body)
+        elif kind is ast.For:
+            self.expr(node.iterable)
+            self.assign(node.var, ANY)
+            self.block(node.body)
+        elif kind is ast.Try:
+            self.block(node.body)
+            self.assign(node.catch_var, ANY)
+            self.block(node.catch_body)
+            if node.final is not None:
+                self.block(node.final)
+
+    # -- expressions ------------------------------------------------------------------
+
+    def expr(self, node) -> tuple[str, bool]:
+        kind = type(node)
+        if kind is ast.Literal:
+            return type_of_value(node.value)
+        if kind is ast.Var:
+            found = self.env.get(node.name)
+            if found is None:
+                if self.known_names is None or node.name in self.known_names:
+                    return ANY
+                self.report(node, f"Undefined variable '{node.name}'")
+                return ANY
+            return found
+        if kind is ast.Binary:
+            return self.binary(node)
+        if kind is ast.Logical:
+            types = [self.expr(operand) for operand in node.operands]
+            if node.op == "??":
+                result = (types[-1][0], types[-1][1])
+                for current in reversed(types[:-1]):
+                    result = _join((current[0], False), result) if current[0] != "null" else result
+                return (result[0], types[-1][1] and all(t[1] for t in types))
+            result = types[0]
+            for current in types[1:]:
+                result = _join(result, current)
+            return result
+        if kind is ast.Unary:
+            operand = self.expr(node.operand)
+            return BOOLEAN if node.op == "not" else NUMBER if operand[0] in ("number", "any", "boolean") else ANY
+        if kind is ast.Field:
+            base = self.expr(node.obj)
+            if base[0] in ("number", "string", "boolean", "list") and not base[1]:
+                self.report(
+                    node,
+                    f"cannot access field '{node.name}' on {base[0]}. Field access requires an object.",
+                )
+            return ("any", True)
+        if kind is ast.Index:
+            self.expr(node.obj)
+            self.expr(node.index)
+            return ("any", True)
+        if kind is ast.Call:
+            return self.call(node)
+        if kind is ast.Interp:
+            for value in node.values:
+                self.expr(value)
+            return STRING
+        if kind is ast.ListLit:
+            for item in node.items:
+                self.expr(item)
+            return LIST
+        if kind is ast.DictLit:
+            for key, value in node.pairs:
+                self.expr(key)
+                self.expr(value)
+            return DICT
+        if kind is ast.Comprehension:
+            self.expr(node.iterable)
+            self.assign(node.var, ANY)
+            if node.condition is not None:
+                self.expr(node.condition)
+            self.expr(node.element)
+            return LIST
+        if kind is ast.IfExpr:
+            result = None
+            for condition, value in node.branches:
+                self.expr(condition)
+                current = self.expr(value)
+                result = current if result is None else _join(result, current)
+            return _join(result, self.expr(node.otherwise))
+        return ANY
+
+    def binary(self, node: ast.Binary) -> tuple[str, bool]:
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        op = node.op
+        if op in ("==", "!=", "<", "<=", ">", ">=", "in"):
+            return BOOLEAN
+        if left[0] == "any" or right[0] == "any":
+            if left[1] or right[1]:
+                if op == "+":
+                    self.report(node, _NULLABLE_ADD)
+            return NUMBER if op != "+" else ANY
+        if left[1] or right[1]:
+            if op == "+":
+                self.report(node, _NULLABLE_ADD)
+                return ANY
+            self.report(node, f"cannot use '{op}' with nullable types. Use ?? operator for explicit null handling.")
+            return NUMBER
+        if op == "+":
+            numeric = {"number", "boolean"}
+            if left[0] in numeric and right[0] in numeric:
+                return NUMBER
+            if left[0] == right[0] and left[0] in ("string", "list"):
+                return left
+            self.report(
+                node,
+                f"cannot add {left[0]} and {right[0]}. Operator '+' requires compatible types.",
+            )
+            return ANY
+        if left[0] not in ("number", "boolean") or right[0] not in ("number", "boolean"):
+            self.report(
+                node,
+                f"cannot apply '{op}' to {left[0]} and {right[0]}. "
+                f"Operator '{op}' requires numeric operands.",
+            )
+        return NUMBER
+
+    def call(self, node: ast.Call) -> tuple[str, bool]:
+        args = [self.expr(arg) for arg in node.args]
+        kwargs = [(name, self.expr(value)) for name, value in node.kwargs]
+        spec = node.spec
+        if spec is None:
+            return ANY
+        params = spec.params
+        if params is not None:
+            by_name = {p.name: p for p in params}
+            bound = list(zip(params, args))
+            for name, kind in kwargs:
+                if name not in by_name:
+                    self.report(node, f"Unknown parameter '{name}'.")
+                else:
+                    bound.append((by_name[name], kind))
+            for param, kind in bound:
+                expected = _JSON_TYPES.get(param.json_type or "")
+                if expected and kind[0] not in ("any", expected) and not (
+                    expected == "number" and kind[0] == "boolean"
+                ):
+                    self.report(
+                        node,
+                        f"parameter '{param.name}' expects {expected}, got {kind[0]}.",
+                    )
+        return _return_type(spec.fn)
+
+
+_NULLABLE_ADD = (
+    "cannot add nullable types. Use ?? operator for explicit null handling. "
+    "Example: (obj.field ?? 0) + 1"
+)
+
+
+def type_errors(
+    tree: ast.Program,
+    registry: ToolRegistry,
+    *,
+    input_value: Any = UNKNOWN_INPUT,
+    known_names: set | None = None,
+) -> list[CyTypeError]:
+    """An empty list, or one ``CyTypeError`` listing every problem found.
+
+    ``known_names`` are injected variable names; ``None`` means they are not known yet,
+    so undefined variables are not reported.
+    """
+    checker = TypeChecker(registry, input_value=input_value, known_names=known_names)
+    checker.block(tree.body)
+    if not checker.errors:
+        return []
+    lines = "\n".join(f"Line {line}: {message}" for line, message in checker.errors)
+    first_line = checker.errors[0][0]
+    return [CyTypeError(f"Type validation failed:\n{lines}", first_line, 0)]
