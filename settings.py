@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     LLM_MODEL: str = "gpt-4o-mini"
     LLM_TIMEOUT_SECONDS: float = 120.0
 
+    PLUGINS: str = ""
+    """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""
+
     RUN_RETENTION_DAYS: int = Field(default=90, ge=1)
     PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1)
 

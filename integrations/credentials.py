@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -21,13 +22,15 @@ class CredentialStore:
     ``CYTASKS_CREDENTIALS_FILE``.
     """
 
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] | None = None
+    """Where to look; the live process environment when None."""
 
     def get(self, name: str) -> str:
+        environ = os.environ if self.environ is None else self.environ
         key = "CYTASKS_CREDENTIAL_" + "".join(c if c.isalnum() else "_" for c in name).upper()
-        if key in self.environ:
-            return self.environ[key]
-        path = self.environ.get("CYTASKS_CREDENTIALS_FILE")
+        if key in environ:
+            return environ[key]
+        path = environ.get("CYTASKS_CREDENTIALS_FILE")
         if path and Path(path).is_file():
             values = json.loads(Path(path).read_text())
             if name in values:

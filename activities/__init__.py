@@ -1,0 +1,1 @@
+"""Temporal activities: tool calls with side effects and the run's bookkeeping."""

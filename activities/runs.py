@@ -1,0 +1,64 @@
+"""The run's bookkeeping, as local activities: marking it running and recording its end."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from persistence.db import get_sessionmaker
+from persistence.repository import finish_run, mark_run_running
+from settings import Settings
+from storage.blobs import BlobStore, make_blob_store
+from storage.values import run_value_key, store_value
+from workflows.types import RunFinished, RunStarted
+
+
+class RunActivities:
+    def __init__(self, settings: Settings, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.blobs = blobs
+        self.sessions = get_sessionmaker(settings.DATABASE_URL)
+
+    @classmethod
+    async def create(cls, settings: Settings) -> "RunActivities":
+        return cls(settings, make_blob_store(settings))
+
+    async def close(self) -> None:
+        pass
+
+    @activity.defn(name="mark_run_running")
+    async def mark_run_running(self, started: RunStarted) -> bool:
+        async with self.sessions() as session, session.begin():
+            return await mark_run_running(
+                session,
+                started.run_id,
+                started_at=started.started_at,
+                workflow_run_id=started.workflow_run_id,
+            )
+
+    @activity.defn(name="finish_run")
+    async def finish_run(self, finished: RunFinished) -> bool:
+        output_storage = output_inline = output_ref = None
+        if finished.has_output:
+            stored = await store_value(
+                finished.output,
+                self.settings.INLINE_THRESHOLD_BYTES,
+                self.blobs,
+                run_value_key(finished.run_id, "output"),
+            )
+            output_storage, output_inline, output_ref = stored.storage, stored.inline, stored.ref
+        duration_ms = int((finished.completed_at - finished.started_at).total_seconds() * 1000)
+        async with self.sessions() as session, session.begin():
+            return await finish_run(
+                session,
+                finished.run_id,
+                status=finished.status,
+                output_storage=output_storage,
+                output_inline=output_inline,
+                output_ref=output_ref,
+                error=finished.error,
+                logs=finished.logs,
+                started_at=finished.started_at,
+                completed_at=finished.completed_at,
+                duration_ms=duration_ms,
+                llm_usage=finished.llm_usage,
+            )

@@ -1,0 +1,135 @@
+"""TaskRunWorkflow on the real stack: the interpreter in a workflow, tools as activities."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+
+from storage.blobs import make_blob_store
+from storage.values import load_value
+
+pytestmark = pytest.mark.stack
+
+
+async def output_of(runner, row):
+    return await load_value(
+        row.output_storage, row.output_inline, row.output_ref, make_blob_store(runner.settings)
+    )
+
+
+async def test_pure_script_completes_with_output(runner):
+    row = await runner.run('x = input.n * 2\nreturn {"doubled": x, "name": uppercase(input.name)}', {"n": 21, "name": "ada"})
+    assert row.status == "completed"
+    assert row.output_inline == {"doubled": 42, "name": "ADA"}
+    assert row.started_at is not None and row.completed_at >= row.started_at
+    assert row.duration_ms >= 0
+    assert row.error is None
+
+
+async def test_failing_script_records_cy_error_with_position(runner):
+    row = await runner.run("x = 1\ny = x / 0\nreturn y")
+    assert row.status == "failed"
+    assert row.error["type"] == "RuntimeError"
+    assert row.error["message"] == "Division by zero"
+    assert (row.error["line"], row.error["column"]) == (2, 5)
+
+
+async def test_tool_calls_are_activities_named_by_fqn(runner):
+    run_id = await runner.start('a = app::test::echo("one")\nb = app::test::echo(value="two")\nreturn [a, b]')
+    row = await runner.wait(run_id)
+    assert row.status == "completed"
+    assert row.output_inline == ["one", "two"]
+    handle = runner.client.get_workflow_handle(f"taskrun-{run_id}")
+    scheduled = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled == ["app::test::echo", "app::test::echo"]
+
+
+async def test_tool_failure_is_a_tool_invocation_error_at_the_call(runner):
+    row = await runner.run('x = 1\nreturn app::test::fail("boom")')
+    assert row.status == "failed"
+    assert row.error["type"] == "ToolInvocationError"
+    assert row.error["message"] == "Tool 'app::test::fail' failed: boom"
+    assert (row.error["line"], row.error["column"]) == (2, 8)
+
+
+async def test_tool_value_error_can_be_caught_by_the_script(runner):
+    row = await runner.run('try {\n  app::test::reject(3)\n} catch (e) {\n  return "caught: ${e}"\n}\nreturn "no"')
+    assert row.status == "completed"
+    assert row.output_inline == "caught: Line 2, Col 3: reject() refused 3"
+
+
+async def test_logs_are_recorded(runner):
+    row = await runner.run('log("first")\nfor (i in [1, 2]) { log("item ${i}") }\nreturn len(input)', [1, 2, 3])
+    assert row.status == "completed"
+    assert row.logs_count == 3
+    assert row.output_inline == 3
+
+
+async def test_now_and_sleep_come_from_the_workflow(runner):
+    row = await runner.run('a = now()\nsleep(1)\nb = now()\nreturn duration_between(a, b)')
+    assert row.status == "completed"
+    assert row.output_inline in ("1s", "2s")
+
+
+async def test_large_tool_result_stays_out_of_history(runner):
+    size = 5 * 1024 * 1024
+    run_id = await runner.start("r = app::test::big(input)\nreturn r", size)
+    row = await runner.wait(run_id, timeout=120)
+    assert row.status == "completed"
+    assert row.output_storage != "inline" and row.output_ref
+    output = await output_of(runner, row)
+    assert output == "x" * size
+    handle = runner.client.get_workflow_handle(f"taskrun-{run_id}")
+    history = await handle.fetch_history()
+    assert len(history.to_json()) < 512 * 1024
+
+
+async def test_timeout_ends_the_run_timed_out(runner):
+    row = await runner.run('app::test::slow(30)\nreturn "late"', timeout_seconds=1)
+    assert row.status == "timed_out"
+    assert row.error["type"] == "TaskTimeout"
+
+
+async def test_cancel_ends_the_run_cancelled(runner):
+    run_id = await runner.start('sleep(60)\nreturn "late"')
+    handle = runner.client.get_workflow_handle(f"taskrun-{run_id}")
+    for _ in range(100):
+        row = await runner.row(run_id)
+        if row.status == "running":
+            break
+        await asyncio.sleep(0.05)
+    await handle.cancel()
+    row = await runner.wait(run_id)
+    assert row.status == "cancelled"
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_terminal_status_never_changes(runner):
+    run_id = await runner.start('return 1')
+    row = await runner.wait(run_id)
+    assert row.status == "completed"
+    from persistence.repository import finish_run
+
+    async with runner.sessions() as session, session.begin():
+        changed = await finish_run(session, run_id, status="failed", error={"type": "X", "message": "late"})
+    assert changed is False
+    assert (await runner.row(run_id)).status == "completed"
+
+
+async def test_search_attributes_and_summary(runner):
+    run_id = await runner.start("return 1")
+    await runner.wait(run_id)
+    description = await runner.client.get_workflow_handle(f"taskrun-{run_id}").describe()
+    attributes = {pair.key.name: pair.value for pair in description.typed_search_attributes}
+    assert attributes["CytasksTrigger"] == "adhoc"
+    assert attributes["CytasksStatus"] == "completed"
+    assert json.dumps(await description.static_summary()) == json.dumps("ad-hoc script")

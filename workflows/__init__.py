@@ -1,0 +1,1 @@
+"""Temporal workflows: every TaskRun is one ``TaskRunWorkflow`` execution."""

@@ -1,0 +1,147 @@
+"""The Cy host used inside ``TaskRunWorkflow``.
+
+Pure built-ins never reach the host (the interpreter runs them inline). ``now()`` and
+randomness come from the workflow, ``sleep`` is a durable timer, and every other tool
+call is an activity named by the tool's fully qualified name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy as TemporalRetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import CancelledError as TemporalCancelledError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+from cy import CyOptions, Program, compile_script
+from cy.errors import ERROR_CLASSES, CyError, ToolInvocationError
+from cy.host import LOG_TRUNCATED, ToolCall
+from cy.tools import RetryPolicy, ToolRegistry
+from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
+from integrations.registry import get_registry
+
+from .types import CY_ERROR_PREFIX, TaskRunRequest, ToolInvocation, ToolResult
+
+DEFAULT_TOOL_TIMEOUT_SECONDS = 300
+DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
+MAX_LOGS = 1000
+
+
+@lru_cache(maxsize=512)
+def compiled_program(script: str, max_iterations: int | None) -> Program:
+    """Compile once per worker process; replays and later runs of a task reuse it."""
+    options = CyOptions() if max_iterations is None else CyOptions(max_iterations=max_iterations)
+    return compile_script(script, get_registry(), options)
+
+
+def temporal_retry(policy: RetryPolicy | None) -> TemporalRetryPolicy:
+    policy = policy or DEFAULT_TOOL_RETRY
+    return TemporalRetryPolicy(
+        maximum_attempts=policy.maximum_attempts,
+        initial_interval=timedelta(seconds=policy.initial_interval_seconds),
+        backoff_coefficient=policy.backoff_coefficient,
+        maximum_interval=timedelta(seconds=policy.maximum_interval_seconds),
+        non_retryable_error_types=list(policy.non_retryable_error_types),
+    )
+
+
+def tool_error(call: ToolCall, error: ActivityError) -> CyError:
+    """Turn a failed tool activity into the Cy error the script sees."""
+    cause = error.cause
+    fqn = call.tool.fqn
+    if isinstance(cause, ApplicationError):
+        kind = cause.type or ""
+        if kind.startswith(CY_ERROR_PREFIX):
+            error_class = ERROR_CLASSES.get(kind[len(CY_ERROR_PREFIX) :], ToolInvocationError)
+            return error_class(cause.message, call.line, call.column)
+        if cause.type == "ValueError":
+            return ToolInvocationError(cause.message, call.line, call.column)
+        return ToolInvocationError(f"Tool '{fqn}' failed: {cause.message}", call.line, call.column)
+    if isinstance(cause, TemporalTimeoutError):
+        limit = call.tool.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS
+        return ToolInvocationError(
+            f"Tool '{fqn}' failed: no answer within {limit:g} seconds", call.line, call.column
+        )
+    return ToolInvocationError(f"Tool '{fqn}' failed: {error}", call.line, call.column)
+
+
+class WorkflowHost:
+    def __init__(self, request: TaskRunRequest, registry: ToolRegistry | None = None) -> None:
+        self.request = request
+        self.registry = registry or get_registry()
+        self.logs: list[str] = []
+        self.llm_usage: dict[str, int] | None = None
+        self._truncated = False
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    def random(self) -> float:
+        return workflow.random().random()
+
+    def log(self, message: str) -> None:
+        if len(self.logs) < MAX_LOGS:
+            self.logs.append(message)
+        elif not self._truncated:
+            self._truncated = True
+            self.logs.append(LOG_TRUNCATED)
+
+    def call_tool(self, call: ToolCall) -> Any:
+        return self._call(call)
+
+    async def _call(self, call: ToolCall) -> Any:
+        spec = call.tool
+        if spec.metadata.get(DURABLE_TIMER):
+            seconds = call.args[0] if call.args else call.kwargs.get("seconds")
+            try:
+                seconds = check_sleep_seconds(seconds)
+            except ValueError as error:
+                raise ToolInvocationError(str(error), call.line, call.column) from None
+            await workflow.sleep(seconds)
+            return None
+        if spec.hi_latency:
+            return await self.ask_human(call)
+        invocation = ToolInvocation(
+            args=list(call.args),
+            kwargs=dict(call.kwargs),
+            run_id=self.request.run_id,
+            task_id=self.request.task_id,
+            directive=self.request.directive,
+            llm_config=self.request.llm_config,
+        )
+        try:
+            result = await workflow.execute_activity(
+                spec.fqn,
+                invocation,
+                result_type=ToolResult,
+                start_to_close_timeout=timedelta(
+                    seconds=spec.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS
+                ),
+                retry_policy=temporal_retry(spec.retry),
+                summary=spec.fqn,
+            )
+        except ActivityError as error:
+            if isinstance(error.cause, TemporalCancelledError):
+                raise asyncio.CancelledError() from None
+            raise tool_error(call, error) from None
+        if result.llm_usage:
+            self._add_usage(result.llm_usage)
+        return result.value
+
+    async def ask_human(self, call: ToolCall) -> Any:
+        raise ToolInvocationError(
+            f"Tool '{call.tool.fqn}' needs a human answer, which this run cannot ask for",
+            call.line,
+            call.column,
+        )
+
+    def _add_usage(self, usage: dict[str, int]) -> None:
+        total = dict(self.llm_usage or {})
+        for key, value in usage.items():
+            total[key] = total.get(key, 0) + int(value)
+        self.llm_usage = total

@@ -1,0 +1,100 @@
+"""``TaskRunWorkflow``: one TaskRun, from ``running`` to a terminal status."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+
+with workflow.unsafe.imports_passed_through():
+    from cy.errors import CyError
+    from workflows.host import WorkflowHost, compiled_program
+    from workflows.types import RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
+
+TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
+TASK_ID = SearchAttributeKey.for_keyword("CytasksTaskId")
+TRIGGER = SearchAttributeKey.for_keyword("CytasksTrigger")
+STATUS = SearchAttributeKey.for_keyword("CytasksStatus")
+SEARCH_ATTRIBUTE_NAMES = ("CytasksTaskName", "CytasksTaskId", "CytasksTrigger", "CytasksStatus")
+
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name="TaskRunWorkflow")
+class TaskRunWorkflow:
+    def __init__(self) -> None:
+        self._status = "pending"
+        self._track_status = False
+
+    @workflow.query
+    def status(self) -> str:
+        return self._status
+
+    def _set_status(self, status: str) -> None:
+        self._status = status
+        if self._track_status:
+            workflow.upsert_search_attributes([STATUS.value_set(status)])
+
+    @workflow.run
+    async def run(self, request: TaskRunRequest) -> TaskRunSummary:
+        # The client sets the search attributes only where the server has them registered.
+        self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
+        started_at = workflow.now()
+        await workflow.execute_local_activity(
+            "mark_run_running",
+            RunStarted(request.run_id, started_at, workflow.info().run_id),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+        self._set_status("running")
+
+        host = WorkflowHost(request)
+        finished = RunFinished(
+            run_id=request.run_id, status="completed", started_at=started_at, completed_at=started_at
+        )
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            program = compiled_program(request.script, request.max_iterations)
+            execution = program.run_async(request.input, host=host)
+            if request.timeout_seconds:
+                outcome = await asyncio.wait_for(execution, request.timeout_seconds)
+            else:
+                outcome = await execution
+            finished.output = outcome.value
+            finished.has_output = outcome.returned
+        except CyError as error:
+            finished.status = "failed"
+            finished.error = error.to_dict()
+        except asyncio.TimeoutError:
+            finished.status = "timed_out"
+            finished.error = {
+                "type": "TaskTimeout",
+                "message": f"The run did not finish within {request.timeout_seconds:g} seconds",
+                "line": 0,
+                "column": 0,
+            }
+        except asyncio.CancelledError as error:
+            cancelled = error
+            finished.status = "cancelled"
+            finished.error = {
+                "type": "Cancelled",
+                "message": "The run was cancelled",
+                "line": 0,
+                "column": 0,
+            }
+
+        finished.completed_at = workflow.now()
+        finished.logs = host.logs
+        finished.llm_usage = host.llm_usage
+        await workflow.execute_local_activity(
+            "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+        )
+        self._set_status(finished.status)
+        if cancelled is not None:
+            raise cancelled
+        return TaskRunSummary(
+            run_id=request.run_id,
+            status=finished.status,
+            error_type=(finished.error or {}).get("type"),
+        )

@@ -1,0 +1,78 @@
+"""Workflow and activity payloads (plain dataclasses: JSON on the wire)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Marks a Cy error raised by a tool, so it is not confused with a Python exception name.
+CY_ERROR_PREFIX = "cy:"
+
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timed_out")
+
+
+def workflow_id_for(run_id: str) -> str:
+    return f"taskrun-{run_id}"
+
+
+@dataclass
+class TaskRunRequest:
+    """Everything a run needs, pinned at start: no activity round trip to load it."""
+
+    run_id: str
+    script: str
+    input: Any = None
+    task_id: str | None = None
+    task_name: str | None = None
+    task_version: int | None = None
+    directive: str | None = None
+    llm_config: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: float | None = None
+    trigger: str = "api"
+    max_iterations: int | None = None
+
+
+@dataclass
+class ToolInvocation:
+    """The argument of a tool activity; the activity type is the tool's FQN."""
+
+    args: list[Any]
+    kwargs: dict[str, Any]
+    run_id: str
+    task_id: str | None = None
+    directive: str | None = None
+    llm_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolResult:
+    value: Any = None
+    llm_usage: dict[str, int] | None = None
+
+
+@dataclass
+class RunStarted:
+    run_id: str
+    started_at: datetime
+    workflow_run_id: str
+
+
+@dataclass
+class RunFinished:
+    run_id: str
+    status: str
+    started_at: datetime
+    completed_at: datetime
+    output: Any = None
+    has_output: bool = False
+    error: dict[str, Any] | None = None
+    logs: list[str] = field(default_factory=list)
+    llm_usage: dict[str, int] | None = None
+
+
+@dataclass
+class TaskRunSummary:
+    run_id: str
+    status: str
+    error_type: str | None = None
