@@ -37,8 +37,17 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def build_worker(client: Client, settings: Settings, run_activities: RunActivities) -> Worker:
+def activity_functions(settings: Settings, run_activities: RunActivities) -> list:
+    """Every activity this worker hosts (the bookkeeping ones also serve as local activities)."""
     tools = ToolActivities(get_registry())
+    return [
+        tools.run_tool,
+        run_activities.mark_run_running,
+        run_activities.finish_run,
+    ]
+
+
+def build_worker(client: Client, settings: Settings, run_activities: RunActivities) -> Worker:
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
@@ -46,7 +55,7 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
-        activities=[tools.run_tool, run_activities.mark_run_running, run_activities.finish_run],
+        activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),
     )
 

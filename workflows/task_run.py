@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Optional
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -17,6 +18,7 @@ TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
 TASK_ID = SearchAttributeKey.for_keyword("CytasksTaskId")
 TRIGGER = SearchAttributeKey.for_keyword("CytasksTrigger")
 STATUS = SearchAttributeKey.for_keyword("CytasksStatus")
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 SEARCH_ATTRIBUTE_NAMES = ("CytasksTaskName", "CytasksTaskId", "CytasksTrigger", "CytasksStatus")
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
@@ -32,6 +34,17 @@ class TaskRunWorkflow:
     def status(self) -> str:
         return self._status
 
+    async def _prepare_scheduled_run(self, request: TaskRunRequest) -> TaskRunRequest | None:
+        """A Temporal Schedule started this workflow: record the run and pin the task's
+        current version (the schedule itself only knows the task id and the input)."""
+        request.scheduled_time = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+        return await workflow.execute_local_activity(
+            "prepare_scheduled_run",
+            request,
+            result_type=Optional[TaskRunRequest],
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+
     def _set_status(self, status: str) -> None:
         self._status = status
         if self._track_status:
@@ -39,6 +52,11 @@ class TaskRunWorkflow:
 
     @workflow.run
     async def run(self, request: TaskRunRequest) -> TaskRunSummary:
+        if not request.run_id:
+            prepared = await self._prepare_scheduled_run(request)
+            if prepared is None:
+                return TaskRunSummary(run_id="", status="skipped", error_type="TaskNotRunnable")
+            request = prepared
         # The client sets the search attributes only where the server has them registered.
         self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
         started_at = workflow.now()

@@ -31,6 +31,8 @@ class TaskRunRequest:
     timeout_seconds: float | None = None
     trigger: str = "api"
     max_iterations: int | None = None
+    scheduled_time: datetime | None = None
+    """For schedule fires: the time the schedule action was due."""
 
 
 @dataclass
