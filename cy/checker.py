@@ -216,7 +216,9 @@ class Checker:
             self.errors.append(error)
             return
         try:
-            call.spec = self.registry.resolve(call.name, call.line, call.col)
+            call.spec = self.registry.resolve(
+                call.name, call.line, call.col, suggest=not self.stub_tools
+            )
         except ToolResolutionError as exc:
             if not self.stub_tools:
                 self.errors.append(exc)

@@ -14,7 +14,7 @@ from .host import AsyncLocalHost, LocalHost
 from .options import CyOptions
 from .parser import parse
 from .runtime import RunState
-from .tools import ToolRegistry
+from .tools import ToolRegistry, canonical_name
 
 
 class Outcome(NamedTuple):
@@ -166,7 +166,12 @@ class Program:
     # -- static facts -----------------------------------------------------------------
 
     def analyze(self) -> Analysis:
-        tools = sorted({call.spec.fqn for call in self._calls if call.spec is not None})
+        tools = sorted(
+            {
+                call.spec.fqn if call.spec is not None else canonical_name(call.name)
+                for call in self._calls
+            }
+        )
         external = sorted(self._read - self._assigned - {"input"})
         hi_latency = [
             CallSite(call.spec.fqn, call.name, call.line, call.col)

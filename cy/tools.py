@@ -328,19 +328,22 @@ class ToolRegistry:
             if fqn not in POLYMORPHIC_ALIASES and spec.short_name == short
         ]
 
-    def resolve(self, name: str, line: int = 0, column: int = 0) -> ToolSpec:
-        """Resolve a name as written in a script, or raise a resolution error."""
+    def resolve(self, name: str, line: int = 0, column: int = 0, *, suggest: bool = True) -> ToolSpec:
+        """Resolve a name as written in a script, or raise a resolution error.
+
+        ``suggest=False`` skips the "did you mean" search when the caller will discard it.
+        """
         check_namespace(name)
         if "::" in name:
             spec = self._by_fqn.get(name)
             if spec is None and name.count("::") == 1:
                 spec = self._by_fqn.get(f"native::{name}")
             if spec is None:
-                raise self._not_found(name, line, column)
+                raise self._not_found(name, line, column, suggest)
             return spec
         candidates = self._short_candidates(name)
         if not candidates:
-            raise self._not_found(name, line, column)
+            raise self._not_found(name, line, column, suggest)
         if len(candidates) == 1:
             return candidates[0]
         distinct = {id(spec.fn) for spec in candidates}
@@ -366,8 +369,8 @@ class ToolRegistry:
         target = name.rsplit("::", 1)[-1] if "::" not in name else name
         return difflib.get_close_matches(target, sorted(spellings), n=limit, cutoff=0.6)
 
-    def _not_found(self, name: str, line: int, column: int) -> ToolResolutionError:
-        close = self.suggestions(name)
+    def _not_found(self, name: str, line: int, column: int, suggest: bool = True) -> ToolResolutionError:
+        close = self.suggestions(name) if suggest else []
         return ToolResolutionError(
             f"Tool '{name}' not found",
             line,
