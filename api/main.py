@@ -1,0 +1,114 @@
+"""The FastAPI application: `create_app()` builds it; `uvicorn --factory api.main:create_app` serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from settings import Settings, get_settings
+
+from . import runs_service
+from .deps import AppState, require_api_key
+from .problems import install_problem_handlers, install_problem_openapi, problem_responses
+from .routes import health, runs, tasks
+
+logger = logging.getLogger(__name__)
+
+BOOTSTRAP_RETRY_SECONDS = 2.0
+
+DESCRIPTION = """
+Create **tasks** (saved Cy scripts), run them as Temporal workflows and read their results.
+
+Every endpoint except `/healthz` and `/readyz` needs `Authorization: Bearer <API key>`.
+Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem documents
+(`application/problem+json`) with a stable `type` URI under `https://cytasks.dev/problems/`.
+"""
+
+
+async def _ensure_bootstrap_key(state: AppState) -> None:
+    from persistence.repository.api_keys import ensure_bootstrap_api_key
+
+    async with state.sessionmaker() as session, session.begin():
+        await ensure_bootstrap_api_key(session, state.settings.API_KEY)
+
+
+async def _keep_trying_bootstrap_key(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(BOOTSTRAP_RETRY_SECONDS)
+        try:
+            await _ensure_bootstrap_key(state)
+        except Exception as error:
+            logger.warning("bootstrap API key not stored yet: %s", error)
+            continue
+        logger.info("bootstrap API key stored")
+        return
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from storage import make_blob_store
+
+    settings: Settings = app.state.settings
+    # The app owns its engine (bound to the loop serving it) and disposes of it on shutdown.
+    engine = create_async_engine(
+        settings.DATABASE_URL,
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        pool_pre_ping=True,
+    )
+    state = AppState(
+        settings=settings,
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
+        blob_store=make_blob_store(settings),
+    )
+    background: list[asyncio.Task[None]] = []
+
+    if settings.API_KEY:
+        try:
+            await _ensure_bootstrap_key(state)
+        except Exception as error:
+            logger.warning("database unavailable at startup, will retry storing the bootstrap key: %s", error)
+            background.append(asyncio.create_task(_keep_trying_bootstrap_key(state)))
+
+    state.registry = await asyncio.to_thread(runs_service.load_registry)
+    try:
+        state.temporal = await runs_service.connect_temporal(settings)
+    except Exception as error:
+        logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
+
+    app.state.cytasks = state
+    try:
+        yield
+    finally:
+        for task in background:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="cytasks",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings or get_settings()
+    install_problem_handlers(app)
+    install_problem_openapi(app)
+
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problem_responses(401, 422))
+    v1.include_router(tasks.router)
+    v1.include_router(runs.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,198 @@
+"""/v1/tasks: create, read, list, change, version and archive tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from persistence.repository import tasks as task_repo
+from persistence.repository.pagination import InvalidCursor
+
+from .. import runs_service
+from ..deps import PrincipalDep, SessionDep, StateDep
+from ..problems import ProblemError, not_found, problem_responses
+from ..schemas import (
+    Page,
+    TaskCreate,
+    TaskRead,
+    TaskScope,
+    TaskStatus,
+    TaskUpdate,
+    TaskVersionRead,
+)
+from ..validation import check_json_schema
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+MAX_LIMIT = 200
+NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_type")
+
+
+def task_not_found(ident: str) -> ProblemError:
+    return not_found(f"No task with id or cy_name '{ident}'")
+
+
+def invalid_cursor(error: Exception) -> ProblemError:
+    return ProblemError(
+        400,
+        "invalid-cursor",
+        "The cursor is not one this API returned; start again without it",
+        errors=[{"field": "cursor", "in": "query", "message": str(error)}],
+    )
+
+
+def compile_check(state: StateDep, script: str) -> None:
+    """422 with the Cy errors (type, message, line, column) when the script does not compile."""
+    errors = runs_service.check_script(script, state.registry)
+    if errors:
+        first = errors[0]
+        where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""
+        raise ProblemError(
+            422,
+            "invalid-script",
+            f"{first['type']}{where}: {first['message']}",
+            errors=errors,
+        )
+
+
+def _store_fields(body: TaskCreate | TaskUpdate, *, exclude_unset: bool) -> dict[str, Any]:
+    data = body.model_dump(mode="json", exclude_unset=exclude_unset)
+    if exclude_unset:
+        for key in NOT_NULLABLE:
+            if key in data and data[key] is None:
+                raise ProblemError(
+                    422,
+                    "validation-error",
+                    f"{key} cannot be null",
+                    errors=[{"field": key, "in": "body", "message": "cannot be null"}],
+                )
+    if data.get("llm_config") is not None:
+        data["llm_config"] = {k: v for k, v in data["llm_config"].items() if v is not None}
+    return data
+
+
+async def load_task(session: SessionDep, ident: str) -> Any:
+    task = await task_repo.get_task(session, ident)
+    if task is None:
+        raise task_not_found(ident)
+    return task
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=TaskRead,
+    summary="Create a task",
+    responses=problem_responses(409, 422),
+)
+async def create_task(body: TaskCreate, session: SessionDep, state: StateDep, principal: PrincipalDep) -> Any:
+    check_json_schema(body.input_schema, "input_schema")
+    check_json_schema(body.output_schema, "output_schema")
+    compile_check(state, body.script)
+    fields = _store_fields(body, exclude_unset=False)
+    name, script, cy_name = fields.pop("name"), fields.pop("script"), fields.pop("cy_name")
+    try:
+        task = await task_repo.create_task(
+            session, name=name, script=script, cy_name=cy_name, created_by=principal.name, **fields
+        )
+    except task_repo.TaskNameConflict as error:
+        raise ProblemError(
+            409,
+            "cy-name-conflict",
+            str(error),
+            errors=[{"field": "cy_name", "in": "body", "message": "already taken"}],
+        ) from error
+    await session.commit()
+    return task
+
+
+@router.get("", response_model=Page[TaskRead], summary="List tasks, newest first", responses=problem_responses(400))
+async def list_tasks(
+    session: SessionDep,
+    name: Annotated[str | None, Query(description="Case-insensitive substring of the name")] = None,
+    cy_name: str | None = None,
+    function: str | None = None,
+    scope: TaskScope | None = None,
+    status: Annotated[
+        TaskStatus | None, Query(description="Archived tasks are listed only when asked for")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Any:
+    try:
+        page = await task_repo.list_tasks(
+            session,
+            name=name,
+            cy_name=cy_name,
+            function=function,
+            scope=scope.value if scope else None,
+            status=status.value if status else None,
+            cursor=cursor,
+            limit=limit,
+        )
+    except InvalidCursor as error:
+        raise invalid_cursor(error) from error
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/{task_id}", response_model=TaskRead, summary="Get a task by id or cy_name", responses=problem_responses(404))
+async def get_task(task_id: str, session: SessionDep) -> Any:
+    return await load_task(session, task_id)
+
+
+@router.patch(
+    "/{task_id}",
+    response_model=TaskRead,
+    summary="Change a task (a change to the script or execution settings makes a new version)",
+    responses=problem_responses(404, 409, 422),
+)
+async def update_task(
+    task_id: str, body: TaskUpdate, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Any:
+    changes = _store_fields(body, exclude_unset=True)
+    if "input_schema" in changes:
+        check_json_schema(changes["input_schema"], "input_schema")
+    if "output_schema" in changes:
+        check_json_schema(changes["output_schema"], "output_schema")
+    if "script" in changes:
+        compile_check(state, changes["script"])
+    try:
+        task = await task_repo.update_task(session, task_id, changes, updated_by=principal.name)
+    except task_repo.TaskNotFound as error:
+        raise task_not_found(task_id) from error
+    except task_repo.TaskNameConflict as error:
+        raise ProblemError(
+            409,
+            "cy-name-conflict",
+            str(error),
+            errors=[{"field": "cy_name", "in": "body", "message": "already taken"}],
+        ) from error
+    await session.commit()
+    return task
+
+
+@router.get(
+    "/{task_id}/versions",
+    response_model=Page[TaskVersionRead],
+    summary="A task's versions, newest first",
+    responses=problem_responses(404),
+)
+async def list_versions(task_id: str, session: SessionDep) -> Any:
+    task = await load_task(session, task_id)
+    versions = await task_repo.list_versions(session, task.id)
+    return {"items": versions, "next_cursor": None}
+
+
+@router.delete(
+    "/{task_id}",
+    response_model=TaskRead,
+    summary="Archive a task (it can no longer run; its runs are kept)",
+    responses=problem_responses(404),
+)
+async def archive_task(task_id: str, session: SessionDep) -> Any:
+    task = await task_repo.archive_task(session, task_id)
+    if task is None:
+        raise task_not_found(task_id)
+    await session.commit()
+    return task

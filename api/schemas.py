@@ -1,0 +1,229 @@
+"""Request and response bodies of the HTTP API (kept apart from the database models)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+T = TypeVar("T")
+
+CY_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+CY_NAME_MAX_LENGTH = 100
+
+
+class TaskStatus(str, Enum):
+    enabled = "enabled"
+    disabled = "disabled"
+    archived = "archived"
+
+
+class TaskScope(str, Enum):
+    input = "input"
+    processing = "processing"
+    output = "output"
+
+
+class TaskMode(str, Enum):
+    saved = "saved"
+    ad_hoc = "ad_hoc"
+
+
+class OriginType(str, Enum):
+    system = "system"
+    user = "user"
+    pack = "pack"
+
+
+class RunStatus(str, Enum):
+    pending = "pending"
+    running = "running"
+    paused = "paused"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    timed_out = "timed_out"
+
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timed_out"})
+
+
+class Trigger(str, Enum):
+    api = "api"
+    adhoc = "adhoc"
+    schedule = "schedule"
+    workflow_node = "workflow_node"
+    cli = "cli"
+    ui = "ui"
+
+
+# Values a client may claim with the X-Cytasks-Trigger header.
+CLIENT_TRIGGERS = ("cli", "ui")
+
+
+class LLMConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    provider: str | None = None
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class DataSample(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    input: Any = None
+    expected_output: Any = None
+    description: str | None = None
+
+
+CyName = Field(default=None, pattern=CY_NAME_PATTERN, max_length=CY_NAME_MAX_LENGTH)
+
+
+class _TaskFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    directive: str | None = Field(default=None, description="Instruction given to LLM calls as the system message")
+    function: str | None = Field(
+        default=None, max_length=64, description="summarization, data_conversion, extraction, reasoning, ..."
+    )
+    scope: TaskScope | None = None
+    mode: TaskMode | None = None
+    input_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema the run input must match")
+    output_schema: dict[str, Any] | None = None
+    data_samples: list[DataSample] | None = None
+    llm_config: LLMConfig | None = None
+    timeout_seconds: int | None = Field(default=None, gt=0, le=30 * 24 * 3600)
+    max_concurrency: int | None = Field(default=None, gt=0)
+    integration_id: str | None = None
+    origin_type: OriginType | None = None
+    managed_resource_key: str | None = None
+
+
+class TaskCreate(_TaskFields):
+    name: str = Field(min_length=1, max_length=255)
+    cy_name: str | None = CyName
+    script: str = Field(description="The Cy source")
+    status: TaskStatus = TaskStatus.enabled
+    scope: TaskScope = TaskScope.processing
+    mode: TaskMode = TaskMode.saved
+    origin_type: OriginType = OriginType.user
+
+
+class TaskUpdate(_TaskFields):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    cy_name: str | None = CyName
+    script: str | None = None
+    status: TaskStatus | None = None
+
+
+class TaskRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    cy_name: str
+    version: int
+    status: TaskStatus
+    script: str
+    description: str | None = None
+    directive: str | None = None
+    function: str | None = None
+    scope: str | None = None
+    mode: str | None = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    data_samples: list[Any] | None = None
+    llm_config: dict[str, Any] | None = None
+    timeout_seconds: int | None = None
+    max_concurrency: int | None = None
+    integration_id: str | None = None
+    origin_type: str | None = None
+    managed_resource_key: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class TaskVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    task_id: uuid.UUID
+    version: int
+    script: str
+    directive: str | None = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    llm_config: dict[str, Any] | None = None
+    timeout_seconds: int | None = None
+    max_concurrency: int | None = None
+    created_at: datetime | None = None
+
+
+class ExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: Any = Field(default=None, description="The run input (any JSON value)")
+
+
+class AdHocExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    script: str = Field(min_length=1, description="The Cy source to run")
+    input: Any = None
+    timeout_seconds: int | None = Field(default=None, gt=0, le=30 * 24 * 3600)
+
+
+class RunError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class TaskRunRead(BaseModel):
+    id: uuid.UUID
+    task_id: uuid.UUID | None = None
+    task_version: int | None = None
+    status: RunStatus
+    trigger: str
+    input: Any = None
+    output: Any = None
+    error: RunError | None = None
+    logs_count: int = 0
+    llm_usage: dict[str, Any] | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+    workflow_id: str | None = None
+
+
+class LogEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    seq: int | None = None
+    message: str
+    created_at: datetime | None = None
+
+
+class RunLogs(BaseModel):
+    run_id: uuid.UUID
+    items: list[LogEntry]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page; null at the end")
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] | None = None

@@ -1,0 +1,240 @@
+"""`cytasks run`, `cytasks exec` and `cytasks runs ...`: start runs and follow them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .client import CytasksClient
+from .output import (
+    api_call,
+    client,
+    console,
+    err_console,
+    fail,
+    parse_json_arg,
+    print_json,
+    print_run_error,
+    short_time,
+    styled_status,
+    table,
+)
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+POLL_SECONDS = 0.3
+
+runs_app = typer.Typer(name="runs", help="Inspect and cancel task runs.", no_args_is_help=True)
+app = runs_app
+"""The `runs` command group."""
+
+
+def register_commands(root: typer.Typer) -> None:
+    """Add the top-level `run` and `exec` commands to the root CLI."""
+    root.command("run")(run_task)
+    root.command("exec")(exec_script)
+
+
+InputOpt = typer.Option(None, "--input", "-i", help="Run input: JSON text, @file.json or @- for stdin")
+WaitOpt = typer.Option(False, "--wait", "-w", help="Follow the run until it finishes and print its output")
+KeyOpt = typer.Option(None, "--idempotency-key", help="Retrying with the same key returns the same run")
+JsonOpt = typer.Option(False, "--json", help="Print the raw JSON run resource")
+
+
+def wait_for_run(api: CytasksClient, run: dict[str, Any], poll_seconds: float = POLL_SECONDS) -> dict[str, Any]:
+    """Poll the run with a live spinner until it reaches a terminal status."""
+    run_id = run["id"]
+    started = time.monotonic()
+    try:
+        with err_console.status(f"run {run_id}: {styled_status(run['status'])}", spinner="dots") as spinner:
+            while run["status"] not in TERMINAL:
+                time.sleep(poll_seconds)
+                run = api.get_run(run_id)
+                elapsed = time.monotonic() - started
+                spinner.update(f"run {run_id}: {styled_status(run['status'])} [dim]{elapsed:.1f}s[/]")
+    except KeyboardInterrupt:
+        err_console.print(
+            f"Stopped following run {run_id}; it goes on on the server "
+            f"(cytasks runs show {run_id}, cytasks runs cancel {run_id})",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    return run
+
+
+def finish(run: dict[str, Any], *, as_json: bool) -> None:
+    """Print the finished run's output (or error) and exit 0 on completed, 1 otherwise."""
+    status = run["status"]
+    if as_json:
+        print_json(run)
+    elif status == "completed":
+        print_json(run.get("output"))
+    if status == "completed":
+        if not as_json:
+            duration = f" in {run['duration_ms']} ms" if run.get("duration_ms") is not None else ""
+            err_console.print(f"[green]completed[/]{duration} [dim]run {run['id']}[/]", highlight=False)
+        raise typer.Exit(0)
+    err_console.print(f"run {run['id']} {styled_status(status)}", highlight=False)
+    if run.get("error"):
+        print_run_error(run["error"])
+    raise typer.Exit(1)
+
+
+def _started(api: CytasksClient, run: dict[str, Any], *, wait: bool, as_json: bool) -> None:
+    if wait:
+        finish(wait_for_run(api, run), as_json=as_json)
+    if as_json:
+        print_json(run)
+        return
+    console.print(f"Run [bold]{run['id']}[/] {styled_status(run['status'])}", highlight=False)
+    console.print(f"[dim]follow it with: cytasks runs show {run['id']}[/]", highlight=False)
+
+
+def run_task(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    input: Optional[str] = InputOpt,
+    wait: bool = WaitOpt,
+    idempotency_key: Optional[str] = KeyOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a saved task."""
+    value = parse_json_arg(input)
+    with api_call(), client() as api:
+        run = api.execute_task(task, value, idempotency_key=idempotency_key)
+        _started(api, run, wait=wait, as_json=as_json)
+
+
+def exec_script(
+    file: Path = typer.Argument(..., metavar="FILE.cy", help="Cy source file to run ad hoc ('-' for stdin)"),
+    input: Optional[str] = InputOpt,
+    wait: bool = WaitOpt,
+    idempotency_key: Optional[str] = KeyOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a Cy script ad hoc on the server."""
+    if str(file) == "-":
+        import sys
+
+        script = sys.stdin.read()
+    elif file.is_file():
+        script = file.read_text()
+    else:
+        fail(f"file not found: {file}")
+    value = parse_json_arg(input)
+    with api_call(), client() as api:
+        run = api.execute_script(script, value, idempotency_key=idempotency_key)
+        _started(api, run, wait=wait, as_json=as_json)
+
+
+@runs_app.command("list")
+def list_runs(
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Task id or cy_name"),
+    status: Optional[str] = typer.Option(None, "--status"),
+    trigger: Optional[str] = typer.Option(None, "--trigger"),
+    since: Optional[str] = typer.Option(None, "--since", help="Created at or after (ISO 8601)"),
+    until: Optional[str] = typer.Option(None, "--until", help="Created before (ISO 8601)"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List runs, newest first."""
+    filters = {
+        "task": task,
+        "status": status,
+        "trigger": trigger,
+        "created_after": since,
+        "created_before": until,
+    }
+    with api_call(), client() as api:
+        runs = list(api.iter_runs(limit=limit, **filters))
+    if as_json:
+        print_json(runs)
+        return
+    out = table("id", "status", "trigger", "task", "created", "duration", wrap=("task",))
+    for run in runs:
+        task = f"{run['task_id']} v{run['task_version']}" if run.get("task_id") else "ad hoc"
+        out.add_row(
+            run["id"],
+            styled_status(run.get("status")),
+            run.get("trigger") or "",
+            task,
+            short_time(run.get("created_at")),
+            f"{run['duration_ms']} ms" if run.get("duration_ms") is not None else "",
+        )
+    console.print(out)
+    if not runs:
+        console.print("[dim]No runs.[/]")
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: str = typer.Argument(..., help="Run id"),
+    wait: bool = WaitOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show a run (its status, input, output and error)."""
+    with api_call(), client() as api:
+        run = api.get_run(run_id)
+        if wait:
+            finish(wait_for_run(api, run), as_json=as_json)
+    if as_json:
+        print_json(run)
+        return
+    lines = [
+        f"[bold]run {run['id']}[/]  {styled_status(run['status'])}",
+        f"task: {run.get('task_id') or 'ad hoc'}  version: {run.get('task_version') or '-'}  trigger: {run.get('trigger')}",
+        f"created: {short_time(run.get('created_at'))}  started: {short_time(run.get('started_at'))}  "
+        f"completed: {short_time(run.get('completed_at'))}",
+    ]
+    if run.get("duration_ms") is not None:
+        lines.append(f"duration: {run['duration_ms']} ms")
+    if run.get("workflow_id"):
+        lines.append(f"workflow: {run['workflow_id']}")
+    lines.append(f"logs: {run.get('logs_count', 0)}")
+    console.print("\n".join(lines), highlight=False)
+    console.print("[bold]input[/]")
+    console.print_json(data=run.get("input"))
+    if run.get("output") is not None:
+        console.print("[bold]output[/]")
+        console.print_json(data=run.get("output"))
+    if run.get("error"):
+        print_run_error(run["error"])
+    if run.get("llm_usage"):
+        console.print("[bold]llm usage[/]")
+        console.print_json(data=run["llm_usage"])
+
+
+@runs_app.command("logs")
+def run_logs(
+    run_id: str = typer.Argument(..., help="Run id"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print a run's log lines."""
+    with api_call(), client() as api:
+        logs = api.run_logs(run_id)
+    items = logs.get("items", [])
+    if as_json:
+        print_json(items)
+        return
+    for item in items:
+        stamp = short_time(item.get("created_at"))
+        prefix = f"[dim]{stamp}[/] " if stamp else ""
+        console.print(prefix, end="", highlight=False)
+        console.print(str(item.get("message", "")), markup=False, highlight=False)
+    if not items:
+        err_console.print("[dim]No log lines.[/]")
+
+
+@runs_app.command("cancel")
+def cancel_run(
+    run_id: str = typer.Argument(..., help="Run id"),
+    wait: bool = WaitOpt,
+) -> None:
+    """Cancel a running run."""
+    with api_call(), client() as api:
+        run = api.cancel_run(run_id)
+        console.print(f"Cancellation requested for run [bold]{run['id']}[/]", highlight=False)
+        if wait:
+            run = wait_for_run(api, run)
+            console.print(f"run {run['id']} {styled_status(run['status'])}", highlight=False)

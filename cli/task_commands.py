@@ -1,0 +1,256 @@
+"""`cytasks task ...`: create, list, show, update, version and archive saved tasks."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from rich.panel import Panel
+from rich.syntax import Syntax
+
+from .output import (
+    fail,
+    api_call,
+    client,
+    console,
+    parse_json_arg,
+    print_json,
+    read_text_arg,
+    short_time,
+    styled_status,
+    table,
+)
+
+app = typer.Typer(name="task", help="Manage saved tasks.", no_args_is_help=True)
+
+
+def _task_fields(
+    *,
+    cy_name: str | None,
+    description: str | None,
+    directive: str | None,
+    function: str | None,
+    scope: str | None,
+    input_schema: str | None,
+    output_schema: str | None,
+    data_samples: str | None,
+    llm_config: str | None,
+    timeout: int | None,
+    max_concurrency: int | None,
+    status: str | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "cy_name": cy_name,
+        "description": description,
+        "directive": directive,
+        "function": function,
+        "scope": scope,
+        "input_schema": parse_json_arg(input_schema, "--input-schema"),
+        "output_schema": parse_json_arg(output_schema, "--output-schema"),
+        "data_samples": parse_json_arg(data_samples, "--data-samples"),
+        "llm_config": parse_json_arg(llm_config, "--llm-config"),
+        "timeout_seconds": timeout,
+        "max_concurrency": max_concurrency,
+        "status": status,
+    }
+    return {key: value for key, value in body.items() if value is not None}
+
+
+CyNameOpt = typer.Option(None, "--cy-name", help="Identifier scripts use (default: derived from the name)")
+DescriptionOpt = typer.Option(None, "--description", "-d")
+DirectiveOpt = typer.Option(None, "--directive", help="System message given to LLM calls")
+FunctionOpt = typer.Option(None, "--function", help="summarization, extraction, reasoning, ...")
+ScopeOpt = typer.Option(None, "--scope", help="input, processing or output")
+InputSchemaOpt = typer.Option(None, "--input-schema", help="JSON Schema (JSON text or @file)")
+OutputSchemaOpt = typer.Option(None, "--output-schema", help="JSON Schema (JSON text or @file)")
+SamplesOpt = typer.Option(None, "--data-samples", help="JSON list (JSON text or @file)")
+LLMOpt = typer.Option(None, "--llm-config", help='e.g. \'{"model": "gpt-4o-mini", "temperature": 0}\'')
+TimeoutOpt = typer.Option(None, "--timeout", help="Run timeout in seconds")
+ConcurrencyOpt = typer.Option(None, "--max-concurrency")
+JsonOpt = typer.Option(False, "--json", help="Print the raw JSON resource")
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Human readable task name"),
+    script_file: str = typer.Argument(..., metavar="SCRIPT.cy", help="Cy source file ('-' for stdin)"),
+    cy_name: Optional[str] = CyNameOpt,
+    description: Optional[str] = DescriptionOpt,
+    directive: Optional[str] = DirectiveOpt,
+    function: Optional[str] = FunctionOpt,
+    scope: Optional[str] = ScopeOpt,
+    input_schema: Optional[str] = InputSchemaOpt,
+    output_schema: Optional[str] = OutputSchemaOpt,
+    data_samples: Optional[str] = SamplesOpt,
+    llm_config: Optional[str] = LLMOpt,
+    timeout: Optional[int] = TimeoutOpt,
+    max_concurrency: Optional[int] = ConcurrencyOpt,
+    disabled: bool = typer.Option(False, "--disabled", help="Create the task disabled"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create a task from a Cy script."""
+    body = {
+        "name": name,
+        "script": read_text_arg(script_file),
+        **_task_fields(
+            cy_name=cy_name,
+            description=description,
+            directive=directive,
+            function=function,
+            scope=scope,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            data_samples=data_samples,
+            llm_config=llm_config,
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            status="disabled" if disabled else None,
+        ),
+    }
+    with api_call(), client() as api:
+        task = api.create_task(body)
+    if as_json:
+        print_json(task)
+        return
+    console.print(
+        f"Created task [bold]{task['cy_name']}[/] ({task['id']}) version {task['version']}", highlight=False
+    )
+
+
+@app.command("list")
+def list_tasks(
+    name: Optional[str] = typer.Option(None, "--name"),
+    cy_name: Optional[str] = typer.Option(None, "--cy-name"),
+    function: Optional[str] = typer.Option(None, "--function"),
+    scope: Optional[str] = typer.Option(None, "--scope"),
+    status: Optional[str] = typer.Option(None, "--status", help="enabled, disabled or archived"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Maximum number of tasks shown"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List tasks."""
+    filters = {"name": name, "cy_name": cy_name, "function": function, "scope": scope, "status": status}
+    with api_call(), client() as api:
+        tasks = list(api.iter_tasks(limit=limit, **filters))
+    if as_json:
+        print_json(tasks)
+        return
+    out = table("cy_name", "name", "status", "ver", "function", "updated", wrap=("name",))
+    for task in tasks:
+        out.add_row(
+            task["cy_name"],
+            task["name"],
+            styled_status(task.get("status")),
+            str(task.get("version")),
+            task.get("function") or "",
+            short_time(task.get("updated_at")),
+        )
+    console.print(out)
+    if not tasks:
+        console.print("[dim]No tasks.[/]")
+
+
+@app.command("show")
+def show(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show a task and its script."""
+    with api_call(), client() as api:
+        data = api.get_task(task)
+    if as_json:
+        print_json(data)
+        return
+    lines = [
+        f"[bold]{data['name']}[/]  ({data['cy_name']})",
+        f"id: {data['id']}",
+        f"status: {styled_status(data.get('status'))}   version: {data.get('version')}",
+    ]
+    for key in ("description", "directive", "function", "scope", "mode", "timeout_seconds", "max_concurrency"):
+        if data.get(key) not in (None, ""):
+            lines.append(f"{key}: {data[key]}")
+    console.print(Panel("\n".join(lines), title="task", expand=False), highlight=False)
+    console.print(Syntax((data.get("script") or "").rstrip("\n"), "python", line_numbers=True, theme="ansi_dark"))
+    for key in ("input_schema", "output_schema", "llm_config"):
+        if data.get(key):
+            console.print(f"[bold]{key}[/]")
+            console.print_json(data=data[key])
+
+
+@app.command("update")
+def update(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    script_file: Optional[str] = typer.Option(None, "--script", "-s", help="New Cy source file ('-' for stdin)"),
+    name: Optional[str] = typer.Option(None, "--name"),
+    cy_name: Optional[str] = CyNameOpt,
+    description: Optional[str] = DescriptionOpt,
+    directive: Optional[str] = DirectiveOpt,
+    function: Optional[str] = FunctionOpt,
+    scope: Optional[str] = ScopeOpt,
+    input_schema: Optional[str] = InputSchemaOpt,
+    output_schema: Optional[str] = OutputSchemaOpt,
+    data_samples: Optional[str] = SamplesOpt,
+    llm_config: Optional[str] = LLMOpt,
+    timeout: Optional[int] = TimeoutOpt,
+    max_concurrency: Optional[int] = ConcurrencyOpt,
+    status: Optional[str] = typer.Option(None, "--status", help="enabled or disabled"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a task; a change to the script or execution settings makes a new version."""
+    changes = _task_fields(
+        cy_name=cy_name,
+        description=description,
+        directive=directive,
+        function=function,
+        scope=scope,
+        input_schema=input_schema,
+        output_schema=output_schema,
+        data_samples=data_samples,
+        llm_config=llm_config,
+        timeout=timeout,
+        max_concurrency=max_concurrency,
+        status=status,
+    )
+    if name is not None:
+        changes["name"] = name
+    if script_file is not None:
+        changes["script"] = read_text_arg(script_file)
+    if not changes:
+        fail("nothing to change: pass at least one option", code=2)
+    with api_call(), client() as api:
+        data = api.update_task(task, changes)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"Updated task [bold]{data['cy_name']}[/], now version {data['version']}", highlight=False)
+
+
+@app.command("versions")
+def versions(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List a task's versions."""
+    with api_call(), client() as api:
+        page = api.task_versions(task)
+    items = page.get("items", [])
+    if as_json:
+        print_json(items)
+        return
+    out = table("version", "created", "timeout", "script", wrap=("script",))
+    for item in items:
+        first_line = (item.get("script") or "").strip().splitlines()
+        out.add_row(
+            str(item["version"]),
+            short_time(item.get("created_at")),
+            str(item.get("timeout_seconds") or ""),
+            (first_line[0][:60] if first_line else ""),
+        )
+    console.print(out)
+
+
+@app.command("archive")
+def archive(task: str = typer.Argument(..., help="Task id or cy_name")) -> None:
+    """Archive a task (it can no longer run; its runs are kept)."""
+    with api_call(), client() as api:
+        api.archive_task(task)
+    console.print(f"Archived task [bold]{task}[/]", highlight=False)

@@ -1,0 +1,56 @@
+"""Helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+PROBLEM_BASE = "https://cytasks.dev/problems/"
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    for member in ("type", "title", "status", "detail", "instance"):
+        assert member in body, body
+    assert body["status"] == status
+    assert body["type"].startswith(PROBLEM_BASE)
+    if slug is not None:
+        assert body["type"] == PROBLEM_BASE + slug, body
+    return body
+
+
+def engine_importable() -> bool:
+    """Whether the run engine (workflows.client and the Cy interpreter under it) imports."""
+    try:
+        import workflows.client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+requires_engine = pytest.mark.skipif(
+    not engine_importable(), reason="workflows.client (and the Cy interpreter) not importable yet"
+)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Any) -> AsyncIterator[tuple[object, httpx.AsyncClient]]:
+    """The app with its lifespan run, and an authenticated client talking to it in-process."""
+    from api.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://cytasks.test",
+            headers={"Authorization": f"Bearer {settings.API_KEY}"},
+            timeout=30,
+        ) as client:
+            yield app, client

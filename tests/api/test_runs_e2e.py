@@ -1,0 +1,129 @@
+"""End to end through HTTP: the API, PostgreSQL, the Temporal dev server and an in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from api_test_helpers import assert_problem, engine_importable
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.skipif(not engine_importable(), reason="workflows.client / the worker are not importable yet"),
+]
+
+TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
+
+
+@pytest.fixture
+def e2e(api_worker, client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return client
+
+
+async def wait_for(client: httpx.AsyncClient, run_id: str, timeout: float = 60, until=TERMINAL) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await client.get(f"/v1/task-runs/{run_id}")
+        assert response.status_code == 200, response.text
+        run = response.json()
+        if run["status"] in until:
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} still {run['status']}"
+        await asyncio.sleep(0.1)
+
+
+async def test_saved_task_runs_to_completion(e2e: httpx.AsyncClient, unique: str) -> None:
+    created = await e2e.post(
+        "/v1/tasks",
+        json={
+            "name": f"Double {unique}",
+            "script": 'log("doubling ${input.n}")\nreturn {"doubled": input.n * 2}',
+            "input_schema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}},
+        },
+    )
+    assert created.status_code == 201, created.text
+    task = created.json()
+    response = await e2e.post(f"/v1/tasks/{task['cy_name']}/execute", json={"input": {"n": 21}})
+    assert response.status_code == 202, response.text
+    run = await wait_for(e2e, response.json()["id"])
+    assert run["status"] == "completed", run
+    assert run["output"] == {"doubled": 42}
+    assert run["error"] is None
+    assert run["task_version"] == 1
+    assert run["started_at"] and run["completed_at"]
+    assert run["duration_ms"] is not None and run["duration_ms"] >= 0
+    assert run["logs_count"] == 1
+
+    logs = (await e2e.get(f"/v1/task-runs/{run['id']}/logs")).json()
+    assert [line["message"] for line in logs["items"]] == ["doubling 21"]
+
+    listed = (await e2e.get("/v1/task-runs", params={"task": task["id"], "status": "completed"})).json()
+    assert [r["id"] for r in listed["items"]] == [run["id"]]
+
+
+async def test_runs_pin_the_version_they_started_with(e2e: httpx.AsyncClient, unique: str) -> None:
+    task = (await e2e.post("/v1/tasks", json={"name": f"Pinned {unique}", "script": 'return "v1"'})).json()
+    first = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={})).json()
+    await e2e.patch(f"/v1/tasks/{task['id']}", json={"script": 'return "v2"'})
+    second = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={})).json()
+    first, second = await wait_for(e2e, first["id"]), await wait_for(e2e, second["id"])
+    assert (first["task_version"], first["output"]) == (1, "v1")
+    assert (second["task_version"], second["output"]) == (2, "v2")
+
+
+async def test_adhoc_failing_script_reports_line_and_column(e2e: httpx.AsyncClient) -> None:
+    response = await e2e.post("/v1/tasks/execute", json={"script": "x = 1\ny = x / 0\nreturn y"})
+    assert response.status_code == 202, response.text
+    run = await wait_for(e2e, response.json()["id"])
+    assert run["status"] == "failed"
+    assert run["trigger"] == "adhoc"
+    error = run["error"]
+    assert error["type"] and error["message"]
+    assert error["line"] == 2
+    assert error["column"] >= 1
+
+
+async def test_adhoc_script_that_does_not_compile_is_422(e2e: httpx.AsyncClient) -> None:
+    response = await e2e.post("/v1/tasks/execute", json={"script": "x = (1 +\nreturn x"})
+    body = assert_problem(response, 422, "invalid-script")
+    assert body["errors"][0]["line"] >= 1
+    assert {"type", "message", "line", "column"} <= set(body["errors"][0])
+
+
+async def test_cancel_a_running_run(e2e: httpx.AsyncClient) -> None:
+    started = (await e2e.post("/v1/tasks/execute", json={"script": 'sleep(30)\nreturn "late"'})).json()
+    await wait_for(e2e, started["id"], until={"running"})
+    response = await e2e.post(f"/v1/task-runs/{started['id']}/cancel")
+    assert response.status_code == 202, response.text
+    run = await wait_for(e2e, started["id"])
+    assert run["status"] == "cancelled"
+    assert_problem(await e2e.post(f"/v1/task-runs/{started['id']}/cancel"), 409, "run-not-cancellable")
+
+
+async def test_task_timeout_ends_timed_out(e2e: httpx.AsyncClient, unique: str) -> None:
+    task = (
+        await e2e.post(
+            "/v1/tasks", json={"name": f"Slow {unique}", "script": 'sleep(30)\nreturn "late"', "timeout_seconds": 1}
+        )
+    ).json()
+    started = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={})).json()
+    run = await wait_for(e2e, started["id"])
+    assert run["status"] == "timed_out"
+    assert run["error"]["type"]
+
+
+async def test_idempotent_retry_runs_once(e2e: httpx.AsyncClient, unique: str) -> None:
+    headers = {"Idempotency-Key": f"e2e-{unique}"}
+    body = {"script": "return input + 1", "input": 1}
+    first = await e2e.post("/v1/tasks/execute", json=body, headers=headers)
+    run = await wait_for(e2e, first.json()["id"])
+    retry = await e2e.post("/v1/tasks/execute", json=body, headers=headers)
+    assert retry.status_code == 202
+    assert retry.json()["id"] == run["id"]
+    assert retry.json()["status"] == "completed"
+    assert retry.json()["output"] == 2
