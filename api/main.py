@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from temporalio.client import Client
 
 from settings import Settings, get_settings
 
@@ -77,7 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     state.registry = await asyncio.to_thread(runs_service.load_registry)
     try:
-        state.temporal = await runs_service.connect_temporal(settings)
+        state.temporal = app.state.temporal_client or await runs_service.connect_temporal(settings)
     except Exception as error:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 
@@ -92,7 +93,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
+    """The API application. ``temporal_client`` lets a process that also hosts a worker share
+    its client, so runs start eagerly on that worker without a round trip through the queue."""
     app = FastAPI(
         title="cytasks",
         version="0.1.0",
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings or get_settings()
+    app.state.temporal_client = temporal_client
     install_problem_handlers(app)
     install_problem_openapi(app)
 

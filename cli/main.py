@@ -16,6 +16,8 @@ import typer
 
 COMMAND_GROUPS: dict[str, str] = {
     "cy": "cli.cy_commands",
+    "task": "cli.task_commands",
+    "runs": "cli.run_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 
@@ -75,6 +77,12 @@ def _register_groups() -> None:
 
 
 _register_groups()
+
+TOP_LEVEL_COMMANDS = ("cli.run_commands", "cli.service_commands")
+"""Modules whose ``register_commands(app)`` adds top-level commands (run, exec, dev, api, ...)."""
+
+for _module in TOP_LEVEL_COMMANDS:
+    importlib.import_module(_module).register_commands(app)
 
 
 def main() -> None:

@@ -1,0 +1,161 @@
+"""Processes: ``cytasks dev`` (the whole stack), ``cytasks api``, ``cytasks worker``, ``cytasks db``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
+
+
+def dev(
+    data_dir: Path = typer.Option(Path(".data"), "--data-dir", help="Where Postgres, Temporal and blobs keep their state."),
+    api_port: int = typer.Option(8000, "--api-port"),
+    temporal_port: int = typer.Option(7233, "--temporal-port"),
+    ui_port: int = typer.Option(8233, "--ui-port"),
+) -> None:
+    """Run the whole stack in the foreground: Postgres, the Temporal dev server and UI, a worker and the API.
+
+    The API key is CYTASKS_API_KEY, or a random one printed at start. Ctrl-C stops everything.
+    """
+    api_key = os.environ.get("CYTASKS_API_KEY") or secrets.token_urlsafe(24)
+    try:
+        asyncio.run(_run_dev(data_dir.resolve(), api_port, temporal_port, ui_port, api_key))
+    except KeyboardInterrupt:
+        pass
+
+
+async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: int, api_key: str) -> None:
+    import uvicorn
+
+    from devstack import DevStack
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"Starting Postgres and the Temporal dev server in {data_dir} ...")
+    async with DevStack(data_dir, temporal_port, ui_port, migrate=True) as stack:
+        os.environ.update(stack.env())
+        os.environ["CYTASKS_API_KEY"] = api_key
+        os.environ["CYTASKS_API_PORT"] = str(api_port)
+        from settings import get_settings
+
+        get_settings.cache_clear()
+        settings = get_settings()
+
+        import worker as worker_module
+        from activities.runs import RunActivities
+        from api.main import create_app
+        from devstack.temporal import ensure_search_attributes
+
+        client = await worker_module.connect(settings)
+        await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
+        activities = await RunActivities.create(settings)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, temporal_client=client),
+                host=settings.API_HOST,
+                port=api_port,
+                log_level="warning",
+            )
+        )
+        server.install_signal_handlers = lambda: None
+        async with worker_module.build_worker(client, settings, activities):
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            if serving.done():
+                serving.result()
+            console.print()
+            console.print(f"[bold green]cytasks is running[/]")
+            console.print(f"  API          http://{settings.API_HOST}:{api_port}  (docs at /docs)")
+            console.print(f"  Temporal UI  {stack.ui_url}")
+            console.print(f"  Temporal     {stack.temporal_address}")
+            console.print(f"  API key      {api_key}")
+            console.print()
+            console.print(f"  export CYTASKS_URL=http://{settings.API_HOST}:{api_port} CYTASKS_API_KEY={api_key}")
+            console.print("Press Ctrl-C to stop.")
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            console.print("Stopping ...")
+            server.should_exit = True
+            await serving
+            stopping.cancel()
+        await activities.close()
+    console.print("Stopped.")
+
+
+def api(
+    host: str = typer.Option(None, "--host", help="Defaults to CYTASKS_API_HOST."),
+    port: int = typer.Option(None, "--port", help="Defaults to CYTASKS_API_PORT."),
+) -> None:
+    """Serve the HTTP API (configured by CYTASKS_* variables)."""
+    import uvicorn
+
+    from settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.API_HOST,
+        port=port or settings.API_PORT,
+    )
+
+
+def worker() -> None:
+    """Run a worker: hosts TaskRunWorkflow and every tool activity. Run more to scale."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply the schema migrations (and create the upcoming run partitions)."""
+    from persistence.migrate import upgrade
+    from settings import get_settings
+
+    upgrade(get_settings().DATABASE_URL, revision)
+    console.print(f"Database upgraded to {revision}.")
+
+
+@db_app.command("maintain")
+def db_maintain() -> None:
+    """Create upcoming day partitions and drop runs (and their blobs) past the retention period."""
+    asyncio.run(_maintain())
+
+
+async def _maintain() -> None:
+    from persistence.db import get_engine
+    from persistence.maintenance import run_maintenance
+    from settings import get_settings
+    from storage.blobs import make_blob_store
+
+    settings = get_settings()
+    store = make_blob_store(settings)
+    report = await run_maintenance(
+        get_engine(settings.DATABASE_URL),
+        retention_days=settings.RUN_RETENTION_DAYS,
+        days_ahead=settings.PARTITION_DAYS_AHEAD,
+        delete_blob=store.delete,
+    )
+    console.print(report)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("dev")(dev)
+    app.command("api")(api)
+    app.command("worker")(worker)
+    app.add_typer(db_app, name="db")
