@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import datetime, timezone
@@ -319,17 +320,49 @@ async def execute_task(
     )
 
 
+MAX_WAIT_SECONDS = 60
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timed_out")
+
+
 @router.get(
     "/task-runs/{run_id}",
     response_model=TaskRunRead,
     summary="Get a run",
     responses=problem_responses(404),
 )
-async def get_run(run_id: str, session: SessionDep, state: StateDep) -> Any:
+async def get_run(
+    run_id: str,
+    session: SessionDep,
+    state: StateDep,
+    wait: float = Query(
+        0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Long poll: wait up to this many seconds for the run to reach a terminal status.",
+    ),
+) -> Any:
     run = await run_repo.get_run(session, run_id)
     if run is None:
         raise run_not_found(run_id)
+    if wait and run.status not in TERMINAL_STATUSES and run.workflow_id:
+        workflow_id = run.workflow_id
+        session.expunge_all()
+        await session.rollback()  # give the connection back while waiting
+        await wait_for_workflow(state, workflow_id, wait)
+        run = await run_repo.get_run(session, run_id)
     return await run_resource(state, run)
+
+
+async def wait_for_workflow(state: AppState, workflow_id: str, seconds: float) -> None:
+    """Block until the run's workflow closes (it records the run's end first) or time runs out."""
+    try:
+        client = await state.temporal_client()
+        handle = client.get_workflow_handle(workflow_id)
+        await asyncio.wait_for(handle.result(follow_runs=False), seconds)
+    except asyncio.TimeoutError:
+        pass
+    except Exception as error:  # failed, cancelled or unknown workflows: the row says how it ended
+        logger.debug("waiting on %s ended with %s", workflow_id, error)
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -127,3 +127,32 @@ async def test_idempotent_retry_runs_once(e2e: httpx.AsyncClient, unique: str) -
     assert retry.json()["id"] == run["id"]
     assert retry.json()["status"] == "completed"
     assert retry.json()["output"] == 2
+
+
+async def test_get_with_wait_long_polls_until_the_run_ends(e2e: httpx.AsyncClient) -> None:
+    response = await e2e.post("/v1/tasks/execute", json={"script": 'sleep(1)\nreturn "done"', "input": None})
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+    started = time.monotonic()
+    waited = await e2e.get(f"/v1/task-runs/{run_id}", params={"wait": 20})
+    assert waited.status_code == 200, waited.text
+    assert waited.json()["status"] == "completed"
+    assert waited.json()["output"] == "done"
+    assert time.monotonic() - started < 10
+
+
+async def test_get_with_wait_returns_the_current_state_when_time_runs_out(e2e: httpx.AsyncClient) -> None:
+    response = await e2e.post("/v1/tasks/execute", json={"script": 'sleep(30)\nreturn "late"', "input": None})
+    run_id = response.json()["id"]
+    started = time.monotonic()
+    waited = await e2e.get(f"/v1/task-runs/{run_id}", params={"wait": 1})
+    assert waited.status_code == 200, waited.text
+    assert waited.json()["status"] in ("pending", "running")
+    assert 0.9 <= time.monotonic() - started < 5
+    assert (await e2e.post(f"/v1/task-runs/{run_id}/cancel")).status_code == 202
+
+
+async def test_get_with_wait_rejects_out_of_range(e2e: httpx.AsyncClient) -> None:
+    response = await e2e.post("/v1/tasks/execute", json={"script": "return 1", "input": None})
+    bad = await e2e.get(f"/v1/task-runs/{response.json()['id']}", params={"wait": 999})
+    assert_problem(bad, 422)
