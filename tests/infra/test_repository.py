@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -315,31 +314,3 @@ async def test_api_keys(db_session) -> None:
     assert await repo.delete_api_key(db_session, created.name)
     assert await repo.find_api_key(db_session, plain) is None
 
-
-async def test_run_path_database_cost(database_url: str) -> None:
-    """The bookkeeping of one run (create, running, finish with logs, read) stays in the low ms."""
-    maker = get_sessionmaker(database_url)
-    async with maker() as session, session.begin():
-        task_id = await _new_task(session)
-
-    async def one_run() -> None:
-        async with maker() as session, session.begin():
-            run = await repo.create_run(session, trigger="api", task_id=task_id, task_version=1, input_inline={"x": 1})
-        async with maker() as session, session.begin():
-            await repo.mark_run_running(session, run.id)
-        async with maker() as session, session.begin():
-            await repo.finish_run(session, run.id, status="completed", output_storage="inline", output_inline={"y": 2}, logs=["a", "b"])
-        async with maker() as session:
-            await repo.get_run(session, run.id)
-
-    for _ in range(5):
-        await one_run()
-    samples = []
-    for _ in range(30):
-        start = time.perf_counter()
-        await one_run()
-        samples.append(time.perf_counter() - start)
-    samples.sort()
-    median_ms = samples[len(samples) // 2] * 1000
-    print(f"run bookkeeping median {median_ms:.2f} ms")
-    assert median_ms < 25
