@@ -69,11 +69,41 @@ async def cancel_task_run(client: Client, run_id: str) -> None:
     await client.get_workflow_handle(workflow_id_for(run_id)).cancel()
 
 
-async def workflow_exists(client: Client, run_id: str) -> bool:
+async def workflow_exists(client: Client, run_id: str, *, workflow_id: str | None = None) -> bool:
     try:
-        await client.get_workflow_handle(workflow_id_for(run_id)).describe()
+        await client.get_workflow_handle(workflow_id or workflow_id_for(run_id)).describe()
     except RPCError as error:
         if error.status.name == "NOT_FOUND":
             return False
         raise
+    return True
+
+
+async def ensure_maintenance_schedule(client: Client, task_queue: str) -> bool:
+    """Create the housekeeping schedule once; True when this call created it."""
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+    )
+
+    from .maintenance import INTERVAL, SCHEDULE_ID, MaintenanceWorkflow
+
+    try:
+        await client.create_schedule(
+            SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    MaintenanceWorkflow.run, id="cytasks-maintenance-run", task_queue=task_queue
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=INTERVAL)]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return False
     return True
