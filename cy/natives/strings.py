@@ -5,6 +5,9 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
+import regex
+
+from ..errors import LimitExceeded
 from ..formatting import to_text
 from .spec import Native, type_name
 
@@ -93,13 +96,25 @@ def url_decode(text: str) -> str:
         raise ValueError(f"url_decode() failed: {exc}") from None
 
 
-def _search(function: str, pattern: Any, text: Any) -> "re.Match[str] | None":
+REGEX_TIMEOUT_SECONDS = 1.0
+
+
+def _search(function: str, pattern: Any, text: Any) -> Any:
+    """``re`` semantics and error messages; the search itself runs under a time limit so a
+    pathological pattern cannot hang the process (catastrophic backtracking)."""
     _require_str(pattern, f"{function}() pattern must be string")
     _require_str(text, f"{function}() text must be string")
     try:
-        return re.search(pattern, text)
+        re.compile(pattern)
     except re.error as exc:
         raise ValueError(f"Invalid regex pattern '{pattern}': {exc}") from None
+    try:
+        return regex.search(pattern, text, timeout=REGEX_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise LimitExceeded(
+            f"{function}() gave up after {REGEX_TIMEOUT_SECONDS:g}s: the pattern backtracks "
+            "too much on this text; simplify it (e.g. avoid nested quantifiers like (a+)+)"
+        ) from None
 
 
 def regex_match(pattern: str, text: str) -> bool:
