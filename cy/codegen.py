@@ -48,6 +48,7 @@ def base_globals(options: CyOptions) -> dict[str, Any]:
         "_undef": rt.undefined,
         "_over": rt.over_budget,
         "_add": rt.add,
+        "_yield": rt.yield_to_host,
         "_sub": rt.sub,
         "_mul": rt.mul,
         "_div": rt.div,
@@ -227,6 +228,10 @@ class CodeGenerator:
     def tick(self, pos: str) -> None:
         self.emit("_it += 1")
         self.emit(f"if _it > {self.limit}: _over(_it, _L, {pos})")
+        if self.is_async:
+            # Hand control back to the host now and then, so a long computation in a
+            # workflow is spread over several activations instead of stalling one.
+            self.emit("if _st.calls >= _st.yield_at: await _yield(_host, _st)")
 
     def while_statement(self, node: ast.While, defined: set):
         pos = _pos(node)
@@ -349,7 +354,7 @@ class CodeGenerator:
                 part if type(part) is str else (part.slot, part.hint) for part in node.parts
             )
             packed = "(" + "".join(v + ", " for v in values) + ")"
-            return f"_render({packed}, {self.const(parts)}, _MODE, _TAG, _L, {_pos(node)})", False
+            return f"_render({packed}, {self.const(parts)}, _MODE, _TAG, _L, {_pos(node)}, _st)", False
         if kind is ast.ListLit:
             return "[" + ", ".join(self.expr(item, defined)[0] for item in node.items) + "]", False
         if kind is ast.DictLit:
@@ -433,7 +438,7 @@ class CodeGenerator:
         b_bind, b = self.bind(right, right_simple)
         both_int = f"_type({a_bind}) is _type({b_bind}) is _int"
         if op == "+":
-            return f"({a} + {b} if {both_int} else _add({a}, {b}, {pos}, _L))"
+            return f"({a} + {b} if {both_int} else _add({a}, {b}, {pos}, _L, _st))"
         if op == "-":
             return f"({a} - {b} if {both_int} else _sub({a}, {b}, {pos}, _L))"
         if op == "*":

@@ -55,13 +55,48 @@ class Limits:
         self.max_int_bits = max_int_bits
 
 
-class RunState:
-    """Mutable state of one run that helpers need (tool-call budget)."""
+# In async runs, loops hand control back to the host every YIELD_EVERY operations.
+YIELD_EVERY = 50_000
 
-    __slots__ = ("calls",)
+
+class RunState:
+    """Mutable state of one run that helpers need: the operation budget spent so far."""
+
+    __slots__ = ("calls", "yield_at")
 
     def __init__(self) -> None:
         self.calls = 0
+        self.yield_at = YIELD_EVERY
+
+
+async def yield_to_host(host: Any, state: RunState) -> None:
+    """Let the host interleave other work (a workflow ends its activation on a timer)."""
+    state.yield_at = state.calls + YIELD_EVERY
+    checkpoint = getattr(host, "checkpoint", None)
+    if checkpoint is not None:
+        await checkpoint()
+
+
+# Work on large values costs one operation per 2**WORK_SHIFT elements or characters, so the
+# operation budget bounds CPU time deterministically, not just the number of steps.
+WORK_SHIFT = 5
+
+
+def sized(value: Any) -> int:
+    kind = type(value)
+    if kind is str or kind is list or kind is dict:
+        return len(value)
+    return 0
+
+
+def charge(state: RunState, units: int, limits: Limits, pos: tuple[int, int]) -> None:
+    state.calls += units
+    if state.calls > limits.max_operations:
+        raise LimitExceeded(
+            f"Execution exceeded the operation budget ({limits.max_operations} operations)",
+            pos[0],
+            pos[1],
+        )
 
 
 # -- names and limits ------------------------------------------------------------------
@@ -112,13 +147,15 @@ def check_int(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
 # -- arithmetic ------------------------------------------------------------------------
 
 
-def add(a: Any, b: Any, pos: tuple[int, int], limits: Limits) -> Any:
+def add(a: Any, b: Any, pos: tuple[int, int], limits: Limits, state: RunState) -> Any:
     if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
         return check_int(a + b, limits, pos)
     if isinstance(a, str) and isinstance(b, str) or isinstance(a, list) and isinstance(b, list):
         size = len(a) + len(b)
         if size > limits.max_value_size:
             too_large(type(a).__name__, size, limits, pos)
+        if size >> WORK_SHIFT:
+            charge(state, size >> WORK_SHIFT, limits, pos)
         return a + b
     raise CyRuntimeError(
         f"Cannot use + operator with {_name(a)} and {_name(b)}. "
@@ -393,7 +430,7 @@ def key_text(value: Any) -> str:
     return value if type(value) is str else to_text(value)
 
 
-def render(values: tuple, parts: tuple, mode: str, item_tag: str, limits: Limits, pos) -> str:
+def render(values: tuple, parts: tuple, mode: str, item_tag: str, limits: Limits, pos, state: RunState) -> str:
     out = []
     for part in parts:
         if type(part) is str:
@@ -408,6 +445,8 @@ def render(values: tuple, parts: tuple, mode: str, item_tag: str, limits: Limits
     text = "".join(out)
     if len(text) > limits.max_value_size:
         too_large("str", len(text), limits, pos)
+    if len(text) >> WORK_SHIFT:
+        charge(state, len(text) >> WORK_SHIFT, limits, pos)
     return text
 
 
@@ -445,6 +484,11 @@ def tool_failure(exc: BaseException, fqn: str, pos: tuple[int, int]) -> CyError:
     return ToolInvocationError(redact(f"Tool '{fqn}' failed: {exc}"), pos[0], pos[1])
 
 
+def tuple_as_list(value: Any) -> Any:
+    """Results of host tools: not built by the script, so not under its size cap."""
+    return list(value) if type(value) is tuple else value
+
+
 def tool_result(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
     kind = type(value)
     if kind is tuple:
@@ -468,6 +512,21 @@ class ToolCaller:
         self.inline = spec.pure and not spec.hi_latency
         self.binding_error = binding_error
 
+    def _charge_inputs(self, state: RunState, pos, args: tuple, kwargs: dict) -> None:
+        """Refuse the work before doing it when its inputs alone exceed the budget."""
+        size = 0
+        for value in args:
+            size += sized(value)
+        for value in kwargs.values():
+            size += sized(value)
+        if size >> WORK_SHIFT:
+            charge(state, size >> WORK_SHIFT, self.limits, pos)
+
+    def _charge_result(self, state: RunState, pos, result: Any) -> None:
+        size = sized(result)
+        if size >> WORK_SHIFT:
+            charge(state, size >> WORK_SHIFT, self.limits, pos)
+
     def _count(self, state: RunState, pos) -> None:
         state.calls += 1
         if state.calls > self.limits.max_operations:
@@ -479,6 +538,8 @@ class ToolCaller:
 
     def call(self, host, state: RunState, pos, args: tuple, kwargs: dict) -> Any:
         self._count(state, pos)
+        if self.inline:
+            self._charge_inputs(state, pos, args, kwargs)
         if self.binding_error is not None:
             raise ToolInvocationError(self.binding_error, pos[0], pos[1])
         spec = self.spec
@@ -498,10 +559,15 @@ class ToolCaller:
             raise
         except Exception as exc:
             raise tool_failure(exc, self.fqn, pos) from None
-        return tool_result(result, self.limits, pos)
+        if self.inline:
+            self._charge_result(state, pos, result)
+            return tool_result(result, self.limits, pos)
+        return tuple_as_list(result)
 
     async def call_async(self, host, state: RunState, pos, args: tuple, kwargs: dict) -> Any:
         self._count(state, pos)
+        if self.inline:
+            self._charge_inputs(state, pos, args, kwargs)
         if self.binding_error is not None:
             raise ToolInvocationError(self.binding_error, pos[0], pos[1])
         spec = self.spec
@@ -521,7 +587,10 @@ class ToolCaller:
             raise
         except Exception as exc:
             raise tool_failure(exc, self.fqn, pos) from None
-        return tool_result(result, self.limits, pos)
+        if self.inline:
+            self._charge_result(state, pos, result)
+            return tool_result(result, self.limits, pos)
+        return tuple_as_list(result)
 
 
 def binding_error(params, n_positional: int, names: list[str]) -> str | None:
