@@ -25,6 +25,10 @@ class RunActivities:
     async def close(self) -> None:
         pass
 
+    @activity.defn(name="cy_checkpoint")
+    async def checkpoint(self) -> None:
+        """Does nothing: awaiting it lets a long computation end its workflow activation."""
+
     @activity.defn(name="mark_run_running")
     async def mark_run_running(self, started: RunStarted) -> bool:
         async with self.sessions() as session, session.begin():

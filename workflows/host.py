@@ -32,11 +32,22 @@ DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=(
 MAX_LOGS = 1000
 
 
+# Pure computation between two awaits runs inside one workflow activation, which Temporal
+# fails after 2 seconds (deadlock detection). Loops yield to the host every so many
+# operations (see ``WorkflowHost.checkpoint``), and values a script builds stay small
+# enough that no single native call takes long.
+# The operation budget bounds a run's CPU time on the worker to a couple of seconds.
+WORKFLOW_MAX_VALUE_SIZE = 4_000_000
+WORKFLOW_MAX_OPERATIONS = 2_000_000
+
+
 @lru_cache(maxsize=512)
 def compiled_program(script: str, max_iterations: int | None) -> Program:
     """Compile once per worker process; replays and later runs of a task reuse it."""
-    options = CyOptions() if max_iterations is None else CyOptions(max_iterations=max_iterations)
-    return compile_script(script, get_registry(), options)
+    limits = {"max_value_size": WORKFLOW_MAX_VALUE_SIZE, "max_operations": WORKFLOW_MAX_OPERATIONS}
+    if max_iterations is not None:
+        limits["max_iterations"] = max_iterations
+    return compile_script(script, get_registry(), CyOptions(**limits))
 
 
 def temporal_retry(policy: RetryPolicy | None) -> TemporalRetryPolicy:
@@ -77,6 +88,8 @@ class WorkflowHost:
         self.logs: list[str] = []
         self.llm_usage: dict[str, int] | None = None
         self._truncated = False
+        self.human: Any = None
+        """The run's ``hitl.workflow.HumanQuestions``, which pauses on hi-latency calls."""
 
     def now(self) -> datetime:
         return workflow.now()
@@ -90,6 +103,14 @@ class WorkflowHost:
         elif not self._truncated:
             self._truncated = True
             self.logs.append(LOG_TRUNCATED)
+
+    async def checkpoint(self) -> None:
+        """End the current activation (the interpreter calls this after a fixed amount of
+        work, so it is deterministic). A no-op local activity does it without a server
+        round trip; it leaves one marker event in history."""
+        await workflow.execute_local_activity(
+            "cy_checkpoint", start_to_close_timeout=timedelta(seconds=30)
+        )
 
     def call_tool(self, call: ToolCall) -> Any:
         return self._call(call)
@@ -134,6 +155,8 @@ class WorkflowHost:
         return result.value
 
     async def ask_human(self, call: ToolCall) -> Any:
+        if self.human is not None:
+            return await self.human.ask(self.request, call)
         raise ToolInvocationError(
             f"Tool '{call.tool.fqn}' needs a human answer, which this run cannot ask for",
             call.line,

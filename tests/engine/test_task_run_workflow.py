@@ -133,3 +133,21 @@ async def test_search_attributes_and_summary(runner):
     assert attributes["CytasksTrigger"] == "adhoc"
     assert attributes["CytasksStatus"] == "completed"
     assert json.dumps(await description.static_summary()) == json.dumps("ad-hoc script")
+
+
+async def test_cpu_heavy_script_is_spread_over_activations_and_bounded(runner):
+    # About 10 seconds of pure computation: far past Temporal's 2-second limit for one
+    # activation. The interpreter yields on durable timers, and the budget ends the run.
+    script = 'r = range(1000)\ni = 0\nwhile (i < 99000) {\n  t = join(r, ",")\n  i += 1\n}\nreturn len(t)'
+    row = await runner.wait(await runner.start(script), timeout=120)
+    assert row.status == "failed"
+    assert row.error["type"] == "RuntimeError"
+    assert "operation budget" in row.error["message"]
+    assert row.error["line"] == 4
+
+
+async def test_long_loop_within_budget_completes(runner):
+    script = 'total = 0\nfor (i in range(90000)) { total += len(join([i, i], "-")) }\nreturn total'
+    row = await runner.wait(await runner.start(script), timeout=120)
+    assert row.status == "completed", row.error
+    assert row.output_inline == sum(len(f"{i}-{i}") for i in range(90000))
