@@ -45,15 +45,27 @@ JsonOpt = typer.Option(False, "--json", help="Print the raw JSON run resource")
 
 def wait_for_run(api: CytasksClient, run: dict[str, Any], poll_seconds: float = POLL_SECONDS) -> dict[str, Any]:
     """Poll the run with a live spinner until it reaches a terminal status."""
+    from .question_commands import describe_question, pending_question
+
     run_id = run["id"]
     started = time.monotonic()
+    shown: set[str] = set()
     try:
         with err_console.status(f"run {run_id}: {styled_status(run['status'])}", spinner="dots") as spinner:
             while run["status"] not in TERMINAL:
                 time.sleep(poll_seconds)
                 run = api.get_run(run_id)
                 elapsed = time.monotonic() - started
-                spinner.update(f"run {run_id}: {styled_status(run['status'])} [dim]{elapsed:.1f}s[/]")
+                waiting = ""
+                if run["status"] == "paused":
+                    question = pending_question(api, run_id)
+                    if question is not None:
+                        waiting = " waiting for an answer"
+                        if question["id"] not in shown:
+                            shown.add(question["id"])
+                            err_console.print(f"run {run_id} is waiting for an answer:", highlight=False)
+                            err_console.print(describe_question(question), highlight=False)
+                spinner.update(f"run {run_id}: {styled_status(run['status'])}{waiting} [dim]{elapsed:.1f}s[/]")
     except KeyboardInterrupt:
         err_console.print(
             f"Stopped following run {run_id}; it goes on on the server "

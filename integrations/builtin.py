@@ -42,3 +42,7 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
         retry=RetryPolicy(maximum_attempts=1),
     )
     registry.register("sleep", sleep, metadata={DURABLE_TIMER: True})
+
+    from hitl.tool import register_human_tools
+
+    register_human_tools(registry)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY as PG_ARRAY
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -218,3 +219,66 @@ class IdempotencyKey(Base):
 
 
 PARTITIONED_TABLES = {"task_runs": "created_at", "task_run_logs": "run_created_at"}
+
+
+QUESTION_STATUSES = ("pending", "answered", "expired")
+
+
+class Question(Base):
+    """A question a paused run asks a person (one per hi-latency call)."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        CheckConstraint(_in("status", QUESTION_STATUSES), name="status"),
+        Index("ix_questions_created_at_id", "created_at", "id"),
+        Index("ix_questions_status_created_at", "status", "created_at"),
+        Index("ix_questions_run_id", "run_id"),
+        Index("ix_questions_task_id_created_at", "task_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    run_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    tool: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer, server_default="0")
+    column: Mapped[int] = mapped_column(Integer, server_default="0")
+    question: Mapped[str] = mapped_column(Text)
+    responses: Mapped[list[Any] | None] = mapped_column(_nullable_jsonb())
+    form: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    assignees: Mapped[list[str]] = mapped_column(PG_ARRAY(Text), server_default="{}")
+    timeout_seconds: Mapped[float | None] = mapped_column()
+    default: Mapped[Any] = mapped_column(_nullable_jsonb())
+    has_default: Mapped[bool] = mapped_column(server_default="false")
+    details: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    timeout_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[Any] = mapped_column(_nullable_jsonb())
+    answered_by: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_source: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    notification: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+
+
+class AnswerAudit(Base):
+    """Every answer given to a question, accepted or refused: who, when, what, from where."""
+
+    __tablename__ = "answer_audit"
+    __table_args__ = (
+        Index("ix_answer_audit_question_id", "question_id"),
+        Index("ix_answer_audit_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    question_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    answer: Mapped[Any] = mapped_column(_nullable_jsonb())
+    answered_by: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    client_address: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Optional
+from typing import Any, Optional
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from cy.errors import CyError
+    from hitl.workflow import HumanQuestions
     from workflows.host import WorkflowHost, compiled_program
     from workflows.types import RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
 
@@ -29,10 +30,25 @@ class TaskRunWorkflow:
     def __init__(self) -> None:
         self._status = "pending"
         self._track_status = False
+        self._human = HumanQuestions()
 
     @workflow.query
     def status(self) -> str:
         return self._status
+
+    @workflow.signal(name="human_responded")
+    def human_responded(self, payload: Any) -> None:
+        """An answer to the open question: ``{"question_id"?, "answer", "answered_by"?, "source"?}``.
+        Checked like the API checks answers; an invalid one is recorded and ignored."""
+        self._human.receive(payload)
+
+    @workflow.query
+    def pending_question(self) -> Optional[dict]:
+        return self._human.pending()
+
+    @workflow.query
+    def rejected_signals(self) -> list:
+        return list(self._human.rejected)
 
     async def _prepare_scheduled_run(self, request: TaskRunRequest) -> TaskRunRequest | None:
         """A Temporal Schedule started this workflow: record the run and pin the task's
@@ -68,6 +84,9 @@ class TaskRunWorkflow:
         self._set_status("running")
 
         host = WorkflowHost(request)
+        host.human = self._human
+        self._human.log = host.log
+        self._human.on_status = self._set_status
         finished = RunFinished(
             run_id=request.run_id, status="completed", started_at=started_at, completed_at=started_at
         )
@@ -102,6 +121,7 @@ class TaskRunWorkflow:
                 "column": 0,
             }
 
+        await self._human.close_open(request.run_id, finished.status)
         finished.completed_at = workflow.now()
         finished.logs = host.logs
         finished.llm_usage = host.llm_usage

@@ -78,3 +78,43 @@ class TaskRunSummary:
     run_id: str
     status: str
     error_type: str | None = None
+
+
+@dataclass
+class QuestionOpened:
+    """A hi-latency call asked a question: record it and mark the run paused."""
+
+    question: dict[str, Any]
+
+
+@dataclass
+class AnswerReceived:
+    """The open question got a valid answer (through the API or a hand-sent signal)."""
+
+    question_id: str
+    run_id: str
+    answer: Any
+    answered_by: str | None
+    source: str
+    via_api: bool
+    answered_at: datetime
+
+
+@dataclass
+class QuestionClosed:
+    """The open question ends unanswered: timed out (the run resumes) or the run ended."""
+
+    question_id: str
+    run_id: str
+    reason: str
+    resume: bool
+    closed_at: datetime
+
+
+@dataclass
+class QuestionOutcome:
+    """What the database says about a question once the workflow closes it."""
+
+    status: str
+    answer: Any = None
+    answered_by: str | None = None

@@ -1,0 +1,120 @@
+"""HITL bookkeeping (local activities) and question notification (a normal, retried activity)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from hitl.notifiers import deliver, notice, resolve_notifier
+from persistence.db import get_sessionmaker
+from persistence.repository import questions as question_repo
+from persistence.repository.runs import mark_run_running, set_run_status
+from settings import Settings
+from workflows.types import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome
+
+log = logging.getLogger("cytasks.hitl")
+
+
+class QuestionActivities:
+    def __init__(self, settings: Settings, registry=None) -> None:
+        self.settings = settings
+        self.sessions = get_sessionmaker(settings.DATABASE_URL)
+        self._registry = registry
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from integrations.registry import get_registry
+
+            self._registry = get_registry()
+        return self._registry
+
+    @activity.defn(name="open_question")
+    async def open_question(self, opened: QuestionOpened) -> bool:
+        """Record the question and mark the run paused (both or neither). Returns whether the
+        question has a notifier to deliver it (so the workflow schedules no idle activity)."""
+        question = opened.question
+        async with self.sessions() as session, session.begin():
+            await question_repo.create_question(session, question)
+            await set_run_status(session, question["run_id"], "paused")
+        spec = self.registry.get(question["tool"])
+        try:
+            return resolve_notifier(spec.metadata if spec is not None else None) is not None
+        except Exception:
+            return True  # a misconfigured notifier: let notify_question record the error
+
+    @activity.defn(name="record_answer")
+    async def record_answer(self, received: AnswerReceived) -> QuestionOutcome:
+        """The workflow took an answer: store it unless the API already did, resume the run.
+
+        The stored answer wins: when the question was answered by someone else first, that
+        answer is what the workflow gets back."""
+        async with self.sessions() as session, session.begin():
+            stored = await question_repo.answer_question(
+                session,
+                received.question_id,
+                answer=received.answer,
+                answered_by=received.answered_by,
+                source=received.source,
+                answered_at=received.answered_at,
+            )
+            if stored is not None:
+                await question_repo.audit_answer(
+                    session,
+                    question_id=received.question_id,
+                    run_id=received.run_id,
+                    answer=received.answer,
+                    answered_by=received.answered_by,
+                    source=received.source,
+                    client_address="temporal-ui" if not received.via_api else None,
+                    outcome="accepted",
+                    reason=None if not received.via_api else "recorded by the workflow",
+                )
+            else:
+                stored = await question_repo.get_question(session, received.question_id)
+            await mark_run_running(session, received.run_id)
+        if stored is not None and stored.status == "answered":
+            return QuestionOutcome("answered", stored.answer, stored.answered_by)
+        return QuestionOutcome("answered", received.answer, received.answered_by)
+
+    @activity.defn(name="expire_question")
+    async def expire_question(self, closed: QuestionClosed) -> QuestionOutcome:
+        """The open question ends unanswered. When an answer was stored meanwhile (the API won
+        the race against the timer), that answer is returned instead."""
+        async with self.sessions() as session, session.begin():
+            expired = await question_repo.expire_question(
+                session, closed.question_id, reason=closed.reason, closed_at=closed.closed_at
+            )
+            stored = None if expired else await question_repo.get_question(session, closed.question_id)
+            if closed.resume:
+                await mark_run_running(session, closed.run_id)
+        if stored is not None and stored.status == "answered":
+            return QuestionOutcome("answered", stored.answer, stored.answered_by)
+        return QuestionOutcome("expired")
+
+    @activity.defn(name="notify_question")
+    async def notify_question(self, opened: QuestionOpened) -> str:
+        """Deliver the question with the tool's notifier (or the configured webhook). A failure is
+        recorded on the question and raised, so Temporal retries it."""
+        question = opened.question
+        spec = self.registry.get(question["tool"])
+        attempt = activity.info().attempt
+        try:
+            notifier = resolve_notifier(spec.metadata if spec is not None else None)
+            if notifier is None:
+                return "none"
+            await deliver(notifier, notice(question))
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            log.warning("notifying question %s failed (attempt %d): %s", question["id"], attempt, message)
+            await self._record(question["id"], {"status": "failed", "attempts": attempt, "error": message})
+            raise
+        await self._record(question["id"], {"status": "delivered", "attempts": attempt})
+        return "delivered"
+
+    async def _record(self, question_id: str, notification: dict) -> None:
+        notification = {**notification, "at": datetime.now(UTC).isoformat()}
+        async with self.sessions() as session, session.begin():
+            await question_repo.record_notification(session, question_id, notification)
