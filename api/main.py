@@ -16,7 +16,7 @@ from settings import Settings, get_settings
 from . import runs_service
 from .deps import AppState, require_api_key
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
-from .routes import health, runs, tasks
+from .routes import health, questions, runs, schedules, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 
     app.state.cytasks = state
+    from schedules.service import reconcile_in_background
+
+    app.state.schedule_reconciliation = asyncio.create_task(
+        reconcile_in_background(
+            state.temporal_client,
+            state.sessionmaker,
+            namespace=settings.TEMPORAL_NAMESPACE,
+            default_task_queue=settings.TASK_QUEUE,
+        )
+    )
+    background.append(app.state.schedule_reconciliation)
     try:
         yield
     finally:
@@ -114,5 +125,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problem_responses(401, 422))
     v1.include_router(tasks.router)
     v1.include_router(runs.router)
+    v1.include_router(questions.router)
+    v1.include_router(schedules.router)
     app.include_router(v1)
     return app

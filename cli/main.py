@@ -16,8 +16,10 @@ import typer
 
 COMMAND_GROUPS: dict[str, str] = {
     "cy": "cli.cy_commands",
+    "questions": "cli.question_commands",
     "task": "cli.task_commands",
     "runs": "cli.run_commands",
+    "schedule": "cli.schedule_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 
@@ -78,7 +80,7 @@ def _register_groups() -> None:
 
 _register_groups()
 
-TOP_LEVEL_COMMANDS = ("cli.run_commands", "cli.service_commands")
+TOP_LEVEL_COMMANDS = ("cli.run_commands", "cli.service_commands", "cli.question_commands")
 """Modules whose ``register_commands(app)`` adds top-level commands (run, exec, dev, api, ...)."""
 
 for _module in TOP_LEVEL_COMMANDS:

@@ -169,6 +169,10 @@ async def update_task(
             errors=[{"field": "cy_name", "in": "body", "message": "already taken"}],
         ) from error
     await session.commit()
+    if {"status", "cy_name"} & changes.keys():
+        from .schedules import sync_task_schedule
+
+        await sync_task_schedule(state, task)
     return task
 
 
@@ -190,9 +194,12 @@ async def list_versions(task_id: str, session: SessionDep) -> Any:
     summary="Archive a task (it can no longer run; its runs are kept)",
     responses=problem_responses(404),
 )
-async def archive_task(task_id: str, session: SessionDep) -> Any:
+async def archive_task(task_id: str, session: SessionDep, state: StateDep) -> Any:
     task = await task_repo.archive_task(session, task_id)
     if task is None:
         raise task_not_found(task_id)
     await session.commit()
+    from .schedules import sync_task_schedule
+
+    await sync_task_schedule(state, task)  # an archived task's schedule is paused
     return task

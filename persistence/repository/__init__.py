@@ -17,6 +17,19 @@ from persistence.repository.idempotency import (
     request_hash,
 )
 from persistence.repository.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from persistence.repository.questions import (
+    answer_audit,
+    answer_question,
+    audit_answer,
+    create_question,
+    expire_question,
+    get_question,
+    list_questions,
+    open_question_of_run,
+    record_notification,
+    reopen_question,
+    run_questions,
+)
 from persistence.repository.runs import (
     InvalidRunStatus,
     append_logs,
@@ -30,6 +43,15 @@ from persistence.repository.runs import (
     set_run_status,
     set_run_workflow,
     workflow_id_for,
+)
+from persistence.repository.schedules import (
+    backfill_creator,
+    backfill_id_of,
+    find_run_by_workflow_run,
+    list_schedule_runs,
+    list_scheduled_tasks,
+    runs_by_workflow_run_ids,
+    set_task_schedule,
 )
 from persistence.repository.tasks import (
     TaskNameConflict,

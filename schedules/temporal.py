@@ -1,0 +1,139 @@
+"""Translation of a task's schedule into a Temporal Schedule that starts ``TaskRunWorkflow``.
+
+The action carries only the task id and the input (``TaskRunRequest(run_id="", script="")``);
+the workflow records the run and pins the task's current version when it fires
+(``prepare_scheduled_run``). A fingerprint of what the schedule should be travels in the
+action's memo, so reconciliation can tell a drifted schedule from a current one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec as TemporalScheduleSpec,
+    ScheduleState,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from workflows.task_run import STATUS, TASK_ID, TASK_NAME, TRIGGER, TaskRunWorkflow
+from workflows.types import TaskRunRequest
+
+from .spec import ScheduleSpec
+
+SCHEDULE_ID_PREFIX = "cytasks-task-"
+WORKFLOW_ID_PREFIX = "taskrun-sched-"
+FINGERPRINT_MEMO_KEY = "cytasks_schedule"
+
+OVERLAP_TO_TEMPORAL = {
+    "skip": ScheduleOverlapPolicy.SKIP,
+    "buffer_one": ScheduleOverlapPolicy.BUFFER_ONE,
+    "buffer_all": ScheduleOverlapPolicy.BUFFER_ALL,
+    "cancel_other": ScheduleOverlapPolicy.CANCEL_OTHER,
+    "terminate_other": ScheduleOverlapPolicy.TERMINATE_OTHER,
+    "allow_all": ScheduleOverlapPolicy.ALLOW_ALL,
+}
+
+
+def schedule_id_for(task_id: Any) -> str:
+    return f"{SCHEDULE_ID_PREFIX}{task_id}"
+
+
+def task_id_from_schedule_id(schedule_id: str) -> str | None:
+    if schedule_id.startswith(SCHEDULE_ID_PREFIX):
+        return schedule_id[len(SCHEDULE_ID_PREFIX) :]
+    return None
+
+
+def workflow_id_prefix(task_id: Any) -> str:
+    """Temporal appends the action's time to it: ``taskrun-sched-<task id>-2026-01-05T07:00:00Z``."""
+    return f"{WORKFLOW_ID_PREFIX}{task_id}"
+
+
+def pause_state(spec: ScheduleSpec, task_status: str) -> tuple[bool, str | None, str | None]:
+    """(paused in Temporal, reason, note): a schedule runs only when not paused and the task is enabled."""
+    if task_status != "enabled":
+        note = f"task is {task_status}" + (f"; {spec.note}" if spec.note else "")
+        return True, f"task_{task_status}", note
+    if spec.paused:
+        return True, "paused", spec.note or "paused"
+    return False, None, spec.note
+
+
+def fingerprint(spec: ScheduleSpec, task_id: Any, task_name: str, task_queue: str, with_attributes: bool) -> str:
+    key = {
+        "timing": spec.timing_key(),
+        "task_id": str(task_id),
+        "task_name": task_name,
+        "task_queue": task_queue,
+        "attributes": with_attributes,
+        "format": 1,
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def build_schedule(
+    spec: ScheduleSpec,
+    *,
+    task_id: Any,
+    task_name: str,
+    task_status: str,
+    task_queue: str,
+    with_search_attributes: bool,
+) -> Schedule:
+    """The Temporal Schedule for a task's schedule document."""
+    temporal_spec = TemporalScheduleSpec(
+        cron_expressions=[spec.cron_normalized] if spec.cron else [],
+        intervals=[ScheduleIntervalSpec(every=spec.interval_delta, offset=spec.offset_delta)]
+        if spec.interval
+        else [],
+        time_zone_name=spec.timezone,
+        jitter=spec.jitter_delta,
+    )
+    policy = SchedulePolicy(overlap=OVERLAP_TO_TEMPORAL[spec.overlap])
+    if spec.catchup_window:
+        policy.catchup_window = spec.catchup_window_delta
+    attributes = TypedSearchAttributes.empty
+    if with_search_attributes:
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(TASK_NAME, task_name),
+                SearchAttributePair(TASK_ID, str(task_id)),
+                SearchAttributePair(TRIGGER, "schedule"),
+                SearchAttributePair(STATUS, "pending"),
+            ]
+        )
+    request = TaskRunRequest(run_id="", script="", task_id=str(task_id), input=spec.input, trigger="schedule")
+    action = ScheduleActionStartWorkflow(
+        TaskRunWorkflow.run,
+        request,
+        id=workflow_id_prefix(task_id),
+        task_queue=task_queue,
+        memo={FINGERPRINT_MEMO_KEY: fingerprint(spec, task_id, task_name, task_queue, with_search_attributes)},
+        typed_search_attributes=attributes,
+        static_summary=f"{task_name} (schedule)",
+    )
+    paused, _reason, note = pause_state(spec, task_status)
+    return Schedule(action=action, spec=temporal_spec, policy=policy, state=ScheduleState(paused=paused, note=note or ""))
+
+
+def action_fingerprint(schedule: Schedule) -> str | None:
+    """The fingerprint stored in a described schedule's action memo (None when absent)."""
+    action = schedule.action
+    memo = getattr(action, "memo", None) or {}
+    raw = memo.get(FINGERPRINT_MEMO_KEY)
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw.data)
+    except Exception:
+        return None
