@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     LLM_MODEL: str = "gpt-4o-mini"
     LLM_TIMEOUT_SECONDS: float = 120.0
 
+    MAX_CACHED_WORKFLOWS: int = Field(default=200, ge=1)
+    """Workflows a worker keeps in its sticky cache (paused runs included)."""
+
     PLUGINS: str = ""
     """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""
 

@@ -15,21 +15,27 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.maintenance import MaintenanceActivities
+from activities.questions import QuestionActivities
 from activities.runs import RunActivities
+from activities.schedules import ScheduleActivities
 from activities.tools import ToolActivities
+from devstack.temporal import ensure_search_attributes
 from integrations.registry import get_registry
+from schedules.service import reconcile_at_start
 from settings import Settings, get_settings
+from storage.temporal import data_converter
+from workflows.client import ensure_maintenance_schedule
+from workflows.maintenance import MaintenanceWorkflow
 from workflows.task_run import TaskRunWorkflow
 
 log = logging.getLogger("cytasks.worker")
 
 # Deterministic code the workflow uses; loaded once per process instead of once per run.
-PASSTHROUGH_MODULES = ("cy", "integrations", "settings", "pydantic", "pydantic_settings")
+PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "settings", "pydantic", "pydantic_settings")
 
 
 async def connect(settings: Settings) -> Client:
-    from storage.temporal import data_converter
-
     return await Client.connect(
         settings.TEMPORAL_ADDRESS,
         namespace=settings.TEMPORAL_NAMESPACE,
@@ -37,28 +43,12 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-DEFAULT_MAX_CACHED_WORKFLOWS = 200
-
-
-def max_cached_workflows() -> int:
-    """Workflows kept in the sticky cache (``CYTASKS_MAX_CACHED_WORKFLOWS``). Paused runs sit
-    there too, about 150 KB each; an evicted one is replayed from its history when its answer
-    arrives, which bench/hitl.py measures as no slower (1,000 paused runs: +34 MB with 200
-    cached, +100 MB with 1,000)."""
-    import os
-
-    return int(os.environ.get("CYTASKS_MAX_CACHED_WORKFLOWS") or DEFAULT_MAX_CACHED_WORKFLOWS)
-
-
 def activity_functions(settings: Settings, run_activities: RunActivities) -> list:
     """Every activity this worker hosts (the bookkeeping ones also serve as local activities)."""
-    from activities.questions import QuestionActivities
-
     tools = ToolActivities(get_registry())
     questions = QuestionActivities(settings)
-    from activities.schedules import ScheduleActivities
-
-    schedule_activities = ScheduleActivities(settings, run_activities.blobs)
+    schedules = ScheduleActivities(settings, run_activities.blobs)
+    maintenance = MaintenanceActivities(settings, run_activities.blobs)
     return [
         tools.run_tool,
         run_activities.mark_run_running,
@@ -68,7 +58,10 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         questions.record_answer,
         questions.expire_question,
         questions.notify_question,
-        schedule_activities.prepare_scheduled_run,
+        schedules.prepare_scheduled_run,
+        maintenance.fail_runs_never_started,
+        maintenance.reconcile_schedules,
+        maintenance.maintain_partitions_and_retention,
     ]
 
 
@@ -76,20 +69,20 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[TaskRunWorkflow],
+        workflows=[TaskRunWorkflow, MaintenanceWorkflow],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),
-        max_cached_workflows=max_cached_workflows(),
+        # Paused runs sit in the sticky cache too (about 150 KB each); an evicted one is
+        # replayed from its history when its answer arrives (see bench/hitl.py).
+        max_cached_workflows=settings.MAX_CACHED_WORKFLOWS,
     )
 
 
 async def run_worker(settings: Settings | None = None, stop: asyncio.Event | None = None) -> None:
     settings = settings or get_settings()
-    from devstack.temporal import ensure_search_attributes
-
     client = await connect(settings)
     try:
         await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
@@ -100,12 +93,20 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
     stop = stop or asyncio.Event()
     async with worker:
         log.info("worker polling task queue %s on %s", settings.TASK_QUEUE, settings.TEMPORAL_ADDRESS)
-        from schedules.service import reconcile_at_start
-
-        reconciling = asyncio.create_task(reconcile_at_start(client, settings))
+        duties = await start_duties(client, settings)
         await stop.wait()
-        reconciling.cancel()
+        duties.cancel()
     await run_activities.close()
+
+
+async def start_duties(client: Client, settings: Settings) -> asyncio.Task:
+    """What a starting worker does once: the maintenance schedule, and schedule reconciliation
+    (in the background, retrying while the database is not reachable yet)."""
+    try:
+        await ensure_maintenance_schedule(client, settings.TASK_QUEUE)
+    except Exception as error:
+        log.warning("could not create the maintenance schedule: %s", error)
+    return asyncio.create_task(reconcile_at_start(client, settings))
 
 
 def main() -> None:

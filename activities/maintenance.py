@@ -47,6 +47,19 @@ class MaintenanceActivities:
             activity.logger.warning("failed %d runs whose workflow never started", len(failed))
         return failed
 
+    @activity.defn(name="reconcile_schedules")
+    async def reconcile_schedules(self) -> dict:
+        """Repair drift between task rows and Temporal Schedules (also done at start)."""
+        from schedules.service import reconcile
+
+        report = await reconcile(
+            activity.client(),
+            self.sessions,
+            namespace=self.settings.TEMPORAL_NAMESPACE,
+            default_task_queue=self.settings.TASK_QUEUE,
+        )
+        return report.as_dict()
+
     @activity.defn(name="maintain_partitions_and_retention")
     async def maintain_partitions_and_retention(self) -> dict:
         report = await run_maintenance(

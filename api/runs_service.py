@@ -132,12 +132,12 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
         return False
 
 
-async def cancel_run(client: Client, run_id: str) -> bool:
+async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None) -> bool:
     """Ask the run's workflow to cancel; False when Temporal has no such (open) workflow."""
     from workflows.client import cancel_task_run
 
     try:
-        await cancel_task_run(client, run_id)
+        await cancel_task_run(client, run_id, workflow_id=workflow_id)
     except RPCError as error:
         if error.status.name == "NOT_FOUND":
             return False

@@ -204,6 +204,10 @@ class TaskRunRead(BaseModel):
     completed_at: datetime | None = None
     duration_ms: int | None = None
     workflow_id: str | None = None
+    scheduled_time: datetime | None = None
+    """For runs a schedule started: the time the fire was due."""
+    backfill_id: str | None = None
+    """For runs a schedule backfill started: the backfill request's id."""
 
 
 class LogEntry(BaseModel):

@@ -72,6 +72,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
         )
         server.install_signal_handlers = lambda: None
         async with worker_module.build_worker(client, settings, activities):
+            duties = await worker_module.start_duties(client, settings)
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():
                 await asyncio.sleep(0.05)
@@ -92,6 +93,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
             server.should_exit = True
             await serving
             stopping.cancel()
+            duties.cancel()
         await activities.close()
     console.print("Stopped.")
 

@@ -65,8 +65,9 @@ async def start_task_run(
     )
 
 
-async def cancel_task_run(client: Client, run_id: str) -> None:
-    await client.get_workflow_handle(workflow_id_for(run_id)).cancel()
+async def cancel_task_run(client: Client, run_id: str, *, workflow_id: str | None = None) -> None:
+    """Cancel the run's workflow (``workflow_id`` for runs a schedule started)."""
+    await client.get_workflow_handle(workflow_id or workflow_id_for(run_id)).cancel()
 
 
 async def workflow_exists(client: Client, run_id: str, *, workflow_id: str | None = None) -> bool:

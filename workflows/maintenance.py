@@ -24,10 +24,16 @@ class MaintenanceWorkflow:
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=retry,
         )
+        reconciled = await workflow.execute_activity(
+            "reconcile_schedules",
+            result_type=dict,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=retry,
+        )
         report = await workflow.execute_activity(
             "maintain_partitions_and_retention",
             result_type=dict,
             start_to_close_timeout=timedelta(minutes=30),
             retry_policy=retry,
         )
-        return {"runs_failed_never_started": failed, **report}
+        return {"runs_failed_never_started": failed, "schedules": reconciled, **report}

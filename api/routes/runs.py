@@ -16,6 +16,7 @@ from persistence.repository import idempotency as idempotency_repo
 from persistence.repository import runs as run_repo
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
+from persistence.repository.schedules import backfill_id_of
 
 from .. import runs_service
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
@@ -78,6 +79,8 @@ async def run_resource(state: AppState, run: Any) -> dict[str, Any]:
         "completed_at": run.completed_at,
         "duration_ms": run.duration_ms,
         "workflow_id": run.workflow_id,
+        "scheduled_time": run.scheduled_time,
+        "backfill_id": backfill_id_of(run.created_by),
     }
 
 
@@ -455,7 +458,7 @@ async def cancel_run(run_id: str, response: Response, session: SessionDep, state
         )
     try:
         client = await state.temporal_client()
-        delivered = await runs_service.cancel_run(client, str(run.id))
+        delivered = await runs_service.cancel_run(client, str(run.id), run.workflow_id)
     except Exception as error:
         raise ProblemError(
             503, "service-unavailable", f"Temporal did not accept the cancellation: {type(error).__name__}"

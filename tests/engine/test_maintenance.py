@@ -47,7 +47,11 @@ async def test_maintenance_fails_only_runs_whose_workflow_never_started(temporal
             temporal_client,
             task_queue=queue,
             workflows=[MaintenanceWorkflow],
-            activities=[activities.fail_runs_never_started, activities.maintain_partitions_and_retention],
+            activities=[
+                activities.fail_runs_never_started,
+                activities.reconcile_schedules,
+                activities.maintain_partitions_and_retention,
+            ],
         ):
             report = await temporal_client.execute_workflow(
                 MaintenanceWorkflow.run, id=f"maintenance-test-{uuid.uuid4()}", task_queue=queue

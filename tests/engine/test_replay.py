@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from integrations.registry import get_registry
+from worker import PASSTHROUGH_MODULES
 from workflows.task_run import TaskRunWorkflow
 
 from . import plugin
@@ -30,7 +32,13 @@ async def test_history_replays(path: Path):
     if "app::test::echo" not in registry:
         plugin.register(registry)
     history = WorkflowHistory.from_json(f"taskrun-{path.stem}", path.read_text())
-    result = await Replayer(workflows=[TaskRunWorkflow]).replay_workflow(history, raise_on_replay_failure=True)
+    replayer = Replayer(
+        workflows=[TaskRunWorkflow],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
 
 

@@ -160,6 +160,28 @@ async def test_trigger_runs_now(api, make_task, sched_worker) -> None:
     assert datetime.fromisoformat(run["created_at"]) - started < timedelta(seconds=5)
 
 
+async def test_a_scheduled_run_can_be_cancelled(api, make_task, sched_worker) -> None:
+    task = await make_task('sleep(60)\nreturn "late"')
+    base = f"/v1/tasks/{task['id']}/schedule"
+    assert (await api.put(base, json={"cron": "0 0 1 1 *"})).status_code == 200
+    run_id = (await api.post(f"{base}/trigger")).json()["run_id"]
+
+    async def running():
+        run = (await api.get(f"/v1/task-runs/{run_id}")).json()
+        return run if run["status"] == "running" else None
+
+    run = await eventually(running)
+    assert run and run["workflow_id"].startswith("taskrun-sched-")
+    assert run["scheduled_time"] is not None and run["backfill_id"] is None
+    assert (await api.post(f"/v1/task-runs/{run_id}/cancel")).status_code == 202
+
+    async def cancelled():
+        run = (await api.get(f"/v1/task-runs/{run_id}")).json()
+        return run if run["status"] == "cancelled" else None
+
+    assert await eventually(cancelled)
+
+
 async def test_backfill_creates_one_run_per_past_fire_time(api, make_task, sched_worker) -> None:
     task = await make_task("return input")
     base = f"/v1/tasks/{task['id']}/schedule"
@@ -187,6 +209,10 @@ async def test_backfill_creates_one_run_per_past_fire_time(api, make_task, sched
     scheduled = sorted(datetime.fromisoformat(run["scheduled_time"]) for run in runs)
     assert scheduled == [start + timedelta(minutes=10 * i) for i in range(7)]
     assert all(run["output"] == "bf" for run in runs)
+    resource = (await api.get(f"/v1/task-runs/{runs[0]['id']}")).json()
+    assert resource["backfill_id"] == backfill_id
+    assert resource["scheduled_time"] == runs[0]["scheduled_time"]
+    assert resource["trigger"] == "schedule"
     assert await schedule_runs(api, task["id"], backfill="false") == []
     shown = (await api.get(base)).json()
     assert shown["backfills"][-1]["id"] == backfill_id
