@@ -29,6 +29,34 @@ REPRESENTATIVE_RUNS = {
 }
 
 
+QUESTION_SCRIPT = 'a = app::human::ask("Approve?", responses=["yes", "no"])\nreturn "answer: ${a}"'
+
+
+async def save(client, workflow_id: str, name: str, status: str) -> None:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    print(f"{name}: {status}")
+
+
+async def start_as_schedule_would(client, settings) -> str:
+    """A fire of a Temporal Schedule: no run id, only the task and the input."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_task
+    from workflows.task_run import TaskRunWorkflow
+    from workflows.types import TaskRunRequest
+
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        task = await create_task(session, name="Scheduled doubling", script="return input * 2")
+    workflow_id = f"taskrun-sched-{task.id}-replay"
+    await client.start_workflow(
+        TaskRunWorkflow.run,
+        TaskRunRequest(run_id="", script="", task_id=str(task.id), input=21, trigger="schedule"),
+        id=workflow_id,
+        task_queue=settings.TASK_QUEUE,
+    )
+    return workflow_id
+
+
 async def record() -> None:
     import worker
 
@@ -51,9 +79,17 @@ async def record() -> None:
                 for name, (script, run_input) in REPRESENTATIVE_RUNS.items():
                     run_id = await runner.start(script, run_input)
                     row = await runner.wait(run_id)
-                    history = await client.get_workflow_handle(f"taskrun-{run_id}").fetch_history()
-                    (HISTORIES / f"{name}.json").write_text(history.to_json())
-                    print(f"{name}: {row.status}")
+                    await save(client, f"taskrun-{run_id}", name, row.status)
+                run_id = await runner.start(QUESTION_SCRIPT)
+                handle = client.get_workflow_handle(f"taskrun-{run_id}")
+                while (await runner.row(run_id)).status != "paused":
+                    await asyncio.sleep(0.1)
+                await handle.signal("human_responded", {"answer": "yes", "answered_by": "operator"})
+                row = await runner.wait(run_id)
+                await save(client, handle.id, "paused_and_answered", row.status)
+                workflow_id = await start_as_schedule_would(client, settings)
+                await client.get_workflow_handle(workflow_id).result()
+                await save(client, workflow_id, "schedule_fire", "completed")
         finally:
             await stack.stop()
 
