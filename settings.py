@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     LLM_MODEL: str = "gpt-4o-mini"
     LLM_TIMEOUT_SECONDS: float = 120.0
 
+    WORKFLOW_SANDBOX: bool = False
+    """Run workflow code inside the Temporal SDK's sandbox. Off by default: Cy scripts are
+    deterministic by construction (everything non-deterministic goes through the host) and
+    the sandbox adds tens of milliseconds to every run; CI replays recorded histories inside
+    the sandbox to keep the workflow code clean."""
+
     MAX_CACHED_WORKFLOWS: int = Field(default=200, ge=1)
     """Workflows a worker keeps in its sticky cache (paused runs included)."""
 

@@ -12,7 +12,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.maintenance import MaintenanceActivities
@@ -65,14 +65,20 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
     ]
 
 
+def workflow_runner(sandboxed: bool) -> WorkflowRunner:
+    if sandboxed:
+        return SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        )
+    return UnsandboxedWorkflowRunner()
+
+
 def build_worker(client: Client, settings: Settings, run_activities: RunActivities) -> Worker:
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
         workflows=[TaskRunWorkflow, MaintenanceWorkflow],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),
         # Paused runs sit in the sticky cache too (about 150 KB each); an evicted one is

@@ -13,6 +13,10 @@ from rich.console import Console
 
 console = Console(stderr=True)
 
+# Longer than the longest long poll (GET /v1/task-runs/{id}?wait=60), so clients can keep
+# their connections between polls.
+KEEP_ALIVE_SECONDS = 75
+
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 
 
@@ -68,6 +72,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
                 host=settings.API_HOST,
                 port=api_port,
                 log_level="warning",
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
         )
         server.install_signal_handlers = lambda: None
@@ -113,6 +118,7 @@ def api(
         factory=True,
         host=host or settings.API_HOST,
         port=port or settings.API_PORT,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -1,7 +1,9 @@
 """Recorded histories of representative runs must replay on the current code.
 
 A change to the interpreter or the workflow that would break runs already in flight
-fails here. Record new histories with ``python -m tests.engine.record_histories``.
+fails here. Each history is replayed with and without the SDK's sandbox: workers run
+unsandboxed by default, and the sandboxed replay keeps the workflow code free of
+anything the sandbox forbids. Record new histories with ``python -m tests.engine.record_histories``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from integrations.registry import get_registry
-from worker import PASSTHROUGH_MODULES
+from worker import workflow_runner
 from workflows.task_run import TaskRunWorkflow
 
 from . import plugin
@@ -32,14 +33,10 @@ async def test_history_replays(path: Path):
     if "app::test::echo" not in registry:
         plugin.register(registry)
     history = WorkflowHistory.from_json(f"taskrun-{path.stem}", path.read_text())
-    replayer = Replayer(
-        workflows=[TaskRunWorkflow],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
-    )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
-    assert result.replay_failure is None
+    for sandboxed in (True, False):
+        replayer = Replayer(workflows=[TaskRunWorkflow], workflow_runner=workflow_runner(sandboxed))
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+        assert result.replay_failure is None
 
 
 def test_histories_are_recorded():
