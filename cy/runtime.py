@@ -564,6 +564,8 @@ class ToolCaller:
             return tool_result(result, self.limits, pos)
         return tuple_as_list(result)
 
+    # The same steps as ``call``, written out again: this is the hot path of every native
+    # call, and sharing it through helper methods would cost extra calls per call.
     async def call_async(self, host, state: RunState, pos, args: tuple, kwargs: dict) -> Any:
         self._count(state, pos)
         if self.inline:
