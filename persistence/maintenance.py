@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.models import IdempotencyKey
+from persistence.models import IdempotencyKey, Question
 from persistence.partitions import drop_partitions_older_than, ensure_partitions, expired_blob_refs
 
 IDEMPOTENCY_KEY_TTL = timedelta(days=7)
@@ -21,6 +21,7 @@ class MaintenanceReport:
     days_dropped: list[date] = field(default_factory=list)
     blobs_deleted: int = 0
     idempotency_keys_deleted: int = 0
+    questions_deleted: int = 0
 
 
 async def run_maintenance(
@@ -32,7 +33,9 @@ async def run_maintenance(
     today: date | None = None,
 ) -> MaintenanceReport:
     """Create upcoming day partitions, delete the blobs of runs past retention, drop their
-    partitions, and forget idempotency keys older than IDEMPOTENCY_KEY_TTL. Idempotent."""
+    partitions and their questions, and forget idempotency keys older than
+    IDEMPOTENCY_KEY_TTL. Answer audit rows are kept: they are the record of who answered
+    what. Idempotent."""
     report = MaintenanceReport()
     async with engine.begin() as conn:
         report.partitions_created = await ensure_partitions(conn, days_ahead=days_ahead, days_back=1, today=today)
@@ -48,4 +51,8 @@ async def run_maintenance(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < func.now() - IDEMPOTENCY_KEY_TTL)
         )
         report.idempotency_keys_deleted = result.rowcount
+        result = await conn.execute(
+            delete(Question).where(Question.run_created_at < func.now() - timedelta(days=retention_days))
+        )
+        report.questions_deleted = result.rowcount
     return report

@@ -205,8 +205,20 @@ async def test_maintenance_deletes_expired_blobs_then_drops_partitions(database_
             ),
             {"id": run_id, "created_at": created_at_from_run_id(run_id), "ref": output_ref},
         )
+        question_id = uuid.uuid4()
+        await conn.execute(
+            text(
+                "INSERT INTO questions (id, run_id, run_created_at, tool, question, created_at) "
+                "VALUES (:id, :run_id, :run_created_at, 'app::human::ask', 'Approve?', :run_created_at)"
+            ),
+            {"id": question_id, "run_id": run_id, "run_created_at": created_at_from_run_id(run_id)},
+        )
     report = await run_maintenance(engine, retention_days=90, delete_blob=store.delete)
     assert day in report.days_dropped
+    assert report.questions_deleted >= 1
+    async with engine.connect() as conn:
+        left = await conn.execute(text("SELECT count(*) FROM questions WHERE id = :id"), {"id": question_id})
+        assert left.scalar_one() == 0
     assert report.blobs_deleted >= 1
     assert not await store.exists(output_ref)
     again = await run_maintenance(engine, retention_days=90, delete_blob=store.delete)
