@@ -277,17 +277,15 @@ async def respond(
     # The workflow resumes on the signal without a database round trip of its own.
     await run_repo.set_run_status(session, run.id, "running")
     await session.commit()
-    await _signal(state, session, answered, body, principal, source, address)
+    await _signal(state, session, answered, body, principal, source, address, run.workflow_id)
     response.headers["Location"] = f"/v1/questions/{answered.id}"
     return answered
 
 
 async def _signal(state: Any, session: AsyncSession, question: Any, body: RespondRequest, principal: Principal,
-                  source: str, address: str | None) -> None:
-    """Deliver the answer to the workflow; when that is impossible, undo the answer."""
+                  source: str, address: str | None, workflow_id: str) -> None:
+    """Deliver the answer to the run's workflow; when that is impossible, undo the answer."""
     from temporalio.service import RPCError
-
-    from workflows.types import workflow_id_for
 
     payload = {
         "question_id": str(question.id),
@@ -298,7 +296,7 @@ async def _signal(state: Any, session: AsyncSession, question: Any, body: Respon
     }
     try:
         client = await state.temporal_client()
-        await client.get_workflow_handle(workflow_id_for(str(question.run_id))).signal(SIGNAL_NAME, payload)
+        await client.get_workflow_handle(workflow_id).signal(SIGNAL_NAME, payload)
         return
     except RPCError as error:
         gone = error.status.name == "NOT_FOUND"

@@ -182,6 +182,28 @@ async def test_a_scheduled_run_can_be_cancelled(api, make_task, sched_worker) ->
     assert await eventually(cancelled)
 
 
+async def test_a_scheduled_run_that_asks_a_question_resumes_on_the_answer(api, make_task, sched_worker) -> None:
+    task = await make_task('a = app::human::ask("Go?", responses=["yes", "no"])\nreturn "answer: ${a}"')
+    base = f"/v1/tasks/{task['id']}/schedule"
+    assert (await api.put(base, json={"cron": "0 0 1 1 *"})).status_code == 200
+    run_id = (await api.post(f"{base}/trigger")).json()["run_id"]
+
+    async def paused():
+        run = (await api.get(f"/v1/task-runs/{run_id}")).json()
+        return run if run["status"] == "paused" else None
+
+    assert await eventually(paused)
+    response = await api.post(f"/v1/task-runs/{run_id}/respond", json={"answer": "yes"})
+    assert response.status_code == 202, response.text
+
+    async def completed():
+        run = (await api.get(f"/v1/task-runs/{run_id}")).json()
+        return run if run["status"] == "completed" else None
+
+    run = await eventually(completed)
+    assert run and run["output"] == "answer: yes"
+
+
 async def test_backfill_creates_one_run_per_past_fire_time(api, make_task, sched_worker) -> None:
     task = await make_task("return input")
     base = f"/v1/tasks/{task['id']}/schedule"
