@@ -9,9 +9,6 @@ from typing import Any
 # Marks a Cy error raised by a tool, so it is not confused with a Python exception name.
 CY_ERROR_PREFIX = "cy:"
 
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timed_out")
-
-
 def workflow_id_for(run_id: str) -> str:
     return f"taskrun-{run_id}"
 

@@ -18,13 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hitl.spec import may_answer, validate_answer
 from persistence.repository import questions as question_repo
 from persistence.repository import runs as run_repo
-from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import TERMINAL_STATUSES, Page
-from .tasks import invalid_cursor
+from .tasks import invalid_cursor, task_id_filter
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +117,9 @@ async def list_questions(
                 f"run must be a run id (a UUID), got {run!r}",
                 errors=[{"field": "run", "in": "query", "message": "must be a UUID"}],
             ) from None
-    task_uuid = None
-    if task is not None:
-        try:
-            task_uuid = uuid.UUID(task)
-        except ValueError:
-            found = await task_repo.get_task(session, task)
-            if found is None:
-                return {"items": [], "next_cursor": None}
-            task_uuid = found.id
+    known, task_uuid = await task_id_filter(session, task)
+    if not known:
+        return {"items": [], "next_cursor": None}
     try:
         page = await question_repo.list_questions(
             session, status=status, task_id=task_uuid, run_id=run_uuid, assignee=assignee, cursor=cursor, limit=limit

@@ -33,7 +33,7 @@ from ..schemas import (
 )
 from ..validation import validate_input
 from ..values import load_stored, store_run_input
-from .tasks import compile_check, invalid_cursor, task_not_found
+from .tasks import compile_check, invalid_cursor, task_id_filter, task_not_found
 
 logger = logging.getLogger(__name__)
 
@@ -324,7 +324,6 @@ async def execute_task(
 
 
 MAX_WAIT_SECONDS = 60
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "timed_out")
 
 
 @router.get(
@@ -391,15 +390,9 @@ async def list_runs(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Any:
-    task_uuid: uuid.UUID | None = None
-    if task is not None:
-        try:
-            task_uuid = uuid.UUID(task)
-        except ValueError:
-            found = await task_repo.get_task(session, task)
-            if found is None:
-                return {"items": [], "next_cursor": None}
-            task_uuid = found.id
+    known, task_uuid = await task_id_filter(session, task)
+    if not known:
+        return {"items": [], "next_cursor": None}
     try:
         page = await run_repo.list_runs(
             session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -31,6 +32,18 @@ NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_
 
 def task_not_found(ident: str) -> ProblemError:
     return not_found(f"No task with id or cy_name '{ident}'")
+
+
+async def task_id_filter(session: Any, task: str | None) -> tuple[bool, uuid.UUID | None]:
+    """The task a list filter names, by id or cy_name: ``(True, id)``, ``(True, None)`` when
+    there is no filter, ``(False, None)`` when no task has that cy_name (an empty page)."""
+    if task is None:
+        return True, None
+    try:
+        return True, uuid.UUID(task)
+    except ValueError:
+        found = await task_repo.get_task(session, task)
+        return (False, None) if found is None else (True, found.id)
 
 
 def invalid_cursor(error: Exception) -> ProblemError:

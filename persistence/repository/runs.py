@@ -20,6 +20,7 @@ from persistence.models import (
     TaskRunLog,
 )
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+from workflows.types import workflow_id_for
 
 _runs = TaskRun.__table__
 _logs = TaskRunLog.__table__
@@ -37,10 +38,6 @@ def _by_id(run_id: uuid.UUID):
 
 def _as_run_id(run_id: uuid.UUID | str) -> uuid.UUID:
     return run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
-
-
-def workflow_id_for(run_id: uuid.UUID | str) -> str:
-    return f"taskrun-{run_id}"
 
 
 async def create_run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -10,18 +9,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request
 
+from devstack.ports import find_free_port
+
 pytestmark = pytest.mark.stack
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LocalServer:
     def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+        self.port = find_free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
