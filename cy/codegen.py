@@ -59,6 +59,8 @@ def base_globals(options: CyOptions) -> dict[str, Any]:
         "_gt": rt.gt,
         "_ge": rt.ge,
         "_in": rt.contains,
+        "_eq": rt.deep_equal,
+        "_CONT": rt.CONTAINERS,
         "_fld": rt.field,
         "_idx": rt.index,
         "_setidx": rt.set_index,
@@ -426,10 +428,12 @@ class CodeGenerator:
         op = node.op
         right, right_simple = self.expr(node.right, defined)
         pos = _pos(node)
-        if op == "==":
-            return f"({left} == {right})"
-        if op == "!=":
-            return f"({left} != {right})"
+        if op == "==" or op == "!=":
+            a_bind, a = self.bind(left, left_simple)
+            b_bind, b = self.bind(right, right_simple)
+            scalar = f"(_type({a_bind}) not in _CONT) | (_type({b_bind}) not in _CONT)"
+            negate = "not " if op == "!=" else ""
+            return f"({a} {op} {b} if {scalar} else {negate}_eq({a}, {b}, {pos}))"
         if op == "in":
             return f"_in({left}, {right}, {pos})"
         if op == "/":

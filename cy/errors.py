@@ -134,6 +134,19 @@ class LimitExceeded(CyRuntimeError):
     type = "RuntimeError"
 
 
+class ValueTooLarge(LimitExceeded):
+    """A value would take more room than a run may use (as text, JSON or in memory)."""
+
+    type = "ValueTooLarge"
+
+
+class ValueNotSerializable(CyRuntimeError):
+    """A value that must leave the interpreter (output, tool arguments) is not plain JSON
+    data: NaN or Infinity, an error object, a cycle, text with lone surrogates."""
+
+    type = "ValueNotSerializable"
+
+
 class HumanResponseTimeout(CyError):
     """A hi-latency call timed out with no default answer."""
 
@@ -157,6 +170,8 @@ ERROR_CLASSES: dict[str, type[CyError]] = {
         ToolInvocationError,
         NotSupportedYetError,
         HumanResponseTimeout,
+        ValueTooLarge,
+        ValueNotSerializable,
     )
 }
 

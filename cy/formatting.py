@@ -34,20 +34,36 @@ def json_unsupported(value: Any) -> Any:
 
 
 def to_text(value: Any) -> str:
-    """Python ``str()``: ``None``, ``True``, ``1.0``, ``1e-05``, ``[1, 'a']``, ``{'a': None}``."""
-    if isinstance(value, str):
+    """Python ``str()``: ``None``, ``True``, ``1.0``, ``1e-05``, ``[1, 'a']``, ``{'a': None}``.
+
+    A list or dict whose text would pass the build limit is refused before it is built."""
+    kind = type(value)
+    if kind is str:
         return value
+    if kind is list or kind is dict:
+        from .values import ensure_small
+
+        ensure_small(value, "the text of this value")
     return str(value)
 
 
-def to_json_text(value: Any) -> str:
-    """``json.dumps`` with Python defaults; ``TypeError`` for values JSON cannot hold."""
-    return json.dumps(value, default=json_unsupported)
+def to_json_text(value: Any, indent: int | None = None) -> str:
+    """``json.dumps`` with Python defaults; ``TypeError`` for values JSON cannot hold,
+    ``ValueError`` for cycles, ``ValueTooLarge`` when the text would pass the build limit."""
+    kind = type(value)
+    if kind is list or kind is dict:
+        from .values import ensure_small_json
+
+        ensure_small_json(value, indent)
+    return json.dumps(value, indent=indent, default=json_unsupported)
 
 
 def escape_xml(value: Any) -> str:
     """The text of ``value`` with ``&``, ``<`` and ``>`` escaped (quotes are left alone)."""
     return to_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_STRUCTURED_MODES = frozenset({"markdown", "csv", "xml"})
 
 
 def format_value(value: Any, mode: str, item_tag: str = "item") -> str:
@@ -56,6 +72,13 @@ def format_value(value: Any, mode: str, item_tag: str = "item") -> str:
         return to_json_text(value)
     if value is None:
         return "null"
+    if (isinstance(value, list) or isinstance(value, dict)) and mode in _STRUCTURED_MODES:
+        from .values import ensure_small
+
+        if ensure_small(value, f"the {mode} text of this value"):
+            from .errors import ValueNotSerializable
+
+            raise ValueNotSerializable(f"Cannot format a value that contains itself as {mode}")
     if isinstance(value, list):
         if not value:
             return "[]"

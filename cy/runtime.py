@@ -21,6 +21,7 @@ from .errors import (
 )
 from .formatting import format_value, to_text
 from .host import ToolCall, run_awaitable
+from .values import ensure_small, set_build_limit
 
 
 class Undefined:
@@ -280,6 +281,18 @@ def ge(a: Any, b: Any, pos: tuple[int, int]) -> bool:
     return compare(">=", a, b, pos)
 
 
+CONTAINERS = frozenset({list, dict})
+
+
+def deep_equal(a: Any, b: Any, pos: tuple[int, int]) -> bool:
+    """``==`` of two lists or dicts: a tree walk, so both must fit the value budget as text."""
+    if a is b:
+        return True
+    ensure_small(a, "a value compared with ==", pos=pos)
+    ensure_small(b, "a value compared with ==", pos=pos)
+    return bool(a == b)
+
+
 def equals(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)
@@ -297,6 +310,10 @@ def contains(a: Any, b: Any, pos: tuple[int, int]) -> bool:
             pos[0],
             pos[1],
         )
+    if type(b) is list and type(a) in CONTAINERS:
+        ensure_small(a, "the value 'in' looks for", pos=pos)
+        if CONTAINERS.intersection(map(type, b)):
+            ensure_small(b, "the list 'in' searches", pos=pos)
     try:
         return bool(a in b)
     except TypeError as exc:
@@ -431,6 +448,7 @@ def key_text(value: Any) -> str:
 
 
 def render(values: tuple, parts: tuple, mode: str, item_tag: str, limits: Limits, pos, state: RunState) -> str:
+    set_build_limit(limits.max_value_size)
     out = []
     for part in parts:
         if type(part) is str:
@@ -545,6 +563,7 @@ class ToolCaller:
         spec = self.spec
         try:
             if self.inline:
+                set_build_limit(self.limits.max_value_size)
                 if spec.uses_host:
                     result = spec.fn(host, *args, **kwargs)
                 else:
@@ -575,6 +594,7 @@ class ToolCaller:
         spec = self.spec
         try:
             if self.inline:
+                set_build_limit(self.limits.max_value_size)
                 if spec.uses_host:
                     result = spec.fn(host, *args, **kwargs)
                 else:

@@ -3,7 +3,19 @@
 import json
 from typing import Any, Union
 
+from ..values import ensure_small
 from .spec import Native, type_name
+
+
+def _nested(items: list) -> bool:
+    kinds = set(map(type, items))
+    return list in kinds or dict in kinds
+
+
+def _comparable(items: list, what: str) -> None:
+    """Comparing lists and dicts walks them as trees: refuse what would not fit as text."""
+    if _nested(items):
+        ensure_small(items, f"the items {what} compares")
 
 
 def _require_list(items: Any, message: str) -> None:
@@ -13,6 +25,7 @@ def _require_list(items: Any, message: str) -> None:
 
 def sort(items: list) -> list:
     _require_list(items, "sort() requires list")
+    _comparable(items, "sort()")
     try:
         return sorted(items)
     except TypeError as exc:
@@ -42,6 +55,9 @@ def slice_(items: Union[list, str], start: int, end: int | None = None) -> Any:
 def index_of(items: Union[list, str], value: Any) -> int:
     if not isinstance(items, (list, str)):
         raise ValueError(f"index_of() requires a list or string, got {type_name(items)}")
+    if isinstance(items, list) and isinstance(value, (list, dict)):
+        ensure_small(value, "the value index_of() looks for")
+        _comparable(items, "index_of()")
     try:
         return items.index(value)
     except ValueError:
@@ -59,6 +75,7 @@ def _identity(item: Any) -> Any:
         hash(key)
         return key
     except TypeError:
+        ensure_small(item, "an item unique() compares")
         return (type_name(item), json.dumps(item, sort_keys=True, default=str))
 
 
@@ -89,6 +106,7 @@ def _extreme(function: str, pick: Any, items: Any) -> float:
     _require_list(items, f"{function}() requires list")
     if not items:
         raise ValueError(f"{function}() requires non-empty list")
+    _comparable(items, f"{function}()")
     try:
         return float(pick(items))
     except TypeError as exc:

@@ -4,6 +4,7 @@ from typing import Any
 
 from ..errors import LimitExceeded
 from ..formatting import to_text
+from ..values import build_limit, refuse_build
 from .spec import Native, type_name
 
 
@@ -96,6 +97,8 @@ def make_range(start: int, end: int | None = None, step: int = 1) -> list:
         raise LimitExceeded(
             f"range() would build {len(numbers)} numbers; the limit is {MAX_RANGE_LENGTH}"
         )
+    if len(numbers) > build_limit():
+        refuse_build("range()", len(numbers))
     return list(numbers)
 
 

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from ..formatting import json_unsupported
+from ..formatting import json_unsupported, to_json_text
 from .spec import Native
 
 
@@ -20,7 +20,7 @@ def from_json(json_str: str) -> Any:
 
 def to_json(data: Any, indent: int | None = None) -> str:
     try:
-        return json.dumps(data, indent=indent, default=json_unsupported)
+        return to_json_text(data, indent)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Cannot convert to JSON: {exc}") from None
 

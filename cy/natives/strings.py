@@ -9,6 +9,7 @@ import regex
 
 from ..errors import LimitExceeded
 from ..formatting import to_text
+from ..values import build_limit, refuse_build
 from .spec import Native, type_name
 
 
@@ -27,7 +28,14 @@ def lowercase(text: str) -> str:
 
 def join(items: list, separator: str = ", ") -> str:
     glue = separator.join
-    return glue(to_text(item) for item in items)
+    if not hasattr(items, "__iter__"):
+        return glue(to_text(item) for item in items)
+    texts = [to_text(item) for item in items]
+    if isinstance(separator, str):
+        size = sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0)
+        if size > build_limit():
+            refuse_build("str::join", size)
+    return glue(texts)
 
 
 def split(text: str, delimiter: str = " ") -> list:
@@ -40,6 +48,11 @@ def replace(text: str, old: str, new: str) -> str:
     _require_str(text, "replace() requires string")
     _require_str(old, "replace() old must be string")
     _require_str(new, "replace() new must be string")
+    if len(new) > len(old):
+        count = text.count(old) if old else len(text) + 1
+        size = len(text) + count * (len(new) - len(old))
+        if size > build_limit():
+            refuse_build("str::replace", size)
     return text.replace(old, new)
 
 
@@ -83,8 +96,17 @@ def base64_decode(text: str) -> str:
         raise ValueError(f"base64_decode() invalid base64 input: {exc}") from None
 
 
+_UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
 def url_encode(text: str) -> str:
     _require_str(text, "url_encode() requires string")
+    if not text.isascii() or 3 * len(text) > build_limit():
+        encoded = text.encode("utf-8", "surrogatepass")
+        unreserved = len(encoded) - len(encoded.translate(None, _UNRESERVED))
+        size = unreserved + 3 * (len(encoded) - unreserved)
+        if size > build_limit():
+            refuse_build("url_encode", size)
     return quote(text, safe="")
 
 
