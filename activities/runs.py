@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import DataError, StatementError
 from temporalio import activity
 
 from persistence.db import get_sessionmaker
 from persistence.repository import finish_run, mark_run_running
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
-from storage.values import run_value_key, store_value
+from storage.values import ValueNotJSON, run_value_key, store_value
 from workflows.types import RunFinished, RunStarted
+
+logger = logging.getLogger(__name__)
+
+# What a run's own data can make the database refuse; retrying cannot help with these.
+UNSTORABLE = (DataError, ValueNotJSON, UnicodeError, ValueError, TypeError)
 
 
 class RunActivities:
@@ -41,6 +49,30 @@ class RunActivities:
 
     @activity.defn(name="finish_run")
     async def finish_run(self, finished: RunFinished) -> bool:
+        """Record the run's end. Data the database refuses (never a transient failure) is not
+        retried forever: the run is recorded failed with why its result could not be kept."""
+        try:
+            return await self._finish(finished)
+        except StatementError as error:
+            if not isinstance(error.orig, UNSTORABLE) and not isinstance(error, DataError):
+                raise
+            reason = error.orig or error
+        except UNSTORABLE as error:
+            reason = error
+        logger.warning("run %s: its result could not be stored: %s", finished.run_id, reason)
+        finished.status = "failed"
+        finished.has_output = False
+        finished.output = None
+        finished.logs = [line.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd") for line in finished.logs]
+        finished.error = {
+            "type": "OutputNotStorable",
+            "message": f"The run's result could not be stored: {type(reason).__name__}: {str(reason)[:500]}",
+            "line": 0,
+            "column": 0,
+        }
+        return await self._finish(finished)
+
+    async def _finish(self, finished: RunFinished) -> bool:
         output_storage = output_inline = output_ref = None
         if finished.has_output:
             stored = await store_value(

@@ -32,6 +32,7 @@ def base_globals(options: CyOptions) -> dict[str, Any]:
         options.max_operations,
         options.max_value_size,
         options.max_int_bits,
+        options.max_call_operations,
     )
     return {
         "__builtins__": {},
@@ -49,6 +50,7 @@ def base_globals(options: CyOptions) -> dict[str, Any]:
         "_over": rt.over_budget,
         "_add": rt.add,
         "_yield": rt.yield_to_host,
+        "_ybefore": rt.yield_before,
         "_sub": rt.sub,
         "_mul": rt.mul,
         "_div": rt.div,
@@ -512,6 +514,8 @@ class CodeGenerator:
         call = f"{name}.call(_host, _st, {_pos(node)}, {packed_args}, {packed_kwargs})"
         if self.is_async and (not caller.inline or node.spec.is_async):
             return f"(await {name}.call_async(_host, _st, {_pos(node)}, {packed_args}, {packed_kwargs}))"
+        if self.is_async:
+            return f"(_st.calls < _st.yield_at or await _ybefore(_host, _st), {call})[1]"
         return call
 
     def globals_limits(self) -> rt.Limits:
@@ -520,6 +524,7 @@ class CodeGenerator:
             self.options.max_operations,
             self.options.max_value_size,
             self.options.max_int_bits,
+            self.options.max_call_operations,
         )
 
     def comprehension(self, node: ast.Comprehension, defined) -> str:

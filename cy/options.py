@@ -15,6 +15,9 @@ class CyOptions:
     """Largest string/list/dict length a script may build."""
     max_int_bits: int = 100_000
     """Largest integer (in bits) arithmetic may produce."""
+    max_call_operations: int | None = None
+    """Most operations one native call may cost; ``None`` is no limit beyond the budget.
+    Workflow runs set it so that no single call can hold a workflow activation for long."""
     max_nesting_depth: int = 100
     """Deepest nesting of blocks and expressions the parser accepts."""
     interpolation_mode: str = "markdown"

@@ -47,13 +47,21 @@ class IterationTypeError(CyError):
 class Limits:
     """Per-program limits baked into the generated code's globals."""
 
-    __slots__ = ("max_iterations", "max_operations", "max_value_size", "max_int_bits")
+    __slots__ = ("max_iterations", "max_operations", "max_value_size", "max_int_bits", "max_call_operations")
 
-    def __init__(self, max_iterations: int, max_operations: int, max_value_size: int, max_int_bits: int):
+    def __init__(
+        self,
+        max_iterations: int,
+        max_operations: int,
+        max_value_size: int,
+        max_int_bits: int,
+        max_call_operations: int | None = None,
+    ):
         self.max_iterations = max_iterations
         self.max_operations = max_operations
         self.max_value_size = max_value_size
         self.max_int_bits = max_int_bits
+        self.max_call_operations = max_call_operations
 
 
 # In async runs, loops hand control back to the host every YIELD_EVERY operations.
@@ -68,6 +76,14 @@ class RunState:
     def __init__(self) -> None:
         self.calls = 0
         self.yield_at = YIELD_EVERY
+
+
+async def yield_before(host: Any, state: RunState) -> bool:
+    """In async runs, native calls first hand control back to the host once a slice of
+    work is used, so straight-line code of heavy calls is spread over activations too."""
+    if state.calls >= state.yield_at:
+        await yield_to_host(host, state)
+    return True
 
 
 async def yield_to_host(host: Any, state: RunState) -> None:
@@ -520,7 +536,7 @@ def tool_result(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
 class ToolCaller:
     """Calls one resolved tool the way a script call needs (fast path for pure natives)."""
 
-    __slots__ = ("spec", "fqn", "written", "limits", "inline", "binding_error")
+    __slots__ = ("spec", "fqn", "written", "limits", "inline", "binding_error", "shift")
 
     def __init__(self, spec, written: str, limits: Limits, binding_error: str | None = None):
         self.spec = spec
@@ -529,16 +545,34 @@ class ToolCaller:
         self.limits = limits
         self.inline = spec.pure and not spec.hi_latency
         self.binding_error = binding_error
+        self.shift = spec.metadata.get("work_shift", WORK_SHIFT)
 
     def _charge_inputs(self, state: RunState, pos, args: tuple, kwargs: dict) -> None:
-        """Refuse the work before doing it when its inputs alone exceed the budget."""
-        size = 0
+        """Refuse the work before doing it when its inputs alone exceed the budget. Lists and
+        dicts cost by the native's own weight, text at the weight of C-speed work."""
+        size = text = 0
         for value in args:
-            size += sized(value)
+            if type(value) is str:
+                text += len(value)
+            else:
+                size += sized(value)
         for value in kwargs.values():
-            size += sized(value)
-        if size >> WORK_SHIFT:
-            charge(state, size >> WORK_SHIFT, self.limits, pos)
+            if type(value) is str:
+                text += len(value)
+            else:
+                size += sized(value)
+        units = (size >> self.shift) + (text >> WORK_SHIFT)
+        size += text
+        if units:
+            ceiling = self.limits.max_call_operations
+            if ceiling is not None and units > ceiling:
+                raise LimitExceeded(
+                    f"'{self.written}' on {size:,} elements or characters is more work than one call "
+                    f"may do here ({ceiling:,} operations); split the data into smaller parts",
+                    pos[0],
+                    pos[1],
+                )
+            charge(state, units, self.limits, pos)
 
     def _charge_result(self, state: RunState, pos, result: Any) -> None:
         size = sized(result)

@@ -336,6 +336,21 @@ def exported(value: Any, what: str, cap: int = MAX_TEXT, max_depth: int = MAX_DE
     return _lists(value) if _has_tuple(value) else value
 
 
+_TRUNCATED = "… [{} more characters]"
+
+
+def printable(text: str, limit: int) -> str:
+    """``text`` fit for a log: NUL and lone surrogates replaced by U+FFFD, at most ``limit``
+    characters (then a note of how many were cut)."""
+    if len(text) > limit:
+        text = text[:limit] + _TRUNCATED.format(len(text) - limit)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def _has_tuple(value: Any) -> bool:
     kind = type(value)
     if kind is tuple:

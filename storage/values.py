@@ -38,7 +38,8 @@ async def store_value(value: Any, threshold: int, store: BlobStore, key: str) ->
     """Keep `value` inline when its JSON encoding is smaller than `threshold` bytes, otherwise
     write it to `store` under `key` (e.g. 'runs/<run id>/output.json')."""
     data = encode_json(value)
-    if len(data) < threshold:
+    # PostgreSQL's jsonb cannot hold U+0000: such values go to the blob store whatever their size.
+    if len(data) < threshold and b"\\u0000" not in data:
         return StoredValue(INLINE, value, None, len(data))
     ref = await store.put(key, data)
     return StoredValue(store.kind, None, ref, len(data))

@@ -22,6 +22,7 @@ from cy import CyOptions, Program, compile_script
 from cy.errors import ERROR_CLASSES, CyError, ToolInvocationError
 from cy.host import LOG_TRUNCATED, ToolCall
 from cy.tools import RetryPolicy, ToolRegistry
+from cy.values import exported, printable
 from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
 from integrations.registry import get_registry
 
@@ -30,21 +31,34 @@ from .types import CY_ERROR_PREFIX, TaskRunRequest, ToolInvocation, ToolResult
 DEFAULT_TOOL_TIMEOUT_SECONDS = 300
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
 MAX_LOGS = 1000
+MAX_LOG_LINE_CHARS = 16_384
+MAX_LOG_CHARS = 1_000_000
+MAX_EXPORT_CHARS = 16_000_000
+"""Largest output or set of tool arguments a run may hand out, as JSON characters."""
 
 
 # Pure computation between two awaits runs inside one workflow activation, which Temporal
-# fails after 2 seconds (deadlock detection). Loops yield to the host every so many
-# operations (see ``WorkflowHost.checkpoint``), and values a script builds stay small
-# enough that no single native call takes long.
+# fails after 2 seconds (deadlock detection). Loops and native calls yield to the host
+# every so many operations (see ``WorkflowHost.checkpoint``), no single native call may
+# cost more than WORKFLOW_MAX_CALL_OPERATIONS (about a few hundred milliseconds of work),
+# and no script may be longer than what compiles well within one activation.
 # The operation budget bounds a run's CPU time on the worker to a couple of seconds.
-WORKFLOW_MAX_VALUE_SIZE = 4_000_000
+WORKFLOW_MAX_VALUE_SIZE = 1_000_000
 WORKFLOW_MAX_OPERATIONS = 2_000_000
+WORKFLOW_MAX_CALL_OPERATIONS = 300_000
+WORKFLOW_MAX_SCRIPT_BYTES = 131_072
+COMPILE_ALONE_BYTES = 16_384
+"""Scripts longer than this compile in an activation of their own."""
 
 
 @lru_cache(maxsize=512)
 def compiled_program(script: str, max_iterations: int | None) -> Program:
     """Compile once per worker process; replays and later runs of a task reuse it."""
-    limits = {"max_value_size": WORKFLOW_MAX_VALUE_SIZE, "max_operations": WORKFLOW_MAX_OPERATIONS}
+    limits = {
+        "max_value_size": WORKFLOW_MAX_VALUE_SIZE,
+        "max_operations": WORKFLOW_MAX_OPERATIONS,
+        "max_call_operations": WORKFLOW_MAX_CALL_OPERATIONS,
+    }
     if max_iterations is not None:
         limits["max_iterations"] = max_iterations
     return compile_script(script, get_registry(), CyOptions(**limits))
@@ -88,6 +102,7 @@ class WorkflowHost:
         self.logs: list[str] = []
         self.llm_usage: dict[str, int] | None = None
         self._truncated = False
+        self._log_chars = 0
         self.human: Any = None
         """The run's ``hitl.workflow.HumanQuestions``, which pauses on hi-latency calls."""
 
@@ -98,9 +113,15 @@ class WorkflowHost:
         return workflow.random().random()
 
     def log(self, message: str) -> None:
-        if len(self.logs) < MAX_LOGS:
-            self.logs.append(message)
-        elif not self._truncated:
+        """Keep a line for the run's log: printable (no NUL, no lone surrogate), each line and
+        the whole log bounded; past the bounds, one truncation marker."""
+        if self._truncated:
+            return
+        line = printable(message, MAX_LOG_LINE_CHARS)
+        if len(self.logs) < MAX_LOGS and self._log_chars + len(line) <= MAX_LOG_CHARS:
+            self.logs.append(line)
+            self._log_chars += len(line)
+        else:
             self._truncated = True
             self.logs.append(LOG_TRUNCATED)
 
@@ -125,11 +146,18 @@ class WorkflowHost:
                 raise ToolInvocationError(str(error), call.line, call.column) from None
             await workflow.sleep(seconds)
             return None
+        what = f"the arguments of '{call.written_name}'"
+        try:
+            args = exported(list(call.args), what, MAX_EXPORT_CHARS)
+            kwargs = exported(dict(call.kwargs), what, MAX_EXPORT_CHARS)
+        except CyError as error:
+            error.line, error.column = call.line, call.column
+            raise
         if spec.hi_latency:
             return await self.ask_human(call)
         invocation = ToolInvocation(
-            args=list(call.args),
-            kwargs=dict(call.kwargs),
+            args=args,
+            kwargs=kwargs,
             run_id=self.request.run_id,
             task_id=self.request.task_id,
             directive=self.request.directive,

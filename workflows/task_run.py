@@ -11,8 +11,15 @@ from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from cy.errors import CyError
+    from cy.values import exported, printable
     from hitl.workflow import HumanQuestions
-    from workflows.host import WorkflowHost, compiled_program
+    from workflows.host import (
+        COMPILE_ALONE_BYTES,
+        MAX_EXPORT_CHARS,
+        WORKFLOW_MAX_SCRIPT_BYTES,
+        WorkflowHost,
+        compiled_program,
+    )
     from workflows.types import RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
 
 TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
@@ -23,6 +30,29 @@ SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 SEARCH_ATTRIBUTE_NAMES = ("CytasksTaskName", "CytasksTaskId", "CytasksTrigger", "CytasksStatus")
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+MAX_ERROR_MESSAGE_CHARS = 4_000
+
+
+class ScriptTooLarge(CyError):
+    type = "ScriptTooLarge"
+
+
+def internal_error(error: Exception) -> dict[str, Any]:
+    """A failure of the run that is not the script's doing, as a run error."""
+    return {
+        "type": "InternalError",
+        "message": f"The run failed unexpectedly: {type(error).__name__}: {error}",
+        "line": 0,
+        "column": 0,
+    }
+
+
+def clean_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A run error fit to store: its message printable and bounded."""
+    message = error.get("message")
+    if isinstance(message, str):
+        error = {**error, "message": printable(message, MAX_ERROR_MESSAGE_CHARS)}
+    return error
 
 
 @workflow.defn(name="TaskRunWorkflow")
@@ -66,6 +96,20 @@ class TaskRunWorkflow:
         if self._track_status:
             workflow.upsert_search_attributes([STATUS.value_set(status)])
 
+    async def _execute(self, request: TaskRunRequest, host: WorkflowHost) -> Any:
+        """Compile the pinned script and run it. A long script compiles in an activation of
+        its own (the checkpoint ends the activation), so that compile and the first stretch
+        of the script never add up past Temporal's deadlock limit."""
+        size = len(request.script.encode("utf-8", "surrogatepass"))
+        if size > WORKFLOW_MAX_SCRIPT_BYTES:
+            raise ScriptTooLarge(
+                f"The script has {size:,} bytes; workers run scripts of at most {WORKFLOW_MAX_SCRIPT_BYTES:,}"
+            )
+        program = compiled_program(request.script, request.max_iterations)
+        if size > COMPILE_ALONE_BYTES and workflow.patched("compile-alone"):
+            await host.checkpoint()
+        return await program.run_async(request.input, host=host)
+
     @workflow.run
     async def run(self, request: TaskRunRequest) -> TaskRunSummary:
         if not request.run_id:
@@ -92,17 +136,17 @@ class TaskRunWorkflow:
         )
         cancelled: asyncio.CancelledError | None = None
         try:
-            program = compiled_program(request.script, request.max_iterations)
-            execution = program.run_async(request.input, host=host)
+            execution = self._execute(request, host)
             if request.timeout_seconds:
                 outcome = await asyncio.wait_for(execution, request.timeout_seconds)
             else:
                 outcome = await execution
-            finished.output = outcome.value
+            if outcome.returned:
+                finished.output = exported(outcome.value, "output", MAX_EXPORT_CHARS)
             finished.has_output = outcome.returned
         except CyError as error:
             finished.status = "failed"
-            finished.error = error.to_dict()
+            finished.error = clean_error(error.to_dict())
         except asyncio.TimeoutError:
             finished.status = "timed_out"
             finished.error = {
@@ -120,6 +164,12 @@ class TaskRunWorkflow:
                 "line": 0,
                 "column": 0,
             }
+        except workflow.NondeterminismError:
+            raise
+        except Exception as error:  # a bug must end the run, not retry its workflow task forever
+            workflow.logger.exception("run %s failed unexpectedly", request.run_id)
+            finished.status = "failed"
+            finished.error = clean_error(internal_error(error))
 
         await self._human.close_open(request.run_id, finished.status)
         finished.completed_at = workflow.now()

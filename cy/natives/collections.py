@@ -134,15 +134,15 @@ def values(data: dict) -> list:
 
 
 NATIVES = [
-    Native(("list::sort",), sort, "New list sorted in ascending order"),
-    Native(("list::reverse",), reverse, "New list in reverse order"),
-    Native(("list::take",), take, "First n elements of a list"),
-    Native(("list::slice",), slice_, "Part of a list or string from start up to end (negative counts from the end)"),
-    Native(("list::index_of",), index_of, "Position of a value in a list or substring in a string, -1 if absent"),
-    Native(("list::unique",), unique, "List without duplicates, keeping first occurrences in order"),
-    Native(("list::flatten",), flatten, "Flatten nested lists by one level"),
-    Native(("min", "list::min"), minimum, "Smallest element of a non-empty list, as a float"),
-    Native(("max", "list::max"), maximum, "Largest element of a non-empty list, as a float"),
-    Native(("dict::keys",), keys, "Keys of a dict, in insertion order"),
-    Native(("dict::values",), values, "Values of a dict, in insertion order"),
+    Native(("list::sort",), sort, "New list sorted in ascending order", work_shift=0),
+    Native(("list::reverse",), reverse, "New list in reverse order", work_shift=4),
+    Native(("list::take",), take, "First n elements of a list", work_shift=4),
+    Native(("list::slice",), slice_, "Part of a list or string from start up to end (negative counts from the end)", work_shift=4),
+    Native(("list::index_of",), index_of, "Position of a value in a list or substring in a string, -1 if absent", work_shift=3),
+    Native(("list::unique",), unique, "List without duplicates, keeping first occurrences in order", work_shift=0),
+    Native(("list::flatten",), flatten, "Flatten nested lists by one level", work_shift=1),
+    Native(("min", "list::min"), minimum, "Smallest element of a non-empty list, as a float", work_shift=2),
+    Native(("max", "list::max"), maximum, "Largest element of a non-empty list, as a float", work_shift=2),
+    Native(("dict::keys",), keys, "Keys of a dict, in insertion order", work_shift=2),
+    Native(("dict::values",), values, "Values of a dict, in insertion order", work_shift=2),
 ]

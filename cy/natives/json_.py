@@ -26,6 +26,6 @@ def to_json(data: Any, indent: int | None = None) -> str:
 
 
 NATIVES = [
-    Native(("from_json", "json::parse"), from_json, "Parse JSON text into a value (blank text gives {})"),
-    Native(("to_json", "json::stringify"), to_json, "Serialise a value as JSON text, optionally indented"),
+    Native(("from_json", "json::parse"), from_json, "Parse JSON text into a value (blank text gives {})", work_shift=2),
+    Native(("to_json", "json::stringify"), to_json, "Serialise a value as JSON text, optionally indented", work_shift=0),
 ]

@@ -47,6 +47,7 @@ def register_natives(registry: ToolRegistry, natives: Iterable[Native]) -> ToolR
                 description=native.description,
                 pure=True,
                 uses_host=native.uses_host,
+                metadata={} if native.work_shift is None else {"work_shift": native.work_shift},
             )
     return registry
 

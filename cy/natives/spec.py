@@ -22,4 +22,7 @@ class Native:
     fn: Callable[..., Any]
     description: str
     uses_host: bool = False
+    work_shift: int | None = None
+    """The call costs one operation per 2**work_shift input elements or characters
+    (default ``runtime.WORK_SHIFT``); natives doing Python-level work per element cost more."""
 

@@ -155,7 +155,7 @@ def regex_extract(pattern: str, text: str) -> Any:
 NATIVES = [
     Native(("str::uppercase",), uppercase, "Text of a value in upper case"),
     Native(("str::lowercase",), lowercase, "Text of a value in lower case"),
-    Native(("str::join",), join, "Join the text of each item with a separator (default ', ')"),
+    Native(("str::join",), join, "Join the text of each item with a separator (default ', ')", work_shift=0),
     Native(("str::split",), split, "Split a string on a delimiter (default one space, no collapsing)"),
     Native(("str::replace",), replace, "Replace every occurrence of old with new in a string"),
     Native(("str::trim",), trim, "Remove leading and trailing whitespace from a string"),
