@@ -72,7 +72,7 @@ CASES = {
         "x = range(250000)\nreturn [" + ", ".join(["len(list::sort(x))"] * 12) + "]",
         "RuntimeError",
     ),
-    "a script too long to compile in one activation": ("x = 1\n" * 30000 + "return x", "ScriptTooLarge"),
+    "a script too long to compile in one activation": ("x = 1\n" * 12000 + "return x", "ScriptTooLarge"),
 }
 
 
