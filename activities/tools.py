@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,9 +59,9 @@ class ToolActivities:
             llm_config=invocation.llm_config or {},
             credentials=self.credentials,
         )
-        args = [context, *invocation.args] if spec.uses_host else list(invocation.args)
+        call_args = [context, *invocation.args] if spec.uses_host else list(invocation.args)
         try:
-            value = await with_heartbeats(lambda: self._call(spec.fn, args, invocation.kwargs))
+            value = await with_heartbeats(lambda: self._call(spec.fn, call_args, invocation.kwargs))
         except CyError as error:
             raise ApplicationError(
                 error.message, type=CY_ERROR_PREFIX + error.type, non_retryable=True
@@ -80,7 +81,8 @@ class ToolActivities:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        value = await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        in_context = contextvars.copy_context().run  # activity.info() keeps working in the thread
+        value = await loop.run_in_executor(self.executor, functools.partial(in_context, fn, *args, **kwargs))
         if inspect.isawaitable(value):
             value = await value
         return value
