@@ -155,3 +155,20 @@ async def test_a_cancel_the_workflow_cannot_act_on_is_forced_by_the_watcher(e2e,
     assert run["status"] == "cancelled"
     assert run["error"]["type"] == "CancelForced"
     assert (await handle.describe()).status.name == "TERMINATED"
+
+
+async def test_a_read_answers_when_temporal_is_unreachable(api_settings) -> None:
+    """Reconciling on read asks Temporal with a short timeout and never fails the GET."""
+    from api_test_helpers import running_app
+    from devstack.ports import find_free_port
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_run
+
+    async with get_sessionmaker(api_settings.DATABASE_URL)() as session, session.begin():
+        run_id = str((await create_run(session, trigger="adhoc", cy_script="return 1", status="running")).id)
+    unreachable = api_settings.model_copy(update={"TEMPORAL_ADDRESS": f"127.0.0.1:{find_free_port()}"})
+    async with running_app(unreachable) as (_, client):
+        response = await client.get(f"/v1/task-runs/{run_id}")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "running"
+    assert response.json()["error"] is None

@@ -46,6 +46,7 @@ async def watch(runner, **options):
 
 
 async def test_scheduled_watcher_reconciles_a_terminated_run_without_any_read(runner):
+    """Found through visibility: the run is younger than the describe-based sweep looks at."""
     run_id = await runner.start(LONG)
     await until_status(runner, run_id, {"running"})
     schedule_id = f"run-watch-test-{uuid.uuid4()}"
@@ -67,6 +68,7 @@ async def test_scheduled_watcher_reconciles_a_terminated_run_without_any_read(ru
 
 
 async def test_execution_timeout_ends_the_run_timed_out(runner):
+    """Started without search attributes, so only the describe-based sweep can find it."""
     script = LONG
     async with runner.sessions() as session, session.begin():
         run_id = str((await create_run(session, trigger="adhoc", cy_script=script)).id)
