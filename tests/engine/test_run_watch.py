@@ -147,3 +147,35 @@ async def test_an_unanswered_cancel_is_forced_after_the_grace_period(runner):
     again = await watch(runner, cancel_grace_seconds=0.5, sweep_older_than_seconds=0)
     assert run_id not in again.reconciled + again.forced_cancels
     assert (await runner.row(run_id)).error["type"] == "CancelForced"
+
+
+async def test_a_cancel_sent_straight_to_temporal_before_the_run_started_ends_the_row(runner):
+    """The cancel arrives before the first workflow task: the workflow closes without writing the row."""
+    import worker
+    from activities.runs import RunActivities
+
+    queue = f"late-worker-{uuid.uuid4()}"
+    async with runner.sessions() as session, session.begin():
+        run_id = str((await create_run(session, trigger="adhoc", cy_script="return 1")).id)
+    handle = await start_task_run(
+        runner.client,
+        TaskRunRequest(run_id=run_id, script="return 1", trigger="adhoc"),
+        task_queue=queue,
+        eager=False,
+    )
+    await handle.cancel()
+    settings = runner.settings.model_copy(update={"TASK_QUEUE": queue})
+    activities = await RunActivities.create(settings)
+    try:
+        async with worker.build_worker(runner.client, settings, activities):
+            with pytest.raises(WorkflowFailureError):
+                await asyncio.wait_for(handle.result(), 30)
+    finally:
+        await activities.close()
+    assert (await handle.describe()).status.name == "CANCELED"
+    assert (await runner.row(run_id)).status == "pending"
+    report = await watch(runner)
+    assert run_id in report.reconciled
+    row = await runner.row(run_id)
+    assert row.status == "cancelled"
+    assert row.error["type"] == "WorkflowCancelled"
