@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.maintenance import MaintenanceActivities
 from activities.questions import QuestionActivities
+from activities.run_watch import RunWatchActivities
 from activities.runs import RunActivities
 from activities.schedules import ScheduleActivities
 from activities.tools import ToolActivities
@@ -25,8 +26,8 @@ from integrations.registry import get_registry
 from schedules.service import reconcile_at_start
 from settings import Settings, get_settings
 from storage.temporal import data_converter
-from workflows.client import ensure_maintenance_schedule
-from workflows.maintenance import MaintenanceWorkflow
+from workflows.maintenance import MaintenanceWorkflow, RunWatchWorkflow
+from workflows.maintenance_schedules import ensure_maintenance_schedule, ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
 
 log = logging.getLogger("cytasks.worker")
@@ -49,6 +50,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
     questions = QuestionActivities(settings)
     schedules = ScheduleActivities(settings, run_activities.blobs)
     maintenance = MaintenanceActivities(settings, run_activities.blobs)
+    run_watch = RunWatchActivities(settings)
     return [
         tools.run_tool,
         run_activities.mark_run_running,
@@ -62,6 +64,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         maintenance.fail_runs_never_started,
         maintenance.reconcile_schedules,
         maintenance.maintain_partitions_and_retention,
+        run_watch.reconcile_runs,
     ]
 
 
@@ -77,7 +80,7 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[TaskRunWorkflow, MaintenanceWorkflow],
+        workflows=[TaskRunWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
         workflow_runner=workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),
@@ -106,12 +109,13 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
 
 
 async def start_duties(client: Client, settings: Settings) -> asyncio.Task:
-    """What a starting worker does once: the maintenance schedule, and schedule reconciliation
-    (in the background, retrying while the database is not reachable yet)."""
-    try:
-        await ensure_maintenance_schedule(client, settings.TASK_QUEUE)
-    except Exception as error:
-        log.warning("could not create the maintenance schedule: %s", error)
+    """What a starting worker does once: the maintenance and run watch schedules, and schedule
+    reconciliation (in the background, retrying while the database is not reachable yet)."""
+    for name, ensure in (("maintenance", ensure_maintenance_schedule), ("run watch", ensure_run_watch_schedule)):
+        try:
+            await ensure(client, settings.TASK_QUEUE)
+        except Exception as error:
+            log.warning("could not create the %s schedule: %s", name, error)
     return asyncio.create_task(reconcile_at_start(client, settings))
 
 

@@ -1,9 +1,20 @@
-"""One dynamic activity runs every side-effecting tool; its type name is the tool's FQN."""
+"""One dynamic activity runs every side-effecting tool; its type name is the tool's FQN.
+
+While a tool runs, the activity heartbeats in the background, so a call whose worker died is
+retried within the heartbeat timeout. Synchronous tool functions run in a thread, so a slow
+one never blocks the worker's event loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -17,10 +28,20 @@ from integrations.credentials import CredentialStore
 from workflows.types import CY_ERROR_PREFIX, ToolInvocation, ToolResult
 
 
+TOOL_THREADS = 64
+DEFAULT_HEARTBEAT_EVERY = timedelta(seconds=5)
+
+
 class ToolActivities:
-    def __init__(self, registry: ToolRegistry, credentials: CredentialStore | None = None) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        credentials: CredentialStore | None = None,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
         self.registry = registry
         self.credentials = credentials or CredentialStore()
+        self.executor = executor or ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
 
     @activity.defn(dynamic=True)
     async def run_tool(self, args: Sequence[RawValue]) -> ToolResult:
@@ -38,13 +59,9 @@ class ToolActivities:
             llm_config=invocation.llm_config or {},
             credentials=self.credentials,
         )
+        call_args = [context, *invocation.args] if spec.uses_host else list(invocation.args)
         try:
-            if spec.uses_host:
-                value = spec.fn(context, *invocation.args, **invocation.kwargs)
-            else:
-                value = spec.fn(*invocation.args, **invocation.kwargs)
-            if inspect.isawaitable(value):
-                value = await value
+            value = await with_heartbeats(lambda: self._call(spec.fn, call_args, invocation.kwargs))
         except CyError as error:
             raise ApplicationError(
                 error.message, type=CY_ERROR_PREFIX + error.type, non_retryable=True
@@ -58,6 +75,36 @@ class ToolActivities:
         if isinstance(value, ToolOutput):
             return ToolResult(value=_plain(value.value), llm_usage=value.llm_usage)
         return ToolResult(value=_plain(value))
+
+
+    async def _call(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        in_context = contextvars.copy_context().run  # activity.info() keeps working in the thread
+        value = await loop.run_in_executor(self.executor, functools.partial(in_context, fn, *args, **kwargs))
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+
+async def with_heartbeats(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Await ``call()`` while heartbeating a few times per heartbeat timeout."""
+    timeout = activity.info().heartbeat_timeout
+    every = (timeout / 4 if timeout else DEFAULT_HEARTBEAT_EVERY).total_seconds()
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    beating = asyncio.create_task(beat())
+    try:
+        return await call()
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 def _plain(value: Any) -> Any:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowHandle
+from datetime import datetime, timezone
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from .outcome import WorkflowOutcome, outcome_of_closed
 from .task_run import SEARCH_ATTRIBUTE_NAMES, STATUS, TASK_ID, TASK_NAME, TRIGGER, TaskRunWorkflow
 from .types import TaskRunRequest, workflow_id_for
 
@@ -80,31 +83,69 @@ async def workflow_exists(client: Client, run_id: str, *, workflow_id: str | Non
     return True
 
 
-async def ensure_maintenance_schedule(client: Client, task_queue: str) -> bool:
-    """Create the housekeeping schedule once; True when this call created it."""
-    from temporalio.client import (
-        Schedule,
-        ScheduleActionStartWorkflow,
-        ScheduleAlreadyRunningError,
-        ScheduleIntervalSpec,
-        ScheduleOverlapPolicy,
-        SchedulePolicy,
-        ScheduleSpec,
+async def workflow_outcome(
+    client: Client, workflow_id: str, *, cancel_requested: bool = False
+) -> WorkflowOutcome:
+    """How the latest run of ``workflow_id`` stands: open, missing, or closed with the run's end."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            return WorkflowOutcome.MISSING
+        raise
+    if description.status in (None, WorkflowExecutionStatus.RUNNING):
+        return WorkflowOutcome.OPEN
+    if description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+        return WorkflowOutcome.OPEN  # a new run carries on (describe follows it from the next call)
+    close_event = await _close_event(client, workflow_id, description.run_id)
+    execution_timeout = description.raw_description.execution_config.workflow_execution_timeout
+    return outcome_of_closed(
+        description.status,
+        close_event,
+        closed_at=description.close_time,
+        execution_timeout_seconds=execution_timeout.seconds or None,
+        cancel_requested=cancel_requested,
     )
 
-    from .maintenance import INTERVAL, SCHEDULE_ID, MaintenanceWorkflow
 
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    MaintenanceWorkflow.run, id="cytasks-maintenance-run", task_queue=task_queue
-                ),
-                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=INTERVAL)]),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-            ),
+async def _close_event(client: Client, workflow_id: str, run_id: str):
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.enums.v1 import HistoryEventFilterType
+    from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+
+    response = await client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            history_event_filter_type=HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
         )
-    except ScheduleAlreadyRunningError:
-        return False
+    )
+    return response.history.events[-1] if response.history.events else None
+
+
+async def terminate_task_run(client: Client, workflow_id: str, reason: str) -> bool:
+    """Terminate the latest run of ``workflow_id``; False when it is not open (any more)."""
+    try:
+        await client.get_workflow_handle(workflow_id).terminate(reason=reason)
+    except RPCError as error:
+        if error.status.name in ("NOT_FOUND", "FAILED_PRECONDITION"):
+            return False
+        raise
     return True
+
+
+async def closed_while_active(client: Client, closed_after: datetime, *, limit: int) -> list[str]:
+    """Ids of ``TaskRunWorkflow``s closed after ``closed_after`` whose ``CytasksStatus`` still
+    says the run was not over: closed without recording the run's end (terminated, timed out,
+    reset, cancelled before the workflow could act). Empty when the attributes are not registered."""
+    if not await search_attributes_registered(client, client.namespace):
+        return []
+    since = closed_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    query = (
+        f"WorkflowType = '{TaskRunWorkflow.__name__}' AND ExecutionStatus != 'Running' "
+        f"AND CloseTime > '{since}' AND {STATUS.name} IN ('pending', 'running', 'paused')"
+    )
+    seen: dict[str, None] = {}
+    async for execution in client.list_workflows(query, limit=limit):
+        seen[execution.id] = None
+    return list(seen)

@@ -28,7 +28,7 @@ from integrations.registry import get_registry
 
 from .types import CY_ERROR_PREFIX, TaskRunRequest, ToolInvocation, ToolResult
 
-DEFAULT_TOOL_TIMEOUT_SECONDS = 300
+DEFAULT_TOOL_TIMEOUT_SECONDS = 60
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
 MAX_LOGS = 1000
 MAX_LOG_LINE_CHARS = 16_384
@@ -171,6 +171,7 @@ class WorkflowHost:
                 start_to_close_timeout=timedelta(
                     seconds=spec.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS
                 ),
+                heartbeat_timeout=timedelta(seconds=20),
                 retry_policy=temporal_retry(spec.retry),
                 summary=spec.fqn,
             )

@@ -1,4 +1,5 @@
-"""``MaintenanceWorkflow``: fired by the ``cytasks-maintenance`` Temporal Schedule."""
+"""``MaintenanceWorkflow`` and ``RunWatchWorkflow``, fired by the ``cytasks-maintenance`` and
+``cytasks-run-watch`` Temporal Schedules."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from activities.run_watch import RunWatchActivities, RunWatchOptions, RunWatchReport
+
 STALE_PENDING_SECONDS = 120
 SCHEDULE_ID = "cytasks-maintenance"
 INTERVAL = timedelta(minutes=10)
+RUN_WATCH_SCHEDULE_ID = "cytasks-run-watch"
+RUN_WATCH_INTERVAL = timedelta(seconds=30)
 
 
 @workflow.defn(name="MaintenanceWorkflow")
@@ -37,3 +43,18 @@ class MaintenanceWorkflow:
             retry_policy=retry,
         )
         return {"runs_failed_never_started": failed, "schedules": reconciled, **report}
+
+
+@workflow.defn(name="RunWatchWorkflow")
+class RunWatchWorkflow:
+    """Brings rows in line with workflows closed outside the API, and forces overdue cancels."""
+
+    @workflow.run
+    async def run(self, options: RunWatchOptions | None = None) -> RunWatchReport:
+        return await workflow.execute_activity_method(
+            RunWatchActivities.reconcile_runs,
+            options or RunWatchOptions(),
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_attempts=2),
+        )

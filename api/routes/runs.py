@@ -18,7 +18,7 @@ from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 from persistence.repository.schedules import backfill_id_of
 
-from .. import runs_service
+from .. import run_reconciliation, runs_service
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import (
@@ -346,12 +346,14 @@ async def get_run(
     run = await run_repo.get_run(session, run_id)
     if run is None:
         raise run_not_found(run_id)
+    run = await run_reconciliation.reconcile_run(state, session, run)
     if wait and run.status not in TERMINAL_STATUSES and run.workflow_id:
         workflow_id = run.workflow_id
         session.expunge_all()
         await session.rollback()  # give the connection back while waiting
         await wait_for_workflow(state, workflow_id, wait)
         run = await run_repo.get_run(session, run_id)
+        run = await run_reconciliation.reconcile_run(state, session, run)
     return await run_resource(state, run)
 
 
@@ -449,22 +451,6 @@ async def cancel_run(run_id: str, response: Response, session: SessionDep, state
             f"Run {run.id} is already {run.status}",
             run_status=run.status,
         )
-    try:
-        client = await state.temporal_client()
-        delivered = await runs_service.cancel_run(client, str(run.id), run.workflow_id)
-    except Exception as error:
-        raise ProblemError(
-            503, "service-unavailable", f"Temporal did not accept the cancellation: {type(error).__name__}"
-        ) from error
-    if not delivered:
-        # No workflow to cancel (it never started): the run ends here.
-        await run_repo.finish_run(
-            session,
-            run.id,
-            status="cancelled",
-            error={"type": "Cancelled", "message": "The run was cancelled before it started", "line": 0, "column": 0},
-        )
-        await session.commit()
-    run = await run_repo.get_run(session, run.id)
+    run = await run_reconciliation.cancel_run(state, session, run)
     response.headers["Location"] = f"/v1/task-runs/{run.id}"
     return await run_resource(state, run)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, null, select, update
+from sqlalchemy import DateTime, Text, and_, column, func, insert, literal, null, select, table, update
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
@@ -24,6 +26,17 @@ from workflows.types import workflow_id_for
 
 _runs = TaskRun.__table__
 _logs = TaskRunLog.__table__
+
+# What reconciling rows with their workflows reads and writes (migration 0003); the ORM model
+# does not map cancel_requested_at, so run resources are unchanged.
+_watch = table(
+    "task_runs",
+    column("id", UUID(as_uuid=True)),
+    column("created_at", DateTime(timezone=True)),
+    column("status", Text),
+    column("workflow_id", Text),
+    column("cancel_requested_at", DateTime(timezone=True)),
+)
 
 LogLine = str | tuple[datetime, str]
 
@@ -311,18 +324,115 @@ async def list_stale_pending_runs(
     return list((await session.execute(statement)).scalars())
 
 
+@dataclass(frozen=True)
+class ActiveRun:
+    """A non-terminal run as the watcher sees it."""
+
+    id: str
+    status: str
+    workflow_id: str | None
+    cancel_requested_at: datetime | None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
+
+
+def _active_runs(statement) -> Any:
+    return statement.where(_watch.c.status.in_(ACTIVE_RUN_STATUSES))
+
+
+async def _fetch_active(session: AsyncSession, statement) -> list[ActiveRun]:
+    rows = (await session.execute(statement)).all()
+    return [ActiveRun(str(row.id), row.status, row.workflow_id, row.cancel_requested_at) for row in rows]
+
+
+_ACTIVE_COLUMNS = (_watch.c.id, _watch.c.status, _watch.c.workflow_id, _watch.c.cancel_requested_at)
+
+
+async def request_cancel(session: AsyncSession, run_id: uuid.UUID | str) -> datetime | None:
+    """Record that the run was asked to cancel (the first request counts). None when the run is
+    terminal or unknown."""
+    run_id = _as_run_id(run_id)
+    statement = (
+        update(_watch)
+        .where(_watch.c.id == run_id, _watch.c.created_at == created_at_from_run_id(run_id))
+        .where(_watch.c.status.in_(ACTIVE_RUN_STATUSES))
+        .values(cancel_requested_at=func.coalesce(_watch.c.cancel_requested_at, func.now()))
+        .returning(_watch.c.cancel_requested_at)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_active_run(session: AsyncSession, run_id: uuid.UUID | str) -> ActiveRun | None:
+    """The run when it is not terminal, with its cancel request."""
+    run_id = _as_run_id(run_id)
+    statement = _active_runs(
+        select(*_ACTIVE_COLUMNS).where(
+            _watch.c.id == run_id, _watch.c.created_at == created_at_from_run_id(run_id)
+        )
+    )
+    found = await _fetch_active(session, statement)
+    return found[0] if found else None
+
+
+async def list_active_runs_of_workflows(
+    session: AsyncSession, workflow_ids: Sequence[str]
+) -> list[ActiveRun]:
+    """Non-terminal runs whose workflow id is one of ``workflow_ids``."""
+    if not workflow_ids:
+        return []
+    statement = _active_runs(select(*_ACTIVE_COLUMNS).where(_watch.c.workflow_id.in_(list(workflow_ids))))
+    return await _fetch_active(session, statement)
+
+
+async def list_overdue_cancels(
+    session: AsyncSession, grace: timedelta, *, limit: int = 100
+) -> list[ActiveRun]:
+    """Non-terminal runs asked to cancel more than ``grace`` ago, oldest request first."""
+    cutoff = datetime.now(UTC) - grace
+    statement = (
+        _active_runs(select(*_ACTIVE_COLUMNS))
+        .where(_watch.c.cancel_requested_at < cutoff)
+        .order_by(_watch.c.cancel_requested_at)
+        .limit(limit)
+    )
+    return await _fetch_active(session, statement)
+
+
+async def sample_active_runs(
+    session: AsyncSession, older_than: timedelta, *, limit: int = 50
+) -> list[ActiveRun]:
+    """A random sample of non-terminal runs created before ``older_than`` ago: repeated passes
+    cover them all, however many there are, with bounded work per pass."""
+    cutoff = datetime.now(UTC) - older_than
+    statement = (
+        _active_runs(select(*_ACTIVE_COLUMNS))
+        .where(_watch.c.created_at < cutoff, _watch.c.workflow_id.is_not(None))
+        .order_by(func.random())
+        .limit(limit)
+    )
+    return await _fetch_active(session, statement)
+
+
 __all__ = [
     "RUN_STATUSES",
     "TERMINAL_RUN_STATUSES",
+    "ActiveRun",
     "InvalidRunStatus",
     "append_logs",
     "create_run",
     "finish_run",
     "get_logs",
+    "get_active_run",
     "get_run",
+    "list_active_runs_of_workflows",
+    "list_overdue_cancels",
     "list_runs",
     "list_stale_pending_runs",
     "mark_run_running",
+    "request_cancel",
+    "sample_active_runs",
     "set_run_status",
     "set_run_workflow",
     "workflow_id_for",

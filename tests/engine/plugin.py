@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from cy.tools import RetryPolicy, ToolRegistry
@@ -43,3 +44,33 @@ def register(registry: ToolRegistry) -> None:
     registry.register("app::test::fail", fail, retry=RetryPolicy(maximum_attempts=2, initial_interval_seconds=0.1))
     registry.register("app::test::reject", reject)
     registry.register("app::test::slow", slow, timeout_seconds=60)
+    register_blocking(registry)
+
+
+def wait_for_file(path: str) -> str:
+    """Blocks its thread (never the event loop) until the file exists, for at most a minute."""
+    deadline = time.monotonic() + 60
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "released" if Path(path).exists() else "gave up"
+
+
+def hang_first_call(path: str) -> int:
+    """The first call hangs (its worker is meant to die meanwhile); later calls return at once."""
+    with open(path, "a") as handle:
+        handle.write("call\n")
+    calls = len(Path(path).read_text().splitlines())
+    if calls == 1:
+        time.sleep(600)
+    return calls
+
+
+def busy(seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+def register_blocking(registry: ToolRegistry) -> None:
+    registry.register("app::test::wait_for_file", wait_for_file, timeout_seconds=120)
+    registry.register("app::test::hang_first_call", hang_first_call, timeout_seconds=300)
+    registry.register("app::test::busy", busy, retry=RetryPolicy(maximum_attempts=1))

@@ -1,0 +1,93 @@
+"""Rows brought in line with Temporal from the API: on read, and when a run is cancelled.
+
+A workflow records its run's end itself; one closed from outside (terminated, timed out,
+reset, cancelled in Temporal) never does, so a read of a non-terminal row asks Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import TERMINAL_RUN_STATUSES
+from persistence.repository import runs as run_repo
+from workflows.client import workflow_outcome
+from workflows.outcome import WorkflowOutcome
+from workflows.types import workflow_id_for
+
+from . import runs_service
+from .problems import ProblemError
+
+logger = logging.getLogger(__name__)
+
+DESCRIBE_TIMEOUT_SECONDS = 2.0
+CANCELLED_BEFORE_START = {
+    "type": "Cancelled",
+    "message": "The run was cancelled before it started",
+    "line": 0,
+    "column": 0,
+}
+
+
+async def _outcome(state: Any, workflow_id: str, cancel_requested: bool) -> WorkflowOutcome:
+    async def ask() -> WorkflowOutcome:
+        client = await state.temporal_client()
+        return await workflow_outcome(client, workflow_id, cancel_requested=cancel_requested)
+
+    return await asyncio.wait_for(ask(), DESCRIBE_TIMEOUT_SECONDS)
+
+
+async def _record(session: AsyncSession, run_id: Any, outcome: WorkflowOutcome) -> None:
+    if await run_repo.finish_run(
+        session, run_id, status=outcome.status, error=outcome.error, completed_at=outcome.closed_at
+    ):
+        logger.info("run %s: its workflow had closed (%s)", run_id, outcome.error["type"])
+    await session.commit()
+
+
+async def reconcile_run(state: Any, session: AsyncSession, run: Any) -> Any:
+    """The row, reconciled first when it is not terminal and its workflow has closed. Temporal
+    being slow or down never fails the read: the row is then answered as it is."""
+    if run.status in TERMINAL_RUN_STATUSES or not run.workflow_id:
+        return run
+    active = await run_repo.get_active_run(session, run.id)
+    if active is None:
+        return await run_repo.get_run(session, run.id)
+    try:
+        outcome = await _outcome(state, run.workflow_id, active.cancel_requested)
+    except Exception as error:
+        logger.debug("could not ask Temporal about run %s: %r", run.id, error)
+        return run
+    if not outcome.closed:
+        return run
+    await _record(session, run.id, outcome)
+    return await run_repo.get_run(session, run.id)
+
+
+async def cancel_run(state: Any, session: AsyncSession, run: Any) -> Any:
+    """Ask the run's workflow to cancel and record the request: a workflow that does not close
+    within the grace period is terminated by the run watcher. Returns the row."""
+    workflow_id = run.workflow_id or workflow_id_for(str(run.id))
+    try:
+        client = await state.temporal_client()
+        delivered = await runs_service.cancel_run(client, str(run.id), workflow_id)
+        outcome = None
+        if not delivered:
+            outcome = await workflow_outcome(client, workflow_id, cancel_requested=True)
+    except Exception as error:
+        raise ProblemError(
+            503, "service-unavailable", f"Temporal did not accept the cancellation: {type(error).__name__}"
+        ) from error
+    if delivered:
+        await run_repo.request_cancel(session, run.id)
+        await session.commit()
+    elif outcome.closed:
+        await _record(session, run.id, outcome)
+    else:
+        # No workflow to cancel (it never started): the run ends here.
+        await run_repo.finish_run(session, run.id, status="cancelled", error=CANCELLED_BEFORE_START)
+        await session.commit()
+    return await run_repo.get_run(session, run.id)
