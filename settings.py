@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     PLUGINS: str = ""
     """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""
 
+    RUN_WATCH_INTERVAL_SECONDS: float = Field(default=30, ge=1, le=3600)
+    """How often the run watcher reconciles rows with workflows closed outside the API."""
+    CANCEL_GRACE_SECONDS: float = Field(default=30, ge=0, le=86400)
+    """How long a cancelled run's workflow has to stop before it is terminated."""
+    STUCK_WORKFLOW_TASK_ATTEMPTS: int = Field(default=10, ge=2, le=1000)
+    """A run whose workflow task failed this many times in a row is ended as failed."""
+
     RUN_RETENTION_DAYS: int = Field(default=90, ge=1)
     PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1)
 

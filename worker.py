@@ -7,6 +7,7 @@ Run it with ``cytasks worker`` or ``python worker.py``; it is configured by the
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.maintenance import MaintenanceActivities
 from activities.questions import QuestionActivities
-from activities.run_watch import RunWatchActivities
+from activities.run_watch import RunWatchActivities, RunWatchOptions
 from activities.runs import RunActivities
 from activities.schedules import ScheduleActivities
 from activities.tools import ToolActivities
@@ -111,9 +112,25 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
 async def start_duties(client: Client, settings: Settings) -> asyncio.Task:
     """What a starting worker does once: the maintenance and run watch schedules, and schedule
     reconciliation (in the background, retrying while the database is not reachable yet)."""
-    for name, ensure in (("maintenance", ensure_maintenance_schedule), ("run watch", ensure_run_watch_schedule)):
+    watch = RunWatchOptions(
+        cancel_grace_seconds=settings.CANCEL_GRACE_SECONDS,
+        stuck_attempts=settings.STUCK_WORKFLOW_TASK_ATTEMPTS,
+    )
+    schedules = (
+        ("maintenance", ensure_maintenance_schedule(client, settings.TASK_QUEUE)),
+        (
+            "run watch",
+            ensure_run_watch_schedule(
+                client,
+                settings.TASK_QUEUE,
+                every=timedelta(seconds=settings.RUN_WATCH_INTERVAL_SECONDS),
+                options=watch,
+            ),
+        ),
+    )
+    for name, ensure in schedules:
         try:
-            await ensure(client, settings.TASK_QUEUE)
+            await ensure
         except Exception as error:
             log.warning("could not create the %s schedule: %s", name, error)
     return asyncio.create_task(reconcile_at_start(client, settings))

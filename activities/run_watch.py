@@ -32,6 +32,9 @@ class RunWatchOptions:
     """Runs this old are also checked one by one (for servers without the search attributes)."""
     batch: int = 200
     sweep_batch: int = 50
+    stuck_attempts: int = 10
+    """A run whose workflow task failed this many times in a row (a bug or a deploy that cannot
+    run it) is terminated and recorded failed with the last failure."""
 
 
 @dataclass
@@ -52,11 +55,13 @@ def forced_cancel_error(grace_seconds: float) -> dict:
 class RunWatchActivities:
     def __init__(self, settings: Settings) -> None:
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
+        self.stuck_attempts = RunWatchOptions.stuck_attempts
 
     @activity.defn(name="reconcile_runs")
     async def reconcile_runs(self, options: RunWatchOptions) -> RunWatchReport:
         client = activity.client()
         report = RunWatchReport()
+        self.stuck_attempts = options.stuck_attempts
         async with self.sessions() as session:
             overdue = await list_overdue_cancels(
                 session, timedelta(seconds=options.cancel_grace_seconds), limit=options.batch
@@ -93,7 +98,16 @@ class RunWatchActivities:
             activity.logger.warning("could not reconcile run %s: %s", run.id, error)
 
     async def _reconcile(self, client: Client, run: ActiveRun, report: RunWatchReport) -> None:
-        outcome = await workflow_outcome(client, run.workflow_id, cancel_requested=run.cancel_requested)
+        outcome = await workflow_outcome(
+            client, run.workflow_id, cancel_requested=run.cancel_requested, stuck_attempts=self.stuck_attempts
+        )
+        if outcome.state == "stuck":
+            if not await terminate_task_run(client, run.workflow_id, "cytasks: workflow task failing repeatedly"):
+                return
+            async with self.sessions() as session, session.begin():
+                if await finish_run(session, run.id, status="failed", error=outcome.error):
+                    report.reconciled.append(run.id)
+            return
         if outcome.closed:
             status, error, closed_at = outcome.status, outcome.error, outcome.closed_at
         elif outcome.state == "missing" and run.status != "pending":
@@ -111,7 +125,7 @@ class RunWatchActivities:
         self, client: Client, run: ActiveRun, options: RunWatchOptions, report: RunWatchReport
     ) -> None:
         outcome = await workflow_outcome(client, run.workflow_id, cancel_requested=True)
-        if outcome.state != "open":
+        if outcome.state not in ("open", "stuck"):
             if outcome.state == "missing":
                 outcome_error = run_error("Cancelled", "The run was cancelled; it has no workflow")
                 async with self.sessions() as session, session.begin():

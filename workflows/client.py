@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from .outcome import WorkflowOutcome, outcome_of_closed
+from .outcome import WorkflowOutcome, outcome_of_closed, run_error
 from .task_run import SEARCH_ATTRIBUTE_NAMES, STATUS, TASK_ID, TASK_NAME, TRIGGER, TaskRunWorkflow
 from .types import TaskRunRequest, workflow_id_for
 
@@ -65,7 +65,19 @@ async def start_task_run(
         search_attributes=search_attributes,
         static_summary=run_summary(request),
         request_eager_start=eager,
+        execution_timeout=backstop_timeout(request.timeout_seconds),
     )
+
+
+EXECUTION_TIMEOUT_GRACE_SECONDS = 60
+
+
+def backstop_timeout(timeout_seconds: float | None) -> timedelta | None:
+    """A run with a timeout also gets a Temporal execution timeout a little later, so that it
+    ends even if its workflow can no longer act (the row then says ``timed_out``)."""
+    if not timeout_seconds:
+        return None
+    return timedelta(seconds=timeout_seconds + EXECUTION_TIMEOUT_GRACE_SECONDS)
 
 
 async def cancel_task_run(client: Client, run_id: str, *, workflow_id: str | None = None) -> None:
@@ -84,9 +96,10 @@ async def workflow_exists(client: Client, run_id: str, *, workflow_id: str | Non
 
 
 async def workflow_outcome(
-    client: Client, workflow_id: str, *, cancel_requested: bool = False
+    client: Client, workflow_id: str, *, cancel_requested: bool = False, stuck_attempts: int | None = None
 ) -> WorkflowOutcome:
-    """How the latest run of ``workflow_id`` stands: open, missing, or closed with the run's end."""
+    """How the latest run of ``workflow_id`` stands: open, missing, closed with the run's end, or
+    (with ``stuck_attempts``) stuck on a workflow task that failed that many times in a row."""
     try:
         description = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as error:
@@ -94,6 +107,9 @@ async def workflow_outcome(
             return WorkflowOutcome.MISSING
         raise
     if description.status in (None, WorkflowExecutionStatus.RUNNING):
+        attempt = description.raw_description.pending_workflow_task.attempt
+        if stuck_attempts is not None and attempt >= stuck_attempts:
+            return WorkflowOutcome("stuck", error=await _stuck_error(client, workflow_id, attempt))
         return WorkflowOutcome.OPEN
     if description.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
         return WorkflowOutcome.OPEN  # a new run carries on (describe follows it from the next call)
@@ -105,6 +121,22 @@ async def workflow_outcome(
         closed_at=description.close_time,
         execution_timeout_seconds=execution_timeout.seconds or None,
         cancel_requested=cancel_requested,
+    )
+
+
+async def _stuck_error(client: Client, workflow_id: str, attempt: int) -> dict:
+    """The run error of a workflow whose workflow task keeps failing, with the last failure."""
+    from temporalio.api.enums.v1 import EventType
+
+    cause = "no failure recorded"
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure = event.workflow_task_failed_event_attributes.failure
+            cause = failure.message or cause
+    return run_error(
+        "WorkflowTaskFailing",
+        f"The run's workflow could not make progress (its workflow task failed {attempt} times in a row; "
+        f"last failure: {cause[:1000]}); it was terminated",
     )
 
 

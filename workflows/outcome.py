@@ -18,7 +18,8 @@ FORCED_CANCEL_REASON = "cytasks: cancel forced"
 @dataclass(frozen=True)
 class WorkflowOutcome:
     state: str
-    """``open``, ``missing`` (Temporal does not know the workflow id) or ``closed``."""
+    """``open``, ``missing`` (Temporal does not know the workflow id), ``closed``, or ``stuck``
+    (open, but its workflow task keeps failing: ``error`` says why)."""
     status: str | None = None
     error: dict[str, Any] | None = None
     closed_at: datetime | None = None

@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio import workflow
 from temporalio.client import WorkflowFailureError
 
 from activities.run_watch import RunWatchOptions
@@ -179,3 +180,35 @@ async def test_a_cancel_sent_straight_to_temporal_before_the_run_started_ends_th
     row = await runner.row(run_id)
     assert row.status == "cancelled"
     assert row.error["type"] == "WorkflowCancelled"
+
+
+@workflow.defn(name="AlwaysFailingWorkflowTask", sandboxed=False)
+class AlwaysFailingWorkflowTask:
+    """Stands for workflow code with a bug: every workflow task raises."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("a bug in workflow code")
+
+
+async def test_a_run_whose_workflow_task_keeps_failing_is_ended_with_the_failure(runner):
+    from temporalio.worker import Worker
+
+    async with runner.sessions() as session, session.begin():
+        run_id = str((await create_run(session, trigger="adhoc", cy_script="return 1")).id)
+    queue = f"stuck-{uuid.uuid4()}"
+    async with Worker(runner.client, task_queue=queue, workflows=[AlwaysFailingWorkflowTask]):
+        handle = await runner.client.start_workflow(
+            AlwaysFailingWorkflowTask.run, id=f"taskrun-{run_id}", task_queue=queue
+        )
+        deadline = time.monotonic() + 60
+        while (await handle.describe()).raw_description.pending_workflow_task.attempt < 2:
+            assert time.monotonic() < deadline, "the workflow task was not retried"
+            await asyncio.sleep(0.2)
+        report = await watch(runner, sweep_older_than_seconds=0, stuck_attempts=2)
+    assert run_id in report.reconciled
+    row = await runner.row(run_id)
+    assert row.status == "failed"
+    assert row.error["type"] == "WorkflowTaskFailing"
+    assert "a bug in workflow code" in row.error["message"]
+    assert (await handle.describe()).status.name == "TERMINATED"

@@ -151,3 +151,11 @@ async def test_long_loop_within_budget_completes(runner):
     row = await runner.wait(await runner.start(script), timeout=120)
     assert row.status == "completed", row.error
     assert row.output_inline == sum(len(f"{i}-{i}") for i in range(90000))
+
+
+async def test_a_run_with_a_timeout_also_gets_a_temporal_execution_timeout(runner):
+    """The backstop: should the workflow ever stop acting, Temporal still ends it."""
+    run_id = await runner.start("return 1", timeout_seconds=5)
+    description = await runner.client.get_workflow_handle(f"taskrun-{run_id}").describe()
+    assert description.raw_description.execution_config.workflow_execution_timeout.seconds == 65
+    assert (await runner.wait(run_id)).status == "completed"
