@@ -38,6 +38,7 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
     registry.register(
         "app::http::request",
         http_request,
+        uses_host=True,
         timeout_seconds=120,
         retry=RetryPolicy(maximum_attempts=1),
     )

@@ -1,39 +1,68 @@
-"""``app::http::request``: an HTTP call whose answer the script can read."""
+"""``app::http::request``: an HTTP call whose answer the script can read.
+
+Secrets stay out of the script: a header value (or the URL) may hold
+``{{credential:NAME}}``, and ``auth="credential:NAME"`` sends ``Authorization: Bearer``
+with it. Both are resolved here, inside the activity, only for hosts the credential is
+bound to, and the answer is returned with every secret used replaced by
+``[REDACTED:NAME]``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 
+from .context import ToolContext
+
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+CREDENTIAL_REFERENCE = re.compile(r"\{\{\s*credential:([A-Za-z0-9_.-]+)\s*\}\}")
+AUTH_PREFIX = "credential:"
+
+
+def _resolve(ctx: ToolContext, text: str, url: str) -> str:
+    return CREDENTIAL_REFERENCE.sub(lambda found: ctx.credential_for(found.group(1), url), text)
 
 
 async def http_request(
+    ctx: ToolContext,
     method: str,
     url: str,
     headers: dict | None = None,
     body: Any = None,
     timeout: float = 30,
+    auth: str | None = None,
 ) -> dict[str, Any]:
     """Send an HTTP request; answers ``{"status", "headers", "body"}`` (JSON bodies parsed)."""
+    if not isinstance(ctx, ToolContext):
+        ctx = ToolContext()
     if not isinstance(method, str) or method.upper() not in METHODS:
         raise ValueError(f"request() method must be one of {', '.join(sorted(METHODS))}, got {method!r}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"request() url must be an http(s) URL, got {url!r}")
     if headers is not None and not isinstance(headers, dict):
         raise ValueError(f"request() headers must be dict, got {type(headers).__name__}")
-    kwargs: dict[str, Any] = {"headers": {str(k): str(v) for k, v in (headers or {}).items()}}
+    if auth is not None and (not isinstance(auth, str) or not auth.startswith(AUTH_PREFIX)):
+        raise ValueError(f"request() auth must be 'credential:<name>', got {auth!r}")
+    target = _resolve(ctx, url, url)
+    sent = {str(k): _resolve(ctx, str(v), url) for k, v in (headers or {}).items()}
+    if auth is not None:
+        sent["Authorization"] = "Bearer " + ctx.credential_for(auth[len(AUTH_PREFIX):], url)
+    kwargs: dict[str, Any] = {"headers": sent}
     if isinstance(body, (dict, list)):
         kwargs["json"] = body
     elif body is not None:
         kwargs["content"] = str(body).encode()
-    async with httpx.AsyncClient(timeout=timeout) as client:
-        response = await client.request(method.upper(), url, **kwargs)
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.request(method.upper(), target, **kwargs)
+    except httpx.HTTPError as error:
+        raise RuntimeError(ctx.redact(f"{type(error).__name__}: {error}")) from None
     text = response.text
     try:
         parsed: Any = json.loads(text) if text else None
     except ValueError:
         parsed = text
-    return {"status": response.status_code, "headers": dict(response.headers), "body": parsed}
+    return ctx.redact({"status": response.status_code, "headers": dict(response.headers), "body": parsed})

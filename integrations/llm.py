@@ -7,24 +7,35 @@ from typing import Any
 import httpx
 
 from .context import ToolContext, ToolOutput
-from .credentials import MissingCredential
+from .credentials import CredentialNotAllowed, MissingCredential, origin_of
+
+
+LLM_KEY_CREDENTIAL = "llm_api_key"
 
 
 def _llm_settings(ctx: ToolContext) -> dict[str, Any]:
+    """The endpoint, model and key of this call. The key goes only where the operator
+    configured it to go: the configured base URL's host, or the hosts the ``llm_api_key``
+    credential is bound to. A task's ``llm_config.base_url`` elsewhere gets no key."""
     from settings import get_settings
 
     settings = get_settings()
     config = {
         "base_url": settings.LLM_BASE_URL,
         "model": settings.LLM_MODEL,
-        "api_key": settings.LLM_API_KEY,
         "temperature": None,
         "max_tokens": None,
     }
-    config.update({k: v for k, v in (ctx.llm_config or {}).items() if v is not None})
+    config.update({k: v for k, v in (ctx.llm_config or {}).items() if v is not None and k != "api_key"})
+    url = str(config.get("base_url") or "")
+    configured_hosts = [origin_of(settings.LLM_BASE_URL)[1]] if settings.LLM_BASE_URL else []
+    config["api_key"] = None
     try:
-        config["api_key"] = ctx.credential("llm_api_key")
+        config["api_key"] = ctx.credential_for(LLM_KEY_CREDENTIAL, url, configured_hosts)
     except MissingCredential:
+        if settings.LLM_API_KEY and url and origin_of(url)[1] in configured_hosts:
+            config["api_key"] = ctx.used(LLM_KEY_CREDENTIAL, settings.LLM_API_KEY)
+    except CredentialNotAllowed:
         pass
     return config
 
@@ -57,11 +68,14 @@ async def llm_run(
         body["max_tokens"] = chosen_max_tokens
     headers = {"Authorization": f"Bearer {config['api_key']}"} if config.get("api_key") else {}
     url = str(config["base_url"]).rstrip("/") + "/chat/completions"
-    async with httpx.AsyncClient(timeout=120) as client:
-        response = await client.post(url, json=body, headers=headers)
+    try:
+        async with httpx.AsyncClient(timeout=120) as client:
+            response = await client.post(url, json=body, headers=headers)
+    except httpx.HTTPError as error:
+        raise RuntimeError(ctx.redact(f"LLM endpoint unreachable: {type(error).__name__}: {error}")) from None
     if response.status_code >= 400:
-        raise RuntimeError(f"LLM endpoint answered {response.status_code}: {response.text[:500]}")
-    data = response.json()
+        raise RuntimeError(ctx.redact(f"LLM endpoint answered {response.status_code}: {response.text[:500]}"))
+    data = ctx.redact(response.json())
     try:
         content = data["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):

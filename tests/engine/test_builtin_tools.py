@@ -75,6 +75,7 @@ async def test_llm_run_uses_directive_and_counts_tokens(runner, monkeypatch):
     seen: list[dict] = []
     monkeypatch.setenv("CYTASKS_CREDENTIAL_LLM_API_KEY", "sk-local-test")
     with LocalServer(openai_compatible_app(seen)) as server:
+        monkeypatch.setenv("CYTASKS_CREDENTIAL_LLM_API_KEY_HOSTS", f"127.0.0.1:{server.port}")
         row = await runner.run(
             'a = llm_run("hello")\nb = llm_run("again", temperature=0.5)\nreturn [a, b]',
             directive="You are terse.",
@@ -94,11 +95,13 @@ async def test_credentials_never_enter_history(runner, monkeypatch):
     seen: list[dict] = []
     monkeypatch.setenv("CYTASKS_CREDENTIAL_LLM_API_KEY", "sk-secret-never-in-history")
     with LocalServer(openai_compatible_app(seen)) as server:
+        monkeypatch.setenv("CYTASKS_CREDENTIAL_LLM_API_KEY_HOSTS", f"127.0.0.1:{server.port}")
         run_id = await runner.start(
             'return llm_run("x")', llm_config={"base_url": f"{server.url}/v1"}
         )
         row = await runner.wait(run_id)
     assert row.status == "completed"
+    assert seen[0]["authorization"] == "Bearer sk-secret-never-in-history"
     history = await runner.client.get_workflow_handle(f"taskrun-{run_id}").fetch_history()
     assert "sk-secret-never-in-history" not in history.to_json()
 
