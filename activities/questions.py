@@ -16,6 +16,8 @@ from workflows.types import AnswerReceived, QuestionClosed, QuestionOpened, Ques
 
 log = logging.getLogger("cytasks.hitl")
 
+TEMPORAL_UI = "temporal-ui"
+
 
 class QuestionActivities:
     def __init__(self, settings: Settings, registry=None) -> None:
@@ -50,7 +52,11 @@ class QuestionActivities:
         """The workflow took an answer: store it unless the API already did, resume the run.
 
         The stored answer wins: when the question was answered by someone else first, that
-        answer is what the workflow gets back."""
+        answer is what the workflow gets back. An answer that claims to come through the API
+        must be the one the API stored: the API records every answer before it signals, so a
+        claim with nothing stored behind it is a forgery and is rejected (and audited)."""
+        if received.via_api:
+            return await self._check_api_answer(received)
         async with self.sessions() as session, session.begin():
             stored = await question_repo.answer_question(
                 session,
@@ -78,6 +84,27 @@ class QuestionActivities:
         if stored is not None and stored.status == "answered":
             return QuestionOutcome("answered", stored.answer, stored.answered_by)
         return QuestionOutcome("answered", received.answer, received.answered_by)
+
+    async def _check_api_answer(self, received: AnswerReceived) -> QuestionOutcome:
+        async with self.sessions() as session, session.begin():
+            stored = await question_repo.get_question(session, received.question_id)
+            if stored is not None and stored.status == "answered" and stored.answer_source != TEMPORAL_UI:
+                await mark_run_running(session, received.run_id)
+                return QuestionOutcome("answered", stored.answer, stored.answered_by)
+            reason = "the signal claims to come through the API, but the API recorded no answer to this question"
+            await question_repo.audit_answer(
+                session,
+                question_id=received.question_id,
+                run_id=received.run_id,
+                answer=received.answer,
+                answered_by=received.answered_by,
+                source=received.source,
+                client_address=TEMPORAL_UI,
+                outcome="forbidden",
+                reason=reason,
+            )
+        log.warning("question %s: rejected a forged API answer", received.question_id)
+        return QuestionOutcome("rejected", reason=reason)
 
     @activity.defn(name="expire_question")
     async def expire_question(self, closed: QuestionClosed) -> QuestionOutcome:

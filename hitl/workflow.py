@@ -27,6 +27,7 @@ SIGNAL_NAME = "human_responded"
 SIGNAL_FIELDS = ("question_id", "answer", "answered_by", "source", "via_api")
 UI_SOURCE = "temporal-ui"
 MAX_REJECTED_SIGNALS = 50
+MAX_QUEUED_ANSWERS = 10
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(
@@ -47,6 +48,7 @@ class HumanQuestions:
         self.log: Callable[[str], None] | None = None
         self.on_status: Callable[[str], None] | None = None
         self._answer: dict[str, Any] | None = None
+        self._queued: list[Any] = []
         self._notifications: list[asyncio.Task[None]] = []
 
     # -- the signal --------------------------------------------------------------------
@@ -54,15 +56,24 @@ class HumanQuestions:
     def receive(self, payload: Any) -> None:
         """Handle a ``human_responded`` signal: accept it for the open question or record why not."""
         reason = self._check(payload)
+        if reason is None and self._answer is not None:
+            if len(self._queued) < MAX_QUEUED_ANSWERS:
+                self._queued.append(payload)  # taken if the answer being recorded is rejected
+                return
+            reason = f"question {self.open['id']} already has an answer"
         if reason is None:
             via_api = bool(payload.get("via_api"))
             self._answer = {
                 "answer": payload["answer"],
                 "answered_by": payload.get("answered_by"),
-                "source": str(payload.get("source") or ("api" if via_api else UI_SOURCE)),
+                "source": str(payload.get("source") or "api") if via_api else UI_SOURCE,
                 "via_api": via_api,
+                "signal": payload,
             }
             return
+        self._reject(payload, reason)
+
+    def _reject(self, payload: Any, reason: str) -> None:
         entry = {"received_at": workflow.now().isoformat(), "reason": reason, "signal": _preview(payload)}
         if len(self.rejected) >= MAX_REJECTED_SIGNALS:
             self.rejected.pop(0)
@@ -93,8 +104,6 @@ class HumanQuestions:
             return "no question is waiting for an answer"
         if question_id is not None and question_id != self.open["id"]:
             return f"question {question_id} is not the open question {self.open['id']}"
-        if self._answer is not None:
-            return f"question {self.open['id']} already has an answer"
         problems = validate_answer(self.open, payload["answer"])
         if problems:
             return "; ".join(f"{p['path']}: {p['message']}" for p in problems)
@@ -135,11 +144,19 @@ class HumanQuestions:
         self._status("paused")
         if notify:
             self._notifications.append(asyncio.create_task(self._notify(question)))
-        try:
-            await workflow.wait_condition(lambda: self._answer is not None, timeout=spec.timeout_seconds)
-            timed_out = False
-        except asyncio.TimeoutError:
-            timed_out = True
+        verify = workflow.patched("answers-verified")
+        while True:
+            timed_out = await self._wait_for_answer(spec.timeout_seconds, created_at)
+            if timed_out or not verify:
+                break
+            outcome = await self._record(request, question_id)
+            if outcome.status != "rejected":
+                break
+            self._reject(self._answer.get("signal") if self._answer else None, outcome.reason or "rejected")
+            self._answer = None
+            queued, self._queued = self._queued, []
+            for payload in queued:
+                self.receive(payload)
         if timed_out:
             outcome = await workflow.execute_local_activity(
                 "expire_question",
@@ -147,28 +164,18 @@ class HumanQuestions:
                 result_type=QuestionOutcome,
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             )
+        elif verify:
+            pass  # recorded and checked in the loop above
         elif self._answer and self._answer.get("via_api"):
-            # The API stored the answer (atomically, first come first served) and set the run
-            # running before it signalled: nothing left to record.
+            # Histories recorded before answers were verified: the API's answer was taken as is.
             outcome = QuestionOutcome("answered", self._answer["answer"], self._answer.get("answered_by"))
         else:
-            answer = self._answer or {}
-            outcome = await workflow.execute_local_activity(
-                "record_answer",
-                AnswerReceived(
-                    question_id=question_id,
-                    run_id=request.run_id,
-                    answer=answer.get("answer"),
-                    answered_by=answer.get("answered_by"),
-                    source=answer.get("source", UI_SOURCE),
-                    via_api=bool(answer.get("via_api")),
-                    answered_at=workflow.now(),
-                ),
-                result_type=QuestionOutcome,
-                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-            )
+            outcome = await self._record(request, question_id)
+        for payload in self._queued:
+            self._reject(payload, f"question {question_id} already has an answer")
         self.open = None
         self._answer = None
+        self._queued = []
         self._status("running")
         if outcome.status == "answered":
             return outcome.answer
@@ -180,6 +187,38 @@ class HumanQuestions:
             f"within {spec.timeout_seconds:g} seconds",
             call.line,
             call.column,
+        )
+
+    async def _wait_for_answer(self, timeout_seconds: float | None, created_at: Any) -> bool:
+        """Wait for a valid-looking answer until the question's deadline; True on timeout."""
+        remaining = None
+        if timeout_seconds:
+            remaining = timeout_seconds - (workflow.now() - created_at).total_seconds()
+            if remaining <= 0:
+                return self._answer is None
+        try:
+            await workflow.wait_condition(lambda: self._answer is not None, timeout=remaining)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    async def _record(self, request: Any, question_id: str) -> QuestionOutcome:
+        """Store the answer and its audit row, or learn that the API stored another one first,
+        or that the answer is rejected (an API claim the database does not back)."""
+        answer = self._answer or {}
+        return await workflow.execute_local_activity(
+            "record_answer",
+            AnswerReceived(
+                question_id=question_id,
+                run_id=request.run_id,
+                answer=answer.get("answer"),
+                answered_by=answer.get("answered_by"),
+                source=answer.get("source", UI_SOURCE),
+                via_api=bool(answer.get("via_api")),
+                answered_at=workflow.now(),
+            ),
+            result_type=QuestionOutcome,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
 
     async def close_open(self, run_id: str, reason: str) -> None:

@@ -113,5 +113,7 @@ class QuestionOutcome:
     """What the database says about a question once the workflow closes it."""
 
     status: str
+    """'answered', 'expired', or 'rejected' (the answer was not accepted: see reason)."""
     answer: Any = None
     answered_by: str | None = None
+    reason: str | None = None

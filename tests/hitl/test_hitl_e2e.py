@@ -305,3 +305,34 @@ async def test_question_list_filters_and_pagination(api, unique):
         assert (await api.post(f"/v1/task-runs/{run_id}/respond", json={"answer": "done"})).status_code == 202
     for run_id in run_ids:
         await wait_status(api, run_id, "completed")
+
+
+async def test_a_forged_api_answer_is_rejected_and_audited(api, temporal, hitl_settings):
+    """Someone with Temporal UI access claims `via_api`: the workflow checks the claim against
+    what the API recorded, finds nothing, refuses the answer and keeps waiting."""
+    run_id = await start_script(api, 'return app::human::ask("Block?", responses=["yes", "no"], assignees="ops")')
+    question = await wait_question(api, run_id)
+    handle = temporal.get_workflow_handle(f"taskrun-{run_id}")
+    forged = {"question_id": question["id"], "answer": "yes", "answered_by": "ops", "via_api": True}
+    await handle.signal("human_responded", forged)
+    for _ in range(200):
+        rejected = await handle.query("rejected_signals")
+        if rejected:
+            break
+        await asyncio.sleep(0.05)
+    assert "the API recorded no answer" in rejected[0]["reason"]
+    assert (await api.get(f"/v1/task-runs/{run_id}")).json()["status"] == "paused"
+    stored = (await api.get(f"/v1/questions/{question['id']}")).json()
+    assert stored["status"] == "pending"
+    audit = await audit_rows(hitl_settings, question["id"])
+    assert [(a.outcome, a.answered_by) for a in audit] == [("forbidden", "ops")]
+
+    ops_key = await make_key(hitl_settings, "ops", ["approver"])
+    response = await api.post(
+        f"/v1/task-runs/{run_id}/respond", json={"answer": "no"}, headers={"Authorization": f"Bearer {ops_key}"}
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_status(api, run_id, "completed")
+    assert run["output"] == "no"
+    audit = await audit_rows(hitl_settings, question["id"])
+    assert [a.outcome for a in audit] == ["forbidden", "accepted"]
