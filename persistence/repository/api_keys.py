@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,20 +51,63 @@ async def ensure_bootstrap_api_key(session: AsyncSession, key: str | None) -> Ap
     return await ensure_api_key(session, BOOTSTRAP_KEY_NAME, key, ADMIN_ROLES)
 
 
+class KeyNameTaken(ValueError):
+    pass
+
+
 async def create_api_key(
-    session: AsyncSession, name: str, roles: Sequence[str] = ()
+    session: AsyncSession,
+    name: str,
+    roles: Sequence[str] = (),
+    *,
+    expires_at: datetime | None = None,
+    created_by: str | None = None,
 ) -> tuple[ApiKey, str]:
     """A new random key; the secret is returned once and never stored."""
+    existing = await session.execute(select(ApiKey.id).where(ApiKey.name == name))
+    if existing.first() is not None:
+        raise KeyNameTaken(f"An API key named '{name}' already exists")
     secret = generate_api_key()
-    api_key = ApiKey(id=new_uuid7(), name=name, key_hash=hash_api_key(secret), roles=list(roles))
+    api_key = ApiKey(
+        id=new_uuid7(),
+        name=name,
+        key_hash=hash_api_key(secret),
+        roles=list(roles),
+        expires_at=expires_at,
+        created_by=created_by,
+    )
     session.add(api_key)
     await session.flush()
     return api_key, secret
 
 
 async def find_api_key(session: AsyncSession, key: str) -> ApiKey | None:
-    result = await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
+    """The key with this secret, if it exists and has not expired."""
+    result = await session.execute(
+        select(ApiKey).where(
+            ApiKey.key_hash == hash_api_key(key),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
+        )
+    )
     return result.scalar_one_or_none()
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    return list((await session.execute(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name))).scalars())
+
+
+async def get_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+    """Delete the key; the deleted row (or None when there was none)."""
+    api_key = await session.get(ApiKey, key_id)
+    if api_key is None:
+        return None
+    await session.delete(api_key)
+    await session.flush()
+    return api_key
 
 
 async def delete_api_key(session: AsyncSession, name: str) -> bool:
