@@ -1,7 +1,7 @@
 """Access control: API keys with an expiry and their creator, and the audit log.
 
 Revision ID: 0005_access
-Revises: 0002_questions
+Revises: 0003_run_cancel_requests
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005_access"
-down_revision = "0002_questions"
+down_revision = "0003_run_cancel_requests"
 branch_labels = None
 depends_on = None
 
