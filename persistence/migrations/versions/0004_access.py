@@ -1,6 +1,6 @@
 """Access control: API keys with an expiry and their creator, and the audit log.
 
-Revision ID: 0005_access
+Revision ID: 0004_access
 Revises: 0003_run_cancel_requests
 Create Date: 2026-12-01
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_access"
+revision = "0004_access"
 down_revision = "0003_run_cancel_requests"
 branch_labels = None
 depends_on = None
