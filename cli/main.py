@@ -20,6 +20,8 @@ COMMAND_GROUPS: dict[str, str] = {
     "task": "cli.task_commands",
     "runs": "cli.run_commands",
     "schedule": "cli.schedule_commands",
+    "keys": "cli.key_commands",
+    "audit": "cli.audit_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 

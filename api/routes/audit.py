@@ -1,0 +1,77 @@
+"""The audit log: who changed, ran, cancelled or answered what, when and from where."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from persistence.repository import audit as audit_repo
+from persistence.repository.pagination import InvalidCursor
+
+from ..authz import Allow, Permission
+from ..deps import SessionDep
+from ..problems import ProblemError, problem_responses
+from ..schemas import Page
+
+router = APIRouter(tags=["audit"], dependencies=[Allow(Permission.AUDIT_READ)])
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    actor: str | None = None
+    actor_key_id: uuid.UUID | None = None
+    action: str
+    target_type: str
+    target_id: str | None = None
+    source_address: str | None = None
+    outcome: str
+    details: dict[str, Any] | None = None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+@router.get(
+    "/audit",
+    response_model=Page[AuditEntryRead],
+    summary="The audit log, newest first",
+    responses=problem_responses(400, 403, 422),
+)
+async def list_audit(
+    session: SessionDep,
+    actor: Annotated[str | None, Query(max_length=200, description="API key name")] = None,
+    action: Annotated[str | None, Query(max_length=100, description="e.g. `task.create`, `run.execute`, `question.answer`")] = None,
+    target_type: Annotated[str | None, Query(max_length=100, description="`task`, `run`, `schedule`, `question`, `api_key`")] = None,
+    target_id: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[datetime | None, Query(description="Inclusive (ISO 8601; UTC when no offset)")] = None,
+    before: Annotated[datetime | None, Query(description="Exclusive (ISO 8601; UTC when no offset)")] = None,
+    cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    try:
+        page = await audit_repo.list_entries(
+            session,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            after=_utc(after),
+            before=_utc(before),
+            cursor=cursor,
+            limit=limit,
+        )
+    except InvalidCursor as error:
+        raise ProblemError(
+            400, "invalid-cursor", str(error), errors=[{"field": "cursor", "in": "query", "message": str(error)}]
+        ) from error
+    return {"items": page.items, "next_cursor": page.next_cursor}

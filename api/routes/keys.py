@@ -1,0 +1,136 @@
+"""API keys as a resource: create (the secret is shown once), list, revoke. Admin only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from persistence.repository import api_keys as key_repo
+from persistence.repository import audit as audit_repo
+
+from ..authz import ROLES, Allow, Permission
+from ..deps import PrincipalDep, SessionDep, StateDep
+from ..problems import ProblemError, not_found, problem_responses
+
+router = APIRouter(tags=["api-keys"], dependencies=[Allow(Permission.KEYS_MANAGE)])
+
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=KEY_NAME_PATTERN, description="Unique; letters, digits, `_ . @ -`")
+    roles: list[str] = Field(min_length=1, max_length=len(ROLES), description=f"Any of {', '.join(ROLES)}")
+    expires_at: datetime | None = Field(default=None, description="After this instant the key no longer works")
+
+    @field_validator("roles")
+    @classmethod
+    def known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        return sorted(set(roles), key=ROLES.index)
+
+    @field_validator("expires_at")
+    @classmethod
+    def in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if value <= datetime.now(timezone.utc):
+            raise ValueError("must be in the future")
+        return value
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    roles: list[str]
+    created_at: datetime
+    created_by: str | None = None
+    expires_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="The secret. It is shown only in this answer and stored only as a hash.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyRead]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key (its secret is in this answer only)",
+    responses=problem_responses(403, 409, 422),
+)
+async def create_key(
+    body: ApiKeyCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
+) -> Any:
+    try:
+        api_key, secret = await key_repo.create_api_key(
+            session, body.name, body.roles, expires_at=body.expires_at, created_by=principal.name
+        )
+    except key_repo.KeyNameTaken as error:
+        raise ProblemError(409, "conflict", str(error), errors=[{"field": "name", "in": "body", "message": str(error)}])
+    await audit_repo.record(
+        session,
+        action="key.create",
+        target_type="api_key",
+        target_id=api_key.id,
+        actor=principal.name,
+        actor_key_id=principal.key_id,
+        source_address=client_address(request),
+        details={"name": api_key.name, "roles": list(api_key.roles), "expires_at": body.expires_at.isoformat() if body.expires_at else None},
+    )
+    await session.commit()
+    response.headers["Location"] = f"/v1/api-keys/{api_key.id}"
+    return {**ApiKeyRead.model_validate(api_key).model_dump(), "key": secret}
+
+
+@router.get("/api-keys", response_model=ApiKeyList, summary="List API keys (never their secrets)", responses=problem_responses(403))
+async def list_keys(session: SessionDep) -> Any:
+    return {"items": await key_repo.list_api_keys(session)}
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key (at once, on every API process)",
+    responses=problem_responses(403, 404, 409, 422),
+)
+async def revoke_key(
+    key_id: Annotated[uuid.UUID, Path()], request: Request, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Response:
+    if str(key_id) == principal.key_id:
+        raise ProblemError(409, "conflict", "An API key cannot revoke itself; use another admin key")
+    revoked = await key_repo.revoke_api_key(session, key_id)
+    if revoked is None:
+        raise not_found(f"No API key with id '{key_id}'")
+    await audit_repo.record(
+        session,
+        action="key.revoke",
+        target_type="api_key",
+        target_id=key_id,
+        actor=principal.name,
+        actor_key_id=principal.key_id,
+        source_address=client_address(request),
+        details={"name": revoked.name},
+    )
+    await session.commit()
+    state.auth_cache.clear()
+    return Response(status_code=204)
