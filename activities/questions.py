@@ -9,6 +9,7 @@ from temporalio import activity
 
 from hitl.notifiers import deliver, notice, resolve_notifier
 from persistence.db import get_sessionmaker
+from persistence.repository import audit as audit_repo
 from persistence.repository import questions as question_repo
 from persistence.repository.runs import mark_run_running, set_run_status
 from settings import Settings
@@ -78,6 +79,15 @@ class QuestionActivities:
                     outcome="accepted",
                     reason=None if not received.via_api else "recorded by the workflow",
                 )
+                await audit_repo.record(
+                    session,
+                    action="question.answer",
+                    target_type="question",
+                    target_id=received.question_id,
+                    actor=received.answered_by,
+                    source_address=TEMPORAL_UI,
+                    details={"run_id": received.run_id, "answer": received.answer, "identity": "claimed in the signal"},
+                )
             else:
                 stored = await question_repo.get_question(session, received.question_id)
             await mark_run_running(session, received.run_id)
@@ -102,6 +112,16 @@ class QuestionActivities:
                 client_address=TEMPORAL_UI,
                 outcome="forbidden",
                 reason=reason,
+            )
+            await audit_repo.record(
+                session,
+                action="question.answer",
+                target_type="question",
+                target_id=received.question_id,
+                actor=received.answered_by,
+                source_address=TEMPORAL_UI,
+                outcome="forbidden",
+                details={"run_id": received.run_id, "answer": received.answer, "reason": reason},
             )
         log.warning("question %s: rejected a forged API answer", received.question_id)
         return QuestionOutcome("rejected", reason=reason)

@@ -1,18 +1,20 @@
-"""Who may do what: the roles an API key holds, the permissions each grants, and the
-dependency every route declares.
+"""Who may do what: the roles an API key holds, the permissions each grants, and the one
+table that says which permission every route needs.
 
-A route states the one permission it needs (``dependencies=[Allow(Permission.X)]``); a key
-holding none of the roles that grant it gets 403 naming those roles. Runs add one rule
-of their own: a ``runner`` may cancel, and see the input and output of, the runs it
-started; other runs' payloads need ``payloads`` (with ``viewer`` or any reading role).
+``authorize`` (a dependency of every ``/v1`` route) looks the matched route up in
+``ROUTE_PERMISSIONS``; a key holding none of the roles that grant the permission gets 403
+naming those roles, and a route missing from the table is refused to everyone. Runs add
+rules of their own: a ``runner`` may cancel, and read the input, output and logs of, the
+runs it started; other runs' payloads need the ``payloads`` role.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any
 
-from fastapi import Depends
+from fastapi import Request
 
 from .deps import Principal, PrincipalDep
 from .problems import ProblemError
@@ -30,6 +32,7 @@ class Permission(str, Enum):
     QUESTIONS_ANSWER = "questions:answer"
     KEYS_MANAGE = "keys:manage"
     AUDIT_READ = "audit:read"
+    SYSTEM_MANAGE = "system:manage"
 
 
 READ = {Permission.TASKS_READ, Permission.RUNS_READ, Permission.QUESTIONS_READ}
@@ -75,16 +78,59 @@ def forbidden(principal: Principal, permission: Permission, detail: str | None =
     )
 
 
-def Allow(permission: Permission) -> Any:
-    """The route dependency: the caller's key must grant ``permission``."""
+V1_PREFIX = "/v1"
+"""Routes under ``/v1`` see their path without it (``scope["route"].path``)."""
 
-    async def check(principal: PrincipalDep) -> Principal:
-        if not may(principal, permission):
-            raise forbidden(principal, permission)
-        return principal
+P = Permission
+ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
+    ("POST", "/v1/tasks"): P.TASKS_WRITE,
+    ("GET", "/v1/tasks"): P.TASKS_READ,
+    ("GET", "/v1/tasks/{task_id}"): P.TASKS_READ,
+    ("PATCH", "/v1/tasks/{task_id}"): P.TASKS_WRITE,
+    ("DELETE", "/v1/tasks/{task_id}"): P.TASKS_WRITE,
+    ("GET", "/v1/tasks/{task_id}/versions"): P.TASKS_READ,
+    ("POST", "/v1/tasks/execute"): P.RUNS_EXECUTE,
+    ("POST", "/v1/tasks/{task_id}/execute"): P.RUNS_EXECUTE,
+    ("GET", "/v1/task-runs"): P.RUNS_READ,
+    ("GET", "/v1/task-runs/{run_id}"): P.RUNS_READ,
+    ("GET", "/v1/task-runs/{run_id}/logs"): P.RUNS_READ,
+    ("POST", "/v1/task-runs/{run_id}/cancel"): P.RUNS_CANCEL,
+    ("GET", "/v1/questions"): P.QUESTIONS_READ,
+    ("GET", "/v1/questions/{question_id}"): P.QUESTIONS_READ,
+    ("GET", "/v1/task-runs/{run_id}/questions"): P.QUESTIONS_READ,
+    ("POST", "/v1/task-runs/{run_id}/respond"): P.QUESTIONS_ANSWER,
+    ("PUT", "/v1/tasks/{task_id}/schedule"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/tasks/{task_id}/schedule"): P.TASKS_READ,
+    ("DELETE", "/v1/tasks/{task_id}/schedule"): P.SCHEDULES_WRITE,
+    ("POST", "/v1/tasks/{task_id}/schedule/pause"): P.SCHEDULES_WRITE,
+    ("POST", "/v1/tasks/{task_id}/schedule/unpause"): P.SCHEDULES_WRITE,
+    ("POST", "/v1/tasks/{task_id}/schedule/trigger"): P.SCHEDULES_WRITE,
+    ("POST", "/v1/tasks/{task_id}/schedule/backfill"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/tasks/{task_id}/schedule/fire-times"): P.TASKS_READ,
+    ("GET", "/v1/tasks/{task_id}/schedule/runs"): P.RUNS_READ,
+    ("POST", "/v1/schedules/reconcile"): P.SYSTEM_MANAGE,
+    ("POST", "/v1/api-keys"): P.KEYS_MANAGE,
+    ("GET", "/v1/api-keys"): P.KEYS_MANAGE,
+    ("DELETE", "/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
+    ("GET", "/v1/audit"): P.AUDIT_READ,
+}
+"""(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 
-    check.permission = permission  # type: ignore[attr-defined]
-    return Depends(check)
+current_principal: ContextVar[Principal | None] = ContextVar("cytasks_principal", default=None)
+current_address: ContextVar[str | None] = ContextVar("cytasks_client_address", default=None)
+
+
+async def authorize(request: Request, principal: PrincipalDep) -> Principal:
+    """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
+    route = request.scope.get("route")
+    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path", "")))
+    if permission is None:
+        raise ProblemError(403, "forbidden", "No role may use this route")
+    if not may(principal, permission):
+        raise forbidden(principal, permission)
+    current_principal.set(principal)
+    current_address.set(request.client.host if request.client else None)
+    return principal
 
 
 def sees_payloads(principal: Principal, run: Any) -> bool:

@@ -20,7 +20,8 @@ from . import runs_service
 from .problems import ProblemError
 from .schemas import CLIENT_TRIGGERS
 
-AUTH_CACHE_SECONDS = 30.0
+AUTH_CACHE_SECONDS = 1.0
+"""A revoked or deleted key stops working on every API process within this long."""
 
 
 @dataclass

@@ -14,9 +14,10 @@ from temporalio.client import Client
 from settings import Settings, get_settings
 
 from . import runs_service
+from .authz import authorize
 from .deps import AppState, require_api_key
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
-from .routes import health, questions, runs, schedules, tasks
+from .routes import audit, health, keys, questions, runs, schedules, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +123,16 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     install_problem_openapi(app)
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=problem_responses(401, 422))
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(require_api_key), Depends(authorize)],
+        responses=problem_responses(401, 403, 422),
+    )
     v1.include_router(tasks.router)
     v1.include_router(runs.router)
     v1.include_router(questions.router)
     v1.include_router(schedules.router)
+    v1.include_router(keys.router)
+    v1.include_router(audit.router)
     app.include_router(v1)
     return app

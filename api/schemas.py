@@ -148,6 +148,7 @@ class TaskRead(BaseModel):
     managed_resource_key: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    created_by: str | None = Field(default=None, description="The API key that created the task")
 
 
 class TaskVersionRead(BaseModel):
@@ -163,6 +164,7 @@ class TaskVersionRead(BaseModel):
     timeout_seconds: int | None = None
     max_concurrency: int | None = None
     created_at: datetime | None = None
+    created_by: str | None = Field(default=None, description="The API key whose change made this version")
 
 
 class ExecuteRequest(BaseModel):
@@ -208,6 +210,12 @@ class TaskRunRead(BaseModel):
     """For runs a schedule started: the time the fire was due."""
     backfill_id: str | None = None
     """For runs a schedule backfill started: the backfill request's id."""
+    created_by: str | None = Field(default=None, description="The API key that started the run (or the schedule)")
+    payloads_visible: bool = Field(
+        default=True,
+        description="False when the caller may not read this run's input and output (they are null): "
+        "that needs the `payloads` role, or being the `runner` that started the run",
+    )
 
 
 class LogEntry(BaseModel):

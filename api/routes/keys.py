@@ -2,39 +2,46 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from persistence.repository import api_keys as key_repo
-from persistence.repository import audit as audit_repo
 
-from ..authz import ROLES, Allow, Permission
+from ..auditing import audit
+from ..authz import ROLES
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 
-router = APIRouter(tags=["api-keys"], dependencies=[Allow(Permission.KEYS_MANAGE)])
+router = APIRouter(tags=["api-keys"])
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
+ROLE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,63}\Z")
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=KEY_NAME_PATTERN, description="Unique; letters, digits, `_ . @ -`")
-    roles: list[str] = Field(min_length=1, max_length=len(ROLES), description=f"Any of {', '.join(ROLES)}")
+    roles: list[str] = Field(
+        min_length=1,
+        max_length=32,
+        description=f"The roles {', '.join(ROLES)} grant permissions; any other name (lower case, "
+        "digits, `_ -`) is a group that questions can be assigned to",
+    )
     expires_at: datetime | None = Field(default=None, description="After this instant the key no longer works")
 
     @field_validator("roles")
     @classmethod
     def known_roles(cls, roles: list[str]) -> list[str]:
-        unknown = sorted(set(roles) - set(ROLES))
-        if unknown:
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
-        return sorted(set(roles), key=ROLES.index)
+        bad = sorted(role for role in set(roles) if not ROLE_PATTERN.match(role))
+        if bad:
+            raise ValueError(f"role names are lower case letters, digits, '_' and '-': {', '.join(bad)}")
+        return sorted(set(roles), key=lambda role: (ROLES.index(role) if role in ROLES else len(ROLES), role))
 
     @field_validator("expires_at")
     @classmethod
@@ -67,10 +74,6 @@ class ApiKeyList(BaseModel):
     items: list[ApiKeyRead]
 
 
-def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.post(
     "/api-keys",
     status_code=201,
@@ -78,24 +81,17 @@ def client_address(request: Request) -> str | None:
     summary="Create an API key (its secret is in this answer only)",
     responses=problem_responses(403, 409, 422),
 )
-async def create_key(
-    body: ApiKeyCreate, request: Request, response: Response, session: SessionDep, principal: PrincipalDep
-) -> Any:
+async def create_key(body: ApiKeyCreate, response: Response, session: SessionDep, principal: PrincipalDep) -> Any:
     try:
         api_key, secret = await key_repo.create_api_key(
             session, body.name, body.roles, expires_at=body.expires_at, created_by=principal.name
         )
     except key_repo.KeyNameTaken as error:
         raise ProblemError(409, "conflict", str(error), errors=[{"field": "name", "in": "body", "message": str(error)}])
-    await audit_repo.record(
-        session,
-        action="key.create",
-        target_type="api_key",
-        target_id=api_key.id,
-        actor=principal.name,
-        actor_key_id=principal.key_id,
-        source_address=client_address(request),
-        details={"name": api_key.name, "roles": list(api_key.roles), "expires_at": body.expires_at.isoformat() if body.expires_at else None},
+    expires = body.expires_at.isoformat() if body.expires_at else None
+    await audit(
+        session, "key.create", "api_key", api_key.id,
+        details={"name": api_key.name, "roles": list(api_key.roles), "expires_at": expires},
     )
     await session.commit()
     response.headers["Location"] = f"/v1/api-keys/{api_key.id}"
@@ -114,23 +110,14 @@ async def list_keys(session: SessionDep) -> Any:
     responses=problem_responses(403, 404, 409, 422),
 )
 async def revoke_key(
-    key_id: Annotated[uuid.UUID, Path()], request: Request, session: SessionDep, state: StateDep, principal: PrincipalDep
+    key_id: Annotated[uuid.UUID, Path()], session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> Response:
     if str(key_id) == principal.key_id:
         raise ProblemError(409, "conflict", "An API key cannot revoke itself; use another admin key")
     revoked = await key_repo.revoke_api_key(session, key_id)
     if revoked is None:
         raise not_found(f"No API key with id '{key_id}'")
-    await audit_repo.record(
-        session,
-        action="key.revoke",
-        target_type="api_key",
-        target_id=key_id,
-        actor=principal.name,
-        actor_key_id=principal.key_id,
-        source_address=client_address(request),
-        details={"name": revoked.name},
-    )
+    await audit(session, "key.revoke", "api_key", key_id, details={"name": revoked.name})
     await session.commit()
     state.auth_cache.clear()
     return Response(status_code=204)

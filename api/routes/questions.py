@@ -20,6 +20,7 @@ from persistence.repository import questions as question_repo
 from persistence.repository import runs as run_repo
 from persistence.repository.pagination import InvalidCursor
 
+from ..auditing import audit
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import TERMINAL_STATUSES, Page
@@ -201,6 +202,10 @@ async def _audit(session: AsyncSession, question: Any, body: RespondRequest, pri
         outcome=outcome,
         reason=reason,
     )
+    await audit(
+        session, "question.answer", "question", question.id,
+        outcome=outcome, details={"run_id": str(question.run_id), "answer": body.answer, "reason": reason},
+    )
     await session.commit()
 
 
@@ -240,7 +245,10 @@ async def respond(
             errors=[{**p, "field": "answer", "in": "body"} for p in problems],
             question_id=str(question.id),
         )
-    if not may_answer(question.assignees, principal.name, principal.roles):
+    override = False
+    if not may_answer(question.assignees, principal.name, principal.roles) and "admin" in principal.roles:
+        override = True
+    elif not may_answer(question.assignees, principal.name, principal.roles):
         await _audit(session, question, body, principal, source, address, "forbidden", "not an assignee")
         raise ProblemError(
             403,
@@ -266,6 +274,11 @@ async def respond(
         source=source,
         client_address=address,
         outcome="accepted",
+        reason="admin override: not an assignee" if override else None,
+    )
+    await audit(
+        session, "question.answer", "question", question.id,
+        details={"run_id": str(run.id), "answer": body.answer, "override": override},
     )
     # The workflow resumes on the signal without a database round trip of its own.
     await run_repo.set_run_status(session, run.id, "running")

@@ -19,6 +19,8 @@ from persistence.repository.pagination import InvalidCursor
 from persistence.repository.schedules import backfill_id_of
 
 from .. import run_reconciliation, runs_service
+from ..auditing import audit
+from ..authz import Permission, current_principal, forbidden, may_cancel, sees_payloads
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import (
@@ -58,18 +60,23 @@ def run_not_found(run_id: Any) -> ProblemError:
 
 
 async def run_resource(state: AppState, run: Any) -> dict[str, Any]:
-    """The run as the API shows it, with input and output read back from where they are stored."""
+    """The run as the API shows it, with input and output read back from where they are stored
+    (when the caller may read them)."""
     store = state.blob_store
-    output = None
-    if run.output_storage is not None:
+    principal = current_principal.get()
+    visible = principal is None or sees_payloads(principal, run)
+    output = run_input = None
+    if visible and run.output_storage is not None:
         output = await load_stored(store, run.output_storage, run.output_inline, run.output_ref)
+    if visible:
+        run_input = await load_stored(store, run.input_storage, run.input_inline, run.input_ref)
     return {
         "id": run.id,
         "task_id": run.task_id,
         "task_version": run.task_version,
         "status": run.status,
         "trigger": run.trigger,
-        "input": await load_stored(store, run.input_storage, run.input_inline, run.input_ref),
+        "input": run_input,
         "output": output,
         "error": run.error,
         "logs_count": run.logs_count or 0,
@@ -81,6 +88,8 @@ async def run_resource(state: AppState, run: Any) -> dict[str, Any]:
         "workflow_id": run.workflow_id,
         "scheduled_time": run.scheduled_time,
         "backfill_id": backfill_id_of(run.created_by),
+        "created_by": run.created_by,
+        "payloads_visible": visible,
     }
 
 
@@ -223,6 +232,13 @@ async def submit_run(
         cy_script=None if task is not None else script,
         created_by=principal.name,
         **stored_input,
+    )
+    await audit(
+        session,
+        "run.execute",
+        "run",
+        run_id,
+        details={"task": task.cy_name if task is not None else None, "trigger": trigger},
     )
     await session.commit()
     request = runs_service.task_run_request(
@@ -420,12 +436,20 @@ async def list_runs(
 async def get_run_logs(
     run_id: str,
     session: SessionDep,
+    principal: PrincipalDep,
     after_seq: Annotated[int, Query(ge=0, description="Only lines after this sequence number")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> Any:
     run = await run_repo.get_run(session, run_id)
     if run is None:
         raise run_not_found(run_id)
+    if not sees_payloads(principal, run):
+        raise forbidden(
+            principal,
+            Permission.RUNS_PAYLOADS,
+            f"API key '{principal.name}' may not read the logs of run {run.id}: that needs the payloads role "
+            "(or being the runner that started it)",
+        )
     lines = await run_repo.get_logs(session, run.id, after_seq=after_seq, limit=limit)
     return {
         "run_id": run.id,
@@ -440,10 +464,19 @@ async def get_run_logs(
     summary="Cancel a run (it ends `cancelled`)",
     responses=problem_responses(404, 409, 503),
 )
-async def cancel_run(run_id: str, response: Response, session: SessionDep, state: StateDep) -> Any:
+async def cancel_run(
+    run_id: str, response: Response, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Any:
     run = await run_repo.get_run(session, run_id)
     if run is None:
         raise run_not_found(run_id)
+    if not may_cancel(principal, run):
+        raise forbidden(
+            principal,
+            Permission.RUNS_CANCEL,
+            f"API key '{principal.name}' may cancel only the runs it started; run {run.id} was "
+            f"started by {run.created_by or 'someone else'} (an admin may cancel any run)",
+        )
     if run.status in TERMINAL_STATUSES:
         raise ProblemError(
             409,
@@ -451,6 +484,8 @@ async def cancel_run(run_id: str, response: Response, session: SessionDep, state
             f"Run {run.id} is already {run.status}",
             run_status=run.status,
         )
+    await audit(session, "run.cancel", "run", run.id, details={"status": run.status})
+    await session.commit()
     run = await run_reconciliation.cancel_run(state, session, run)
     response.headers["Location"] = f"/v1/task-runs/{run.id}"
     return await run_resource(state, run)

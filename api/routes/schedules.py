@@ -28,6 +28,7 @@ from schedules import OVERLAP_POLICIES, ScheduleSpec, ScheduleSpecError, validat
 from schedules import service as schedule_service
 from schedules.temporal import pause_state, schedule_id_for
 
+from ..auditing import audit
 from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..validation import validate_input
@@ -259,8 +260,11 @@ async def _apply(state: AppState, task: Any, spec: ScheduleSpec | None) -> None:
     )
 
 
-async def _write(state: AppState, session: AsyncSession, task: Any, spec: ScheduleSpec | None) -> None:
-    """Store the new schedule (committed), then make Temporal match; put the row back on failure."""
+async def _write(
+    state: AppState, session: AsyncSession, task: Any, spec: ScheduleSpec | None, action: str, details: dict | None = None
+) -> None:
+    """Store the new schedule and its audit entry (committed), then make Temporal match; put the
+    row back on failure."""
     previous = task.schedule
     if spec is not None:
         spec.updated_at = _now().isoformat()
@@ -268,6 +272,7 @@ async def _write(state: AppState, session: AsyncSession, task: Any, spec: Schedu
         spec.task_queue = spec.task_queue or state.settings.TASK_QUEUE
     record = spec.to_record() if spec is not None else None
     await schedule_repo.set_task_schedule(session, task.id, record)
+    await audit(session, action, "schedule", task.id, details={"task": task.cy_name, **(details or {})})
     await session.commit()
     try:
         await _apply(state, task, spec)
@@ -396,7 +401,7 @@ async def put_schedule(task_id: str, body: ScheduleSet, session: SessionDep, sta
         if task.schedule is not None:
             old = ScheduleSpec.from_record(task.schedule)
             spec.created_at, spec.backfills, spec.task_queue = old.created_at, old.backfills, old.task_queue
-        await _write(state, session, task, spec)
+        await _write(state, session, task, spec, "schedule.set", {"schedule": body.model_dump(mode="json")})
     return await schedule_resource(state, session, task)
 
 
@@ -422,7 +427,7 @@ async def delete_schedule(task_id: str, session: SessionDep, state: StateDep) ->
         task = await _locked_task(session, str(probe.id))
         if task.schedule is None:
             raise no_schedule(task)
-        await _write(state, session, task, None)
+        await _write(state, session, task, None, "schedule.delete")
     return Response(status_code=204)
 
 
@@ -434,7 +439,8 @@ async def _set_paused(state: AppState, session: AsyncSession, task_id: str, paus
         spec.paused = paused
         if note is not None:
             spec.note = note
-        await _write(state, session, task, spec)
+        action = "schedule.pause" if paused else "schedule.unpause"
+        await _write(state, session, task, spec, action, {"note": note})
     return await schedule_resource(state, session, task)
 
 
@@ -477,6 +483,8 @@ async def trigger(task_id: str, session: SessionDep, state: StateDep, body: Trig
             409, "task-not-runnable", f"Task '{task.cy_name}' is {task.status} and cannot be run", task_status=task.status
         )
     triggered_at = _now()
+    await audit(session, "schedule.trigger", "schedule", task.id, details={"task": task.cy_name})
+    await session.commit()
     try:
         client = await state.temporal_client()
         await schedule_service.trigger_schedule(client, task.id, body.overlap if body else None)
@@ -557,6 +565,7 @@ async def backfill(task_id: str, body: BackfillBody, session: SessionDep, state:
         spec.backfills = (spec.backfills + [record])[-50:]
         spec.updated_at = _now().isoformat()
         await schedule_repo.set_task_schedule(session, task.id, spec.to_record())
+        await audit(session, "schedule.backfill", "schedule", task.id, details={"task": task.cy_name, **record})
         await session.commit()
     try:
         await schedule_service.backfill_schedule(client, task.id, start, end, body.overlap)

@@ -11,6 +11,7 @@ from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 
 from .. import runs_service
+from ..auditing import audit
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import (
@@ -116,6 +117,7 @@ async def create_task(body: TaskCreate, session: SessionDep, state: StateDep, pr
             str(error),
             errors=[{"field": "cy_name", "in": "body", "message": "already taken"}],
         ) from error
+    await audit(session, "task.create", "task", task.id, details={"cy_name": task.cy_name, "version": task.version})
     await session.commit()
     return task
 
@@ -181,6 +183,9 @@ async def update_task(
             str(error),
             errors=[{"field": "cy_name", "in": "body", "message": "already taken"}],
         ) from error
+    action = "task.status" if changes.keys() == {"status"} else "task.update"
+    details = {"fields": sorted(changes), "version": task.version, "status": task.status}
+    await audit(session, action, "task", task.id, details=details)
     await session.commit()
     if {"status", "cy_name"} & changes.keys():
         from .schedules import sync_task_schedule
@@ -211,6 +216,7 @@ async def archive_task(task_id: str, session: SessionDep, state: StateDep) -> An
     task = await task_repo.archive_task(session, task_id)
     if task is None:
         raise task_not_found(task_id)
+    await audit(session, "task.archive", "task", task.id, details={"cy_name": task.cy_name})
     await session.commit()
     from .schedules import sync_task_schedule
 

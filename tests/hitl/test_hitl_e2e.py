@@ -117,8 +117,8 @@ async def test_second_answer_gets_409(api, hitl_settings):
 
 
 async def test_only_assignees_may_answer(api, hitl_settings, unique):
-    outsider = await make_key(hitl_settings, f"outsider-{unique}", [])
-    analyst = await make_key(hitl_settings, f"analyst-{unique}", ["soc-analyst"])
+    outsider = await make_key(hitl_settings, f"outsider-{unique}", ["approver"])
+    analyst = await make_key(hitl_settings, f"analyst-{unique}", ["approver", "soc-analyst"])
     script = 'return app::human::ask("Close the incident?", responses="yes,no", assignees=["soc-analyst", "lead-' + unique + '"])'
     run_id = await start_script(api, script)
     question = await wait_question(api, run_id)
@@ -134,8 +134,6 @@ async def test_only_assignees_may_answer(api, hitl_settings, unique):
     )
     body = assert_problem(forbidden, 403, "not-an-assignee")
     assert f"outsider-{unique}" in body["detail"] and "soc-analyst" in body["detail"]
-    # The admin key is no assignee either.
-    assert_problem(await api.post(f"/v1/task-runs/{run_id}/respond", json={"answer": "yes"}), 403, "not-an-assignee")
 
     allowed = await api.post(
         f"/v1/task-runs/{run_id}/respond", json={"answer": "no"}, headers={"Authorization": f"Bearer {analyst}"}
@@ -146,8 +144,23 @@ async def test_only_assignees_may_answer(api, hitl_settings, unique):
     audit = await audit_rows(hitl_settings, question["id"])
     assert [(a.outcome, a.answered_by) for a in audit] == [
         ("forbidden", f"outsider-{unique}"),
-        ("forbidden", "bootstrap-admin"),
         ("accepted", f"analyst-{unique}"),
+    ]
+
+
+async def test_an_admin_may_answer_any_question_as_a_recorded_override(api, hitl_settings, unique):
+    run_id = await start_script(api, f'return app::human::ask("Go?", responses="yes,no", assignees="lead-{unique}")')
+    question = await wait_question(api, run_id)
+    allowed = await api.post(f"/v1/task-runs/{run_id}/respond", json={"answer": "yes"})
+    assert allowed.status_code == 202, allowed.text
+    assert (await wait_status(api, run_id, "completed"))["output"] == "yes"
+    audit = await audit_rows(hitl_settings, question["id"])
+    assert [(a.outcome, a.answered_by, a.reason) for a in audit] == [
+        ("accepted", "bootstrap-admin", "admin override: not an assignee")
+    ]
+    entries = (await api.get("/v1/audit", params={"target_id": question["id"]})).json()["items"]
+    assert [(e["action"], e["actor"], e["details"]["override"]) for e in entries] == [
+        ("question.answer", "bootstrap-admin", True)
     ]
 
 

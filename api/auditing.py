@@ -1,0 +1,36 @@
+"""Writing the audit log from a route: the actor and source address are the request's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.repository import audit as audit_repo
+
+from .authz import current_address, current_principal
+
+
+async def audit(
+    session: AsyncSession,
+    action: str,
+    target_type: str,
+    target_id: Any = None,
+    *,
+    outcome: str = "ok",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an entry to the session's transaction; commit it with the change it records
+    (a refusal is committed on its own by the caller)."""
+    principal = current_principal.get()
+    await audit_repo.record(
+        session,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        actor=principal.name if principal else None,
+        actor_key_id=principal.key_id if principal else None,
+        source_address=current_address.get(),
+        outcome=outcome,
+        details=details,
+    )
