@@ -64,17 +64,19 @@ class ToolActivities:
             value = await with_heartbeats(lambda: self._call(spec.fn, call_args, invocation.kwargs))
         except CyError as error:
             raise ApplicationError(
-                error.message, type=CY_ERROR_PREFIX + error.type, non_retryable=True
-            ) from error
+                context.redact(error.message), type=CY_ERROR_PREFIX + error.type, non_retryable=True
+            ) from None
         except ValueError as error:
-            raise ApplicationError(str(error), type="ValueError", non_retryable=True) from error
+            raise ApplicationError(context.redact(str(error)), type="ValueError", non_retryable=True) from None
         except Exception as error:
-            raise ApplicationError(str(error) or type(error).__name__, type=type(error).__name__) from error
+            message = context.redact(str(error) or type(error).__name__)
+            raise ApplicationError(message, type=type(error).__name__) from None
         for message in context.logs:
-            activity.logger.info("%s: %s", fqn, message)
+            activity.logger.info("%s: %s", fqn, context.redact(message))
+        # Whatever secret the tool used is kept out of its result (and so out of history).
         if isinstance(value, ToolOutput):
-            return ToolResult(value=_plain(value.value), llm_usage=value.llm_usage)
-        return ToolResult(value=_plain(value))
+            return ToolResult(value=context.redact(_plain(value.value)), llm_usage=value.llm_usage)
+        return ToolResult(value=context.redact(_plain(value)))
 
 
     async def _call(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:

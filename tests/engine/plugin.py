@@ -37,8 +37,17 @@ async def slow(seconds: float) -> str:
     return "slow done"
 
 
+def leak_credential(ctx, name: str, fail: bool):
+    """A careless plugin tool: it hands its secret back, or puts it in an error."""
+    secret = ctx.credential(name)
+    if fail:
+        raise RuntimeError(f"login refused for token {secret}")
+    return {"token": secret}
+
+
 def register(registry: ToolRegistry) -> None:
     registry.register("app::test::echo", echo)
+    registry.register("app::test::leak_credential", leak_credential, uses_host=True, retry=RetryPolicy(maximum_attempts=1))
     registry.register("app::test::count_call", count_call)
     registry.register("app::test::big", big)
     registry.register("app::test::fail", fail, retry=RetryPolicy(maximum_attempts=2, initial_interval_seconds=0.1))

@@ -120,3 +120,14 @@ async def test_an_unbound_credential_is_not_sent_anywhere(runner, monkeypatch):
     row = await runner.run('return app::http::request("GET", "http://127.0.0.1:9/", auth="credential:echo_token")')
     assert row.status == "failed"
     assert "is not bound to any host" in row.error["message"]
+
+
+async def test_a_plugin_tool_that_returns_or_raises_its_credential_has_it_redacted(runner, monkeypatch):
+    monkeypatch.setenv("CYTASKS_CREDENTIAL_PLUGIN_SECRET", "plugin-secret-7731")
+    echoed = await runner.run('return app::test::leak_credential("plugin_secret", False)')
+    assert echoed.status == "completed", echoed.error
+    assert echoed.output_inline == {"token": "[REDACTED:plugin_secret]"}
+    raised = await runner.run('return app::test::leak_credential("plugin_secret", True)')
+    assert raised.status == "failed"
+    assert "[REDACTED:plugin_secret]" in raised.error["message"]
+    assert "plugin-secret-7731" not in raised.error["message"]
