@@ -8,10 +8,11 @@ from typing import Any, Optional
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cy.errors import CyError
-    from cy.values import exported, printable
+    from cy.values import TooBig, exported, footprint, printable
     from hitl.workflow import HumanQuestions
     from workflows.host import (
         COMPILE_ALONE_BYTES,
@@ -31,6 +32,18 @@ SEARCH_ATTRIBUTE_NAMES = ("CytasksTaskName", "CytasksTaskId", "CytasksTrigger", 
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 MAX_ERROR_MESSAGE_CHARS = 4_000
+RESULT_OUTPUT_CHARS = 64 * 1024
+"""A completed run's workflow result carries its output up to this size."""
+
+
+def run_label(request: TaskRunRequest) -> str:
+    if request.task_name:
+        return f"{request.task_name} v{request.task_version}"
+    return "ad-hoc"
+
+
+def _where(error: dict) -> str:
+    return f" (line {error['line']}, column {error['column']})" if error.get("line") else ""
 
 
 class ScriptTooLarge(CyError):
@@ -60,6 +73,7 @@ class TaskRunWorkflow:
     def __init__(self) -> None:
         self._status = "pending"
         self._track_status = False
+        self._request: TaskRunRequest | None = None
         self._human = HumanQuestions()
 
     @workflow.query
@@ -95,6 +109,8 @@ class TaskRunWorkflow:
         self._status = status
         if self._track_status:
             workflow.upsert_search_attributes([STATUS.value_set(status)])
+        if self._request is not None:
+            self._details(self._request, status)
 
     async def _execute(self, request: TaskRunRequest, host: WorkflowHost) -> Any:
         """Compile the pinned script and run it. A long script compiles in an activation of
@@ -117,6 +133,7 @@ class TaskRunWorkflow:
             if prepared is None:
                 return TaskRunSummary(run_id="", status="skipped", error_type="TaskNotRunnable")
             request = prepared
+        self._request = request
         # The client sets the search attributes only where the server has them registered.
         self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
         started_at = workflow.now()
@@ -179,10 +196,59 @@ class TaskRunWorkflow:
             "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
         self._set_status(finished.status)
+        self._details(request, finished.status, finished.error)
         if cancelled is not None:
             raise cancelled
-        return TaskRunSummary(
+        error = finished.error or {}
+        if finished.status in ("failed", "timed_out") and workflow.patched("failed-runs-fail-workflows"):
+            # The run's failure is the workflow's failure, so Temporal tells the same story.
+            raise ApplicationError(
+                f"{error.get('type')}: {error.get('message')}" + _where(error),
+                {"run_id": request.run_id, "status": finished.status, "error": error},
+                type=error.get("type") or "RunFailed",
+                non_retryable=True,
+            )
+        summary = TaskRunSummary(
             run_id=request.run_id,
             status=finished.status,
-            error_type=(finished.error or {}).get("type"),
+            error_type=error.get("type"),
         )
+        if workflow.patched("result-has-output"):
+            summary.task = run_label(request)
+            if finished.has_output:
+                self._attach_output(summary, finished.output)
+        return summary
+
+    @staticmethod
+    def _attach_output(summary: TaskRunSummary, output: Any) -> None:
+        try:
+            small = footprint(output, RESULT_OUTPUT_CHARS)[0] <= RESULT_OUTPUT_CHARS
+        except TooBig:
+            small = False
+        if small:
+            summary.output = output
+        else:
+            summary.output_omitted = (
+                f"the output is larger than {RESULT_OUTPUT_CHARS:,} characters: "
+                f"GET /v1/task-runs/{summary.run_id} has it"
+            )
+
+    def _details(self, request: TaskRunRequest, status: str, error: dict | None = None) -> None:
+        """What the Temporal UI shows as the run's current details (no history event)."""
+        lines = [f"**{run_label(request)}**: {status}"]
+        question = self._human.pending()
+        if status == "paused" and question is not None:
+            who = ", ".join(question.get("assignees") or []) or "anyone with the approver role"
+            lines.append(f"Waiting for a person: *{question.get('question')}*")
+            if question.get("responses"):
+                lines.append("Answers: " + ", ".join(str(r) for r in question["responses"]))
+            lines.append(f"Who may answer: {who}")
+            if question.get("timeout_at"):
+                lines.append(f"Expires: {question['timeout_at']}")
+            lines.append(
+                f"Answer with `POST /v1/task-runs/{request.run_id}/respond`, `cytasks respond {request.run_id}`, "
+                'or the `human_responded` signal `{"answer": ..., "answered_by": ...}`'
+            )
+        if error:
+            lines.append(f"{error.get('type')}: {error.get('message')}{_where(error)}")
+        workflow.set_current_details("\n\n".join(lines))

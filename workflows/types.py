@@ -72,9 +72,16 @@ class RunFinished:
 
 @dataclass
 class TaskRunSummary:
+    """The workflow's result: what the run ended as, and its output when it is small."""
+
     run_id: str
     status: str
     error_type: str | None = None
+    task: str | None = None
+    """``cy_name vN`` of the task, or ``ad-hoc``."""
+    output: Any = None
+    output_omitted: str | None = None
+    """Why ``output`` is not here (too large for a workflow result): where to read it instead."""
 
 
 @dataclass
