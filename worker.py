@@ -56,6 +56,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         tools.run_tool,
         run_activities.mark_run_running,
         run_activities.finish_run,
+        run_activities.append_run_logs,
         run_activities.checkpoint,
         questions.open_question,
         questions.record_answer,

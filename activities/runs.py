@@ -9,10 +9,11 @@ from temporalio import activity
 
 from persistence.db import get_sessionmaker
 from persistence.repository import finish_run, mark_run_running
+from persistence.repository.runs import append_logs
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, run_value_key, store_value
-from workflows.types import RunFinished, RunStarted
+from workflows.types import RunFinished, RunLogLines, RunStarted
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ class RunActivities:
                 started_at=started.started_at,
                 workflow_run_id=started.workflow_run_id,
             )
+
+    @activity.defn(name="append_run_logs")
+    async def append_run_logs(self, batch: RunLogLines) -> int:
+        """Store log lines of a run that is still going (its logs are readable live)."""
+        async with self.sessions() as session, session.begin():
+            return await append_logs(session, batch.run_id, batch.lines)
 
     @activity.defn(name="finish_run")
     async def finish_run(self, finished: RunFinished) -> bool:

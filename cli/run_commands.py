@@ -220,22 +220,42 @@ def show_run(
 @runs_app.command("logs")
 def run_logs(
     run_id: str = typer.Argument(..., help="Run id"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the run ends"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Print a run's log lines."""
+    """Print a run's log lines (with --follow, as they arrive)."""
     with api_call(), client() as api:
-        logs = api.run_logs(run_id)
-    items = logs.get("items", [])
-    if as_json:
-        print_json(items)
-        return
+        items = api.run_logs(run_id).get("items", [])
+        if as_json and not follow:
+            print_json(items)
+            return
+        _print_log_lines(items, as_json)
+        last = items[-1]["seq"] if items else 0
+        while follow:
+            run = api.request("GET", f"/v1/task-runs/{run_id}", params={"wait": FOLLOW_POLL_SECONDS})
+            fresh = api.request("GET", f"/v1/task-runs/{run_id}/logs", params={"after_seq": last}).get("items", [])
+            _print_log_lines(fresh, as_json)
+            if fresh:
+                last = fresh[-1]["seq"]
+            if run["status"] in TERMINAL:
+                err_console.print(f"[dim]run {run_id} {run['status']}[/]", highlight=False)
+                return
+    if not items and not follow:
+        err_console.print("[dim]No log lines.[/]")
+
+
+FOLLOW_POLL_SECONDS = 1
+
+
+def _print_log_lines(items: list[dict[str, Any]], as_json: bool) -> None:
     for item in items:
+        if as_json:
+            print_json(item)
+            continue
         stamp = short_time(item.get("created_at"))
         prefix = f"[dim]{stamp}[/] " if stamp else ""
         console.print(prefix, end="", highlight=False)
         console.print(str(item.get("message", "")), markup=False, highlight=False)
-    if not items:
-        err_console.print("[dim]No log lines.[/]")
 
 
 @runs_app.command("cancel")

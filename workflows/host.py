@@ -26,11 +26,13 @@ from cy.values import exported, printable
 from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
 from integrations.registry import get_registry
 
-from .types import CY_ERROR_PREFIX, TaskRunRequest, ToolInvocation, ToolResult
+from .types import CY_ERROR_PREFIX, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
 
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
 MAX_LOGS = 1000
+LIVE_LOG_EVERY_SECONDS = 1.0
+"""During a long computation, lines are handed over at most this often."""
 MAX_LOG_LINE_CHARS = 16_384
 MAX_LOG_CHARS = 1_000_000
 MAX_EXPORT_CHARS = 16_000_000
@@ -103,6 +105,11 @@ class WorkflowHost:
         self.llm_usage: dict[str, int] | None = None
         self._truncated = False
         self._log_chars = 0
+        self.live_logs = False
+        """Hand log lines over while the run goes (set by the workflow, behind a patch marker)."""
+        self._handed_over = 0
+        self._handing_over: asyncio.Task | None = None
+        self._handed_at: datetime | None = None
         self.human: Any = None
         """The run's ``hitl.workflow.HumanQuestions``, which pauses on hi-latency calls."""
 
@@ -129,15 +136,47 @@ class WorkflowHost:
         """End the current activation (the interpreter calls this after a fixed amount of
         work, so it is deterministic). A no-op local activity does it without a server
         round trip; it leaves one marker event in history."""
+        now = workflow.now()
+        if self._handed_at is None or (now - self._handed_at).total_seconds() >= LIVE_LOG_EVERY_SECONDS:
+            self.hand_over_logs()
         await workflow.execute_local_activity(
             "cy_checkpoint", start_to_close_timeout=timedelta(seconds=30)
         )
+
+    def hand_over_logs(self) -> None:
+        """Store the lines logged since the last hand-over, beside whatever the run waits on
+        next (it adds no wait of its own). Hand-overs run one after another, in order."""
+        if not self.live_logs or self._handed_over >= len(self.logs):
+            return
+        lines = self.logs[self._handed_over :]
+        self._handed_over = len(self.logs)
+        self._handed_at = workflow.now()
+        previous = self._handing_over
+
+        async def hand_over() -> None:
+            if previous is not None:
+                await previous
+            await workflow.execute_local_activity(
+                "append_run_logs",
+                RunLogLines(self.request.run_id, lines),
+                result_type=int,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+
+        self._handing_over = asyncio.create_task(hand_over())
+
+    async def logs_handed_over(self) -> list[str]:
+        """Wait for hand-overs in flight; the lines still to be stored with the run's end."""
+        if self._handing_over is not None:
+            await self._handing_over
+        return self.logs[self._handed_over :] if self.live_logs else self.logs
 
     def call_tool(self, call: ToolCall) -> Any:
         return self._call(call)
 
     async def _call(self, call: ToolCall) -> Any:
         spec = call.tool
+        self.hand_over_logs()
         if spec.metadata.get(DURABLE_TIMER):
             seconds = call.args[0] if call.args else call.kwargs.get("seconds")
             try:

@@ -145,6 +145,7 @@ class TaskRunWorkflow:
         self._set_status("running")
 
         host = WorkflowHost(request)
+        host.live_logs = workflow.patched("live-logs")
         host.human = self._human
         self._human.log = host.log
         self._human.on_status = self._set_status
@@ -189,8 +190,8 @@ class TaskRunWorkflow:
             finished.error = clean_error(internal_error(error))
 
         await self._human.close_open(request.run_id, finished.status)
+        finished.logs = await host.logs_handed_over()
         finished.completed_at = workflow.now()
-        finished.logs = host.logs
         finished.llm_usage = host.llm_usage
         await workflow.execute_local_activity(
             "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT

@@ -71,6 +71,14 @@ class RunFinished:
 
 
 @dataclass
+class RunLogLines:
+    """Log lines a running run hands over before its end (so they can be read live)."""
+
+    run_id: str
+    lines: list[str]
+
+
+@dataclass
 class TaskRunSummary:
     """The workflow's result: what the run ended as, and its output when it is small."""
 

@@ -161,3 +161,17 @@ async def test_run_and_exec_wait_for_the_result(api_worker, cli, unique: str, tm
     assert result.exit_code == 0, result.output
     run = json.loads(result.stdout)
     assert run["trigger"] == "cli" and run["output"] == {"doubled": 10}
+
+
+@requires_engine
+async def test_runs_logs_follow_prints_lines_as_they_come_until_the_run_ends(api_worker, cli, tmp_path: Path) -> None:
+    script = tmp_path / "slow.cy"
+    script.write_text('log("first")\nsleep(2)\nlog("second")\nreturn 1')
+    started = await asyncio.to_thread(cli, "exec", str(script), "--json")
+    assert started.exit_code == 0, started.output
+    run_id = json.loads(started.stdout)["id"]
+    followed = await asyncio.wait_for(asyncio.to_thread(cli, "runs", "logs", run_id, "--follow"), 60)
+    assert followed.exit_code == 0, followed.output
+    lines = [line for line in followed.stdout.splitlines() if line.strip()]
+    assert [line.split()[-1] for line in lines] == ["first", "second"]
+    assert "completed" in followed.stderr

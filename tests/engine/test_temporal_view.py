@@ -77,3 +77,38 @@ async def test_a_paused_run_says_who_it_waits_for(runner):
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+
+
+async def test_logs_are_readable_while_the_run_goes(runner):
+    from persistence.repository import get_logs
+
+    run_id = await runner.start('log("before")\nlog("second")\nsleep(60)\nlog("after")\nreturn 1')
+    row = None
+    for _ in range(100):
+        row = await runner.row(run_id)
+        async with runner.sessions() as session:
+            lines = [line.message for line in await get_logs(session, row.id)]
+        if lines:
+            break
+        await asyncio.sleep(0.05)
+    assert lines == ["before", "second"]
+    assert row.status == "running"
+    handle = runner.client.get_workflow_handle(f"taskrun-{run_id}")
+    await handle.cancel()
+    row = await runner.wait(run_id)
+    async with runner.sessions() as session:
+        stored = await get_logs(session, row.id)
+    assert [(line.seq, line.message) for line in stored] == [(1, "before"), (2, "second")]
+    assert row.logs_count == 2
+
+
+async def test_live_logs_and_the_end_write_each_line_once_in_order(runner):
+    from persistence.repository import get_logs
+
+    script = 'i = 0\nwhile (i < 5) { log("line ${i}")\n app::test::echo(i)\n i += 1 }\nlog("done")\nreturn i'
+    row = await runner.run(script)
+    assert row.status == "completed", row.error
+    async with runner.sessions() as session:
+        stored = await get_logs(session, row.id)
+    assert [line.message for line in stored] == [f"line {i}" for i in range(5)] + ["done"]
+    assert [line.seq for line in stored] == list(range(1, 7))
