@@ -32,7 +32,8 @@ def load_registry() -> ToolRegistry:
 
 def check_script(source: str, registry: ToolRegistry) -> list[dict[str, Any]]:
     """Compile ``source``; the Cy errors as ``{type, message, line, column}`` (empty when it compiles)."""
-    return [error.to_dict() for error in cy_check_script(source, registry, CyOptions())]
+    options = CyOptions(undefined_variables="error")
+    return [error.to_dict() for error in cy_check_script(source, registry, options)]
 
 
 async def connect_temporal(settings: Any) -> Client:

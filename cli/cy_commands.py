@@ -161,17 +161,29 @@ def load_tools_file(path: Path, registry: Any) -> list[str]:
 
 
 def build_registry(tools_file: Optional[Path], plugins: bool) -> Any:
-    from cy.natives import default_registry
+    """The tools the server knows (natives, built-in tools, and with ``plugins`` the installed
+    plugins and ``CYTASKS_PLUGINS``), plus those of ``tools_file``."""
+    from integrations.registry import build_registry as server_registry
 
-    registry = default_registry()
-    if plugins:
-        try:
-            registry.load_entry_points()
-        except Exception as exc:  # noqa: BLE001 - third-party code
-            raise CliFailure(f"loading tool plugins failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        registry = server_registry(plugins=plugins)
+    except Exception as exc:  # noqa: BLE001 - third-party code
+        raise CliFailure(f"loading tool plugins failed: {type(exc).__name__}: {exc}") from exc
     if tools_file is not None:
         load_tools_file(tools_file, registry)
     return registry
+
+
+AllowUndefinedOpt = typer.Option(
+    False,
+    "--allow-undefined",
+    help="Accept variables the script reads but never assigns (they are NameErrors only when "
+    "read at run time). The server refuses them when a task is saved or an ad-hoc run submitted.",
+)
+
+
+def _undefined(allow: bool) -> str:
+    return "runtime" if allow else "error"
 
 
 def build_options(**values: Any) -> Any:
@@ -264,6 +276,7 @@ def run_command(
         "answers the remaining calls are asked on the terminal, or fail when stdin is not a TTY.",
     ),
     check_types: bool = typer.Option(False, "--check-types", help="Run the static type checker first."),
+    allow_undefined: bool = AllowUndefinedOpt,
     logs: bool = typer.Option(True, "--logs/--no-logs", help="Echo log() messages to stderr."),
     plugins: bool = typer.Option(
         True, "--plugins/--no-plugins", help="Load tools from installed plugins (entry points)."
@@ -285,7 +298,11 @@ def run_command(
         scripted = [_parse_answer(a) for a in answers]
         registry = build_registry(tools, plugins)
         options = build_options(
-            stub_tools=stub_tools, max_iterations=max_iterations, check_types=check_types
+            stub_tools=stub_tools,
+            max_iterations=max_iterations,
+            check_types=check_types,
+            undefined_variables=_undefined(allow_undefined),
+            predefined=tuple(predefined or ()),
         )
     except CliFailure as exc:
         fail(str(exc), 2)
@@ -331,6 +348,7 @@ def check_command(
         False, "--stub-tools", help="Accept unknown tools (they would return null at run time)."
     ),
     check_types: bool = typer.Option(False, "--check-types", help="Also run the static type checker."),
+    allow_undefined: bool = AllowUndefinedOpt,
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON object (a list of objects for several files)."
     ),
@@ -344,7 +362,9 @@ def check_command(
     """
     try:
         registry = build_registry(tools, plugins)
-        options = build_options(stub_tools=stub_tools, check_types=check_types)
+        options = build_options(
+            stub_tools=stub_tools, check_types=check_types, undefined_variables=_undefined(allow_undefined)
+        )
         sources = [(file, read_source(file)) for file in files]
     except CliFailure as exc:
         fail(str(exc), 2)

@@ -76,6 +76,8 @@ class Checker:
         self.calls: list[ast.Call] = []
         self.assigned: set[str] = set()
         self.read: set[str] = set()
+        self.first_read: dict[str, tuple[int, int]] = {}
+        """Where each name is first read (for compile-time undefined-variable errors)."""
         self.loop_depth = 0
         self.in_finally = False
 
@@ -100,6 +102,7 @@ class Checker:
             self.expr(node.value)
             if node.op != "=":
                 self.read.add(node.name)
+                self.first_read.setdefault(node.name, (node.line, node.col))
             self.assigned.add(node.name)
         elif kind is ast.ExprStmt:
             self.expr(node.expr)
@@ -170,6 +173,7 @@ class Checker:
             kind = type(node)
             if kind is ast.Var:
                 self.read.add(node.name)
+                self.first_read.setdefault(node.name, (node.line, node.col))
             elif kind is ast.Literal:
                 continue
             elif kind is ast.Binary:

@@ -22,6 +22,12 @@ class CyOptions:
     """Deepest nesting of blocks and expressions the parser accepts."""
     interpolation_mode: str = "markdown"
     item_tag: str = "item"
+    undefined_variables: str = "runtime"
+    """``"runtime"``: reading a variable never assigned is a NameError when it runs (the
+    reference's rule); ``"error"``: a compile error at its first read, unless it is
+    ``input`` or one of ``predefined``."""
+    predefined: tuple[str, ...] = ()
+    """Names the host defines (injected variables) besides ``input``."""
     stub_tools: bool = False
     validate_output: bool = True
     check_types: bool = False

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import ast
 from .checker import Checker
 from .codegen import compile_function
-from .errors import CyError, CyRuntimeError, LimitExceeded
+from .errors import CyError, CyNameError, CyRuntimeError, LimitExceeded
 from .host import AsyncLocalHost, LocalHost
 from .options import CyOptions
 from .parser import parse
@@ -52,11 +53,47 @@ def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple
         errors = checker.check(tree, validate_output=options.validate_output)
     except RecursionError:
         errors = [CyError("Program is nested too deeply", 1, 1)]
+    if not errors and options.undefined_variables == "error":
+        errors = undefined_variable_errors(checker, options.predefined)
     if not errors and options.check_types:
         from .typecheck import type_errors
 
         errors = type_errors(tree, registry)
     return tree, checker, errors
+
+
+PYTHON_SPELLINGS = {
+    "true": "True",
+    "false": "False",
+    "None": "null",
+    "none": "null",
+    "nil": "null",
+    "undefined": "null",
+    "TRUE": "True",
+    "FALSE": "False",
+    "NULL": "null",
+    "Null": "null",
+}
+
+
+def name_suggestion(name: str, known: set[str]) -> str | None:
+    """A hint for an undefined name: Cy's spelling of a Python/JS literal, or a close name."""
+    if name in PYTHON_SPELLINGS:
+        return f"Cy spells it {PYTHON_SPELLINGS[name]}"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f"Did you mean '{close[0]}'?" if close else None
+
+
+def undefined_variable_errors(checker: Checker, predefined: tuple[str, ...] = ()) -> list[CyError]:
+    """A NameError at the first read of every name the script reads but never assigns."""
+    known = set(checker.assigned) | {"input", *predefined}
+    errors: list[CyError] = []
+    for name in sorted(checker.read - known, key=lambda n: checker.first_read.get(n, (0, 0))):
+        line, column = checker.first_read.get(name, (0, 0))
+        suggestion = name_suggestion(name, known)
+        message = f"Variable '{name}' is never assigned" + (f". {suggestion}" if suggestion else "")
+        errors.append(CyNameError(message, line, column, suggestion=suggestion))
+    return errors
 
 
 def compile_script(

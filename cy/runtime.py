@@ -119,8 +119,13 @@ def charge(state: RunState, units: int, limits: Limits, pos: tuple[int, int]) ->
 # -- names and limits ------------------------------------------------------------------
 
 
+_CY_SPELLINGS = {"true": "True", "false": "False", "None": "null", "none": "null", "nil": "null"}
+
+
 def undefined(name: str, pos: tuple[int, int]):
-    raise CyNameError(f"Variable '{name}' is not defined", pos[0], pos[1])
+    hint = _CY_SPELLINGS.get(name)
+    suffix = f" (Cy spells it {hint})" if hint else ""
+    raise CyNameError(f"Variable '{name}' is not defined{suffix}", pos[0], pos[1])
 
 
 def over_budget(ticks: int, limits: Limits, pos: tuple[int, int]):

@@ -213,3 +213,14 @@ async def test_cursor_pagination_walks_every_task_once(client: httpx.AsyncClient
 async def test_invalid_cursor_is_400(client: httpx.AsyncClient) -> None:
     body = assert_problem(await client.get("/v1/tasks", params={"cursor": "garbage"}), 400, "invalid-cursor")
     assert body["errors"][0]["field"] == "cursor"
+
+
+async def test_a_script_reading_a_variable_it_never_assigns_is_refused_at_save(client, unique):
+    response = await client.post("/v1/tasks", json={"name": f"Typo {unique}", "script": "x = 1\nreturn true"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    error = problem["errors"][0]
+    assert (error["type"], error["line"], error["column"]) == ("NameError", 2, 8)
+    assert "Cy spells it True" in error["message"]
+    adhoc = await client.post("/v1/tasks/execute", json={"script": "return none_such"})
+    assert adhoc.status_code == 422, adhoc.text

@@ -41,13 +41,13 @@ async def slow_double(x):
     await asyncio.sleep(0)
     return x * 2
 
-def ask(question):
+def confirm(question):
     raise AssertionError("hi-latency tools are answered by the host, never called")
 
 TOOLS = {
     "app::intel::lookup": lookup,
     "double": {"fn": slow_double, "description": "doubles"},
-    "ask": {"fn": ask, "hi_latency": True},
+    "confirm": {"fn": confirm, "hi_latency": True},
 }
 
 def register(registry):
@@ -134,7 +134,7 @@ def test_run_with_tools_file(script, tools_file):
 
 
 def test_run_hi_latency_answers(script, tools_file):
-    path = script('a = ask("Block?")\nb = ask("Sure?")\nreturn [a, b]')
+    path = script('a = confirm("Block?")\nb = confirm("Sure?")\nreturn [a, b]')
     result = invoke("cy", "run", path, "--tools", tools_file, "--answer", "yes", "--answer", '{"n": 1}')
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == ["yes", {"n": 1}]
@@ -190,26 +190,35 @@ def test_run_missing_file():
 
 
 def test_check_ok_lists_tools_variables_and_hi_latency(script, tools_file):
-    source = 'x = len(items)\ny = app::intel::lookup(ip)\na = ask("ok?")\nreturn [x, y, a, input]'
-    result = invoke("cy", "check", script(source), "--tools", tools_file)
+    source = 'x = len(items)\ny = app::intel::lookup(ip)\na = confirm("ok?")\nreturn [x, y, a, input]'
+    result = invoke("cy", "check", script(source), "--tools", tools_file, "--allow-undefined")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith("OK ")
     assert "native::tools::len" in out
     assert "app::intel::lookup" in out
     assert "items" in out and "ip" in out
-    assert "ask (native::tools::ask) at line 3, column 5" in out
+    assert "confirm (native::tools::confirm) at line 3, column 5" in out
 
 
 def test_check_json(script, tools_file):
-    result = invoke("cy", "check", script('a = ask("q")\nreturn a'), "--tools", tools_file, "--json")
+    result = invoke("cy", "check", script('a = confirm("q")\nreturn a'), "--tools", tools_file, "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["ok"] is True
-    assert "native::tools::ask" in data["tools_used"]
+    assert "native::tools::confirm" in data["tools_used"]
     assert data["hi_latency_calls"] == [
-        {"fqn": "native::tools::ask", "name": "ask", "line": 1, "column": 5}
+        {"fqn": "native::tools::confirm", "name": "confirm", "line": 1, "column": 5}
     ]
+
+
+def test_check_knows_the_built_in_tools_and_refuses_undefined_variables(script):
+    built_ins = 'sleep(1)\nr = app::http::request("GET", "http://127.0.0.1:1/")\nreturn [llm_run("x"), app::human::ask("ok?")]'
+    result = invoke("cy", "check", script(built_ins))
+    assert result.exit_code == 0, result.output
+    python_spelling = invoke("cy", "check", script("x = 1\nreturn true"))
+    assert python_spelling.exit_code == 1
+    assert "line 2" in python_spelling.output.lower() and "Cy spells it True" in python_spelling.output
 
 
 def test_check_reports_errors_with_positions(script):
