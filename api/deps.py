@@ -41,7 +41,14 @@ class AppState:
             return self.temporal
         async with self._temporal_lock:
             if self.temporal is None:
-                self.temporal = await runs_service.connect_temporal(self.settings)
+                try:
+                    self.temporal = await runs_service.connect_temporal(self.settings)
+                except Exception as error:
+                    raise ProblemError(
+                        503,
+                        "service-unavailable",
+                        f"Temporal is unreachable at {self.settings.TEMPORAL_ADDRESS} ({type(error).__name__})",
+                    ) from error
         return self.temporal
 
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from .. import runs_service
+from ..route import CytasksRoute
 from ..deps import StateDep
 from ..problems import ProblemError, problem_responses
 from ..schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=CytasksRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")

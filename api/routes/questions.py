@@ -6,6 +6,8 @@ audits it, then sends the run's workflow the `human_responded` signal."""
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import uuid
 from datetime import datetime
@@ -20,6 +22,7 @@ from persistence.repository import questions as question_repo
 from persistence.repository import runs as run_repo
 from persistence.repository.pagination import InvalidCursor
 
+from ..route import CytasksRoute
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import TERMINAL_STATUSES, Page
@@ -27,7 +30,7 @@ from .tasks import invalid_cursor, task_id_filter
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(tags=["questions"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
 SIGNAL_NAME = "human_responded"
@@ -230,7 +233,9 @@ async def respond(
     if question.status != "pending":
         await _audit(session, question, body, principal, source, address, "conflict", f"question {question.status}")
         raise _closed(question)
-    problems = validate_answer({"responses": question.responses, "form": question.form}, body.answer)
+    problems = await asyncio.to_thread(
+        validate_answer, {"responses": question.responses, "form": question.form}, body.answer
+    )
     if problems:
         await _audit(session, question, body, principal, source, address, "invalid", problems[0]["message"])
         raise ProblemError(
