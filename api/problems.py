@@ -189,12 +189,14 @@ async def _handle_problem(request: Request, exc: ProblemError) -> JSONResponse:
 
 def allowed_methods(request: Request) -> str:
     """Every method some route of this path answers (Starlette names only the first route's)."""
+    from fastapi.routing import iter_route_contexts
     from starlette.routing import Match
 
+    scope = {**request.scope, "method": "NO-SUCH-METHOD"}
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "\x00"})
-        if match is not Match.NONE and getattr(route, "methods", None):
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE and route.methods:
             methods.update(route.methods)
     return ", ".join(sorted(methods))
 
