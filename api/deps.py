@@ -115,7 +115,10 @@ PrincipalDep = Annotated[Principal, Depends(require_api_key)]
 def client_trigger(
     x_cytasks_trigger: Annotated[
         str | None,
-        Header(description="Who starts the run: `cli` or `ui` (default: `api`, or `adhoc` for ad-hoc runs)"),
+        Header(
+            description="Who starts the run: `cli` or `ui` (default: `api`, or `adhoc` for ad-hoc runs)",
+            json_schema_extra={"enum": list(CLIENT_TRIGGERS)},
+        ),
     ] = None,
 ) -> str | None:
     if x_cytasks_trigger is None or x_cytasks_trigger == "":

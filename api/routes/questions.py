@@ -95,9 +95,11 @@ def _uuid_or_404(value: str, what: str) -> uuid.UUID:
 )
 async def list_questions(
     session: SessionDep,
-    status: Annotated[str | None, Query(description="pending, answered or expired")] = None,
+    status: Annotated[
+        str | None, Query(description="pending, answered or expired", json_schema_extra={"enum": list(QUESTION_STATUSES)})
+    ] = None,
     task: Annotated[str | None, Query(description="Task id or cy_name")] = None,
-    run: Annotated[str | None, Query(description="Run id")] = None,
+    run: Annotated[str | None, Query(description="Run id", json_schema_extra={"format": "uuid"})] = None,
     assignee: Annotated[str | None, Query(description="An API key name or role the question is assigned to")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
