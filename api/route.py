@@ -18,10 +18,11 @@ from fastapi.routing import APIRoute
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from .json_body import JSONBodyRejected, parse_strict
-from .problems import ProblemError
+from .problems import ProblemError, problem_responses
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def body_too_large(limit: int) -> ProblemError:
@@ -86,6 +87,15 @@ async def parse_body(request: Request) -> None:
 
 
 class CytasksRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        declared = kwargs.get("responses") or {}
+        if BODY_METHODS & set(kwargs.get("methods") or ()):
+            kwargs["responses"] = {**problem_responses(413), **declared}
+        super().__init__(path, endpoint, **kwargs)
+        if self.body_field is None and 413 not in declared:  # only a route that reads a body answers 413
+            self.responses.pop(413, None)
+            self.response_fields.pop(413, None)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         reads_body = self.body_field is not None

@@ -13,7 +13,7 @@ from ..deps import StateDep
 from ..problems import ProblemError, problem_responses
 from ..schemas import Health
 
-router = APIRouter(tags=["health"], route_class=CytasksRoute)
+router = APIRouter(tags=["health"], route_class=CytasksRoute, responses=problem_responses(422, 500))
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")

@@ -87,6 +87,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
         *command,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # schemathesis keeps a cache of past failures in its working directory
         env={**os.environ, "NO_COLOR": "1"},
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
