@@ -8,7 +8,6 @@ finds the parsed body where Starlette caches it.
 
 from __future__ import annotations
 
-import asyncio
 import email.message
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -17,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.convertors import StringConvertor, register_url_convertor
 
+from .offload import off_loop
 from .json_body import JSONBodyRejected, parse_strict
 from .problems import ProblemError, problem_responses
 
@@ -76,7 +76,7 @@ async def parse_body(request: Request) -> None:
         return
     try:
         if len(body) > PARSE_OFF_LOOP_BYTES:
-            value = await asyncio.to_thread(parse_strict, body, settings.MAX_JSON_DEPTH)
+            value = await off_loop(parse_strict, body, settings.MAX_JSON_DEPTH)
         else:
             value = parse_strict(body, settings.MAX_JSON_DEPTH)
     except JSONBodyRejected as error:

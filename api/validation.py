@@ -18,6 +18,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from . import schema_patterns
+from .offload import off_loop
 from .problems import ProblemError
 
 MAX_REPORTED_ERRORS = 20
@@ -155,11 +156,9 @@ def validate_input(
 
 
 async def validate_input_off_loop(settings: Any, schema: dict[str, Any] | None, value: Any) -> None:
-    import asyncio
-
     if schema is None:
         return
-    await asyncio.to_thread(
+    await off_loop(
         validate_input,
         schema,
         value,
@@ -169,8 +168,6 @@ async def validate_input_off_loop(settings: Any, schema: dict[str, Any] | None, 
 
 
 async def check_json_schema_off_loop(schema: Any, field: str) -> None:
-    import asyncio
-
     if schema is None:
         return
-    await asyncio.to_thread(check_json_schema, schema, field)
+    await off_loop(check_json_schema, schema, field)

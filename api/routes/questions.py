@@ -6,7 +6,6 @@ audits it, then sends the run's workflow the `human_responded` signal."""
 
 from __future__ import annotations
 
-import asyncio
 
 import logging
 import uuid
@@ -23,6 +22,7 @@ from persistence.repository import runs as run_repo
 from persistence.repository.pagination import InvalidCursor
 
 from ..route import CytasksRoute
+from ..offload import off_loop
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import TERMINAL_STATUSES, Page
@@ -235,7 +235,7 @@ async def respond(
     if question.status != "pending":
         await _audit(session, question, body, principal, source, address, "conflict", f"question {question.status}")
         raise _closed(question)
-    problems = await asyncio.to_thread(
+    problems = await off_loop(
         validate_answer, {"responses": question.responses, "form": question.form}, body.answer
     )
     if problems:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from persistence.repository.pagination import InvalidCursor
 
 from .. import runs_service
 from ..route import CytasksRoute
+from ..offload import off_loop
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..schemas import (
@@ -73,7 +73,7 @@ async def compile_check(state: StateDep, script: str) -> None:
     """422 when the script is too large, or with the Cy errors (type, message, line, column) when
     it does not compile. The compile runs in a thread: it is sized by the caller."""
     check_script_size(state, script)
-    errors = await asyncio.to_thread(runs_service.check_script, script, state.registry)
+    errors = await off_loop(runs_service.check_script, script, state.registry)
     if errors:
         first = errors[0]
         where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""
