@@ -65,10 +65,10 @@ def _text_problem(value: str) -> str | None:
 
 
 def parse_strict(body: bytes, max_depth: int) -> Any:
-    """The JSON value of ``body``; raises JSONBodyRejected naming where it is not strict JSON,
-    and json.JSONDecodeError when it is not JSON at all."""
+    """The JSON value of ``body``; raises JSONBodyRejected naming where it is not strict JSON
+    (or, with the field '', that it is not JSON at all)."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise JSONBodyRejected("", f"the body is not UTF-8 (byte {error.start})", "json_invalid") from None
     try:
@@ -76,6 +76,10 @@ def parse_strict(body: bytes, max_depth: int) -> Any:
     except RecursionError:
         raise JSONBodyRejected(
             "", f"the body nests arrays and objects deeper than {max_depth} levels", "json_too_deep"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise JSONBodyRejected(
+            "", f"JSON decode error: {error.msg} (line {error.lineno}, column {error.colno})", "json_invalid"
         ) from None
     check_value(value, max_depth)
     return value

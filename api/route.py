@@ -81,8 +81,6 @@ async def parse_body(request: Request) -> None:
             value = parse_strict(body, settings.MAX_JSON_DEPTH)
     except JSONBodyRejected as error:
         raise _rejected(error) from None
-    except ValueError:
-        return  # not JSON at all: FastAPI answers it as malformed JSON
     request._json = value  # Starlette's cache, read by FastAPI
 
 

@@ -90,6 +90,12 @@ async def test_malformed_json_stays_a_clear_422(client: httpx.AsyncClient) -> No
     body = assert_problem(response, 422, "validation-error")
     assert "UTF-8" in field_error(body, "body")["message"]
 
+    # Another encoding is no way around the strict checks (Python's json would detect UTF-16).
+    response = await post_raw(client, "/v1/tasks/execute", '{"script": "return 1", "input": NaN}'.encode("utf-16"))
+    assert field_error(assert_problem(response, 422, "validation-error"), "body")["type"] == "json_invalid"
+    response = await post_raw(client, "/v1/tasks/execute", b'\xef\xbb\xbf{"script": "return 1", "input": NaN}')
+    assert field_error(assert_problem(response, 422, "validation-error"), "input")["type"] == "json_not_finite"
+
 
 # --- depth ---------------------------------------------------------------------------------------
 
