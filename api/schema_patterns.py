@@ -18,6 +18,7 @@ from typing import Any
 import regex
 
 DEFAULT_TIMEOUT_SECONDS = 0.5
+COMPILE_ERRORS = (regex.error, OverflowError, RecursionError, ValueError, MemoryError)
 
 
 class PatternTimeout(Exception):
@@ -61,16 +62,27 @@ def bounded_search(pattern: str, string: str, flags: int = 0) -> Any:
         return regex.search(pattern, string, flags, timeout=timeout, concurrent=True)
     except TimeoutError:
         raise PatternTimeout(pattern) from None
-    except regex.error as error:
-        raise PatternInvalid(pattern, str(error)) from None
+    except COMPILE_ERRORS as error:
+        raise PatternInvalid(pattern, str(error) or type(error).__name__) from None
 
 
 def check_pattern(pattern: str) -> None:
     """PatternInvalid unless the `regex` engine compiles ``pattern``."""
     try:
         regex.compile(pattern)
-    except regex.error as error:
-        raise PatternInvalid(pattern, str(error)) from None
+    except COMPILE_ERRORS as error:
+        raise PatternInvalid(pattern, str(error) or type(error).__name__) from None
+
+
+def is_regex(instance: object) -> bool:
+    """The `regex` format: a string the `regex` engine compiles (any other value passes)."""
+    if not isinstance(instance, str):
+        return True
+    try:
+        check_pattern(instance)
+    except PatternInvalid:
+        return False
+    return True
 
 
 class _BoundedRe(ModuleType):

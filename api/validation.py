@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from jsonschema import FormatChecker
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
@@ -75,7 +76,7 @@ def check_json_schema(schema: Any, field: str) -> None:
         )
     cls = validator_for(schema)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema, format_checker=_format_checker(cls))
     except jsonschema_exceptions.SchemaError as error:
         raise _schema_problem(field, error.json_path, error.message, str(error.validator)) from error
     except RecursionError:
@@ -87,11 +88,19 @@ def check_json_schema(schema: Any, field: str) -> None:
             raise _schema_problem(field, _json_path(where), str(error), "pattern") from None
 
 
+@lru_cache(maxsize=16)
+def _format_checker(cls: type[Validator]) -> FormatChecker:
+    """The draft's format checker, with `regex` checked by the `regex` engine (as patterns are)."""
+    checker = FormatChecker(formats=())
+    checker.checkers = {**cls.FORMAT_CHECKER.checkers, "regex": (schema_patterns.is_regex, ())}
+    return checker
+
+
 @lru_cache(maxsize=512)
 def _validator(schema_json: str) -> Validator:
     schema = json.loads(schema_json)
     cls = validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
+    return cls(schema, format_checker=_format_checker(cls), registry=Registry())
 
 
 def _pattern_place(schema: Any, pattern: str) -> str:
