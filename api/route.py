@@ -4,6 +4,9 @@ FastAPI reads the body itself; this class reads it first, counting bytes as they
 (a body above `MAX_BODY_BYTES` is answered 413 without being buffered), and parses JSON
 bodies strictly (see `json_body`), off the event loop when they are large. FastAPI then
 finds the parsed body where Starlette caches it.
+
+Also here: the `task_ref` path convertor, which keeps `/v1/tasks/{task_id}` from matching
+`/v1/tasks/execute`.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from .offload import off_loop
 from .json_body import JSONBodyRejected, parse_strict
+from .offload import off_loop
 from .problems import ProblemError, problem_responses
 
 PARSE_OFF_LOOP_BYTES = 64 * 1024

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from .. import runs_service
-from ..route import CytasksRoute
 from ..deps import StateDep
 from ..problems import ProblemError, problem_responses
+from ..route import CytasksRoute
 from ..schemas import Health
 
 router = APIRouter(tags=["health"], route_class=CytasksRoute, responses=problem_responses(422, 500))

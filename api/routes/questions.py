@@ -6,7 +6,6 @@ audits it, then sends the run's workflow the `human_responded` signal."""
 
 from __future__ import annotations
 
-
 import logging
 import uuid
 from datetime import datetime
@@ -21,10 +20,10 @@ from persistence.repository import questions as question_repo
 from persistence.repository import runs as run_repo
 from persistence.repository.pagination import InvalidCursor
 
-from ..route import CytasksRoute
-from ..offload import off_loop
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
+from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import TERMINAL_STATUSES, Page
 from .tasks import invalid_cursor, task_id_filter
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -19,9 +18,9 @@ from persistence.repository.pagination import InvalidCursor
 from persistence.repository.schedules import backfill_id_of
 
 from .. import runs_service
-from ..route import CytasksRoute
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import (
     INT32_MAX,
     TERMINAL_STATUSES,

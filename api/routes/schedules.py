@@ -29,9 +29,9 @@ from schedules.spec import time_range_errors
 from schedules import service as schedule_service
 from schedules.temporal import pause_state, schedule_id_for
 
-from ..route import CytasksRoute
 from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import UtcDatetime
 from ..validation import validate_input_off_loop
 from .runs import run_resource

@@ -11,10 +11,10 @@ from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 
 from .. import runs_service
-from ..route import CytasksRoute
-from ..offload import off_loop
 from ..deps import PrincipalDep, SessionDep, StateDep
+from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import (
     Page,
     TaskCreate,
