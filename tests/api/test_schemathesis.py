@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = [pytest.mark.stack, pytest.mark.asyncio(loop_scope="session")]
 
-MAX_EXAMPLES = int(os.environ.get("CYTASKS_FUZZ_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("CYTASKS_FUZZ_EXAMPLES", "12"))
 SEED = os.environ.get("CYTASKS_FUZZ_SEED", "20261201")
 EXCLUDED_CHECKS = {
     # "A request the schema allows must be accepted": the schema cannot say that a script must
