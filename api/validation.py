@@ -23,7 +23,7 @@ from .offload import off_loop
 from .problems import ProblemError
 
 MAX_REPORTED_ERRORS = 20
-PATTERN_KEYWORDS = ("pattern", "patternProperties")
+LIBRARY_FAULTS = (AttributeError, TypeError, KeyError, ValueError)
 
 
 def _slug(field: str) -> str:
@@ -74,6 +74,8 @@ def check_json_schema(schema: Any, field: str) -> None:
             f"{field} must be a JSON Schema object",
             errors=[{"field": field, "in": "body", "path": "$", "message": "must be an object"}],
         )
+    if isinstance(schema, dict) and not isinstance(schema.get("$schema", ""), str):
+        raise _schema_problem(field, "$['$schema']", "$schema must be a URI string", "$schema")
     cls = validator_for(schema)
     try:
         cls.check_schema(schema, format_checker=_format_checker(cls))
@@ -81,6 +83,8 @@ def check_json_schema(schema: Any, field: str) -> None:
         raise _schema_problem(field, error.json_path, error.message, str(error.validator)) from error
     except RecursionError:
         raise _schema_problem(field, "$", "the schema nests too deeply to check", "depth") from None
+    except LIBRARY_FAULTS as error:  # jsonschema tripping over a value its metaschema let through
+        raise _schema_problem(field, "$", f"the schema cannot be used ({type(error).__name__}: {error})", "schema") from None
     for pattern, where in _patterns(schema, []):
         try:
             schema_patterns.check_pattern(pattern)
@@ -131,8 +135,8 @@ def validate_input(
     resolve, recursion too deep). Blocking: call it off the event loop."""
     if schema is None:
         return
-    validator = _validator(json.dumps(schema, sort_keys=True))
     try:
+        validator = _validator(json.dumps(schema, sort_keys=True))
         with schema_patterns.deadline(pattern_timeout, total_timeout):
             failures = sorted(
                 validator.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message)
@@ -148,6 +152,9 @@ def validate_input(
         raise _schema_fault(schema, "$", f"$ref {error.ref!r} does not resolve inside the schema", "$ref") from None
     except RecursionError:
         raise _schema_fault(schema, "$", "the schema recurses too deeply on this input", "depth") from None
+    except LIBRARY_FAULTS as error:
+        raise _schema_fault(schema, "$", f"the schema cannot be evaluated ({type(error).__name__}: {error})",
+                            "schema") from None
     if not failures:
         return
     errors = [

@@ -277,6 +277,15 @@ async def test_patterns_that_do_not_compile_are_refused(client: httpx.AsyncClien
     assert assert_problem(response, 422, "input-validation-failed")["errors"][0]["validator"] == "format"
 
 
+@pytest.mark.parametrize("schema", [{"$schema": 5}, {"$ref": 5}, {"pattern": 7}])
+async def test_schemas_jsonschema_cannot_use_are_refused_at_save(
+    client: httpx.AsyncClient, unique: str, schema: dict
+) -> None:
+    response = await client.post("/v1/tasks", json={"name": f"Odd schema {unique}", "script": SCRIPT,
+                                                    "input_schema": schema})
+    assert assert_problem(response, 422, "invalid-input-schema")["errors"][0]["field"] == "input_schema"
+
+
 async def test_remote_refs_are_never_fetched(client: httpx.AsyncClient, unique: str) -> None:
     hits: list[bytes] = []
 
