@@ -34,6 +34,8 @@ class AppState:
     temporal: Client | None = None
     auth_cache: dict[str, tuple[float, "Principal"]] = field(default_factory=dict)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    compile_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    """One compile at a time: concurrent compiles compete with the event loop for the GIL."""
 
     async def temporal_client(self) -> Client:
         """The Temporal client, connecting now if the server was unreachable at startup."""

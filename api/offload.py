@@ -2,7 +2,8 @@
 
 It runs on a small pool of its own rather than asyncio's default one: pure-Python work
 holds the GIL, and the fewer threads compete for it, the sooner the event loop gets it
-back. More work than threads waits in the pool's queue, not on the loop. A single C call
+back (compile checks also take turns, see `AppState.compile_slots`). More work than
+threads waits in the pool's queue, not on the loop. A single C call
 that does not release the GIL (json.loads of a large body) still stalls the loop for its
 duration; the body-size limit bounds that (see bench/api_stall.py).
 """

@@ -73,7 +73,8 @@ async def compile_check(state: StateDep, script: str) -> None:
     """422 when the script is too large, or with the Cy errors (type, message, line, column) when
     it does not compile. The compile runs in a thread: it is sized by the caller."""
     check_script_size(state, script)
-    errors = await off_loop(runs_service.check_script, script, state.registry)
+    async with state.compile_slots:
+        errors = await off_loop(runs_service.check_script, script, state.registry)
     if errors:
         first = errors[0]
         where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""
