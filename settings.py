@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path.home() / ".cytasks"
+MAX_SCRIPT_BYTES_CEILING = 128 * 1024
 
 
 class Settings(BaseSettings):
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/cytasks"
     DATABASE_POOL_SIZE: int = 10
     DATABASE_MAX_OVERFLOW: int = 20
+    DATABASE_POOL_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    """How long a request waits for a free database connection before it is answered 503."""
+    DATABASE_CONNECT_TIMEOUT_SECONDS: int = Field(default=5, ge=1)
 
     TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
     TEMPORAL_NAMESPACE: str = "default"
@@ -43,6 +47,17 @@ class Settings(BaseSettings):
     API_KEY: str | None = None
     API_HOST: str = "127.0.0.1"
     API_PORT: int = 8000
+
+    MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
+    """Largest request body the API reads (413 above it)."""
+    MAX_JSON_DEPTH: int = Field(default=64, ge=2, le=256)
+    """Deepest nesting of arrays and objects accepted in a JSON request body (422 below it)."""
+    MAX_SCRIPT_BYTES: int = Field(default=64 * 1024, ge=1)
+    """Largest Cy script (UTF-8 bytes) a task or an ad-hoc run may carry."""
+    PATTERN_TIMEOUT_SECONDS: float = Field(default=0.5, gt=0, le=10)
+    """Time allowed to one JSON Schema `pattern` match; a slower one fails validation."""
+    VALIDATION_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
+    """Time allowed to the pattern matches of one input validation, together."""
 
     LLM_BASE_URL: str = "https://api.openai.com/v1"
     LLM_API_KEY: str | None = None
@@ -70,6 +85,18 @@ class Settings(BaseSettings):
 
     RUN_RETENTION_DAYS: int = Field(default=90, ge=1)
     PARTITION_DAYS_AHEAD: int = Field(default=7, ge=1)
+
+    @field_validator("MAX_SCRIPT_BYTES")
+    @classmethod
+    def _script_compiles_within_one_activation(cls, value: int) -> int:
+        # The worker compiles a run's script inside one workflow activation, which Temporal
+        # fails after 2 s; 128 KiB is the most that compiles well inside that.
+        if value > MAX_SCRIPT_BYTES_CEILING:
+            raise ValueError(
+                f"MAX_SCRIPT_BYTES {value} is above {MAX_SCRIPT_BYTES_CEILING}: a larger script may not "
+                "compile within the 2 s Temporal allows one workflow activation"
+            )
+        return value
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -35,6 +35,8 @@ class AppState:
     temporal: Client | None = None
     auth_cache: dict[str, tuple[float, "Principal"]] = field(default_factory=dict)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    compile_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    """One compile at a time: concurrent compiles compete with the event loop for the GIL."""
 
     async def temporal_client(self) -> Client:
         """The Temporal client, connecting now if the server was unreachable at startup."""
@@ -42,7 +44,14 @@ class AppState:
             return self.temporal
         async with self._temporal_lock:
             if self.temporal is None:
-                self.temporal = await runs_service.connect_temporal(self.settings)
+                try:
+                    self.temporal = await runs_service.connect_temporal(self.settings)
+                except Exception as error:
+                    raise ProblemError(
+                        503,
+                        "service-unavailable",
+                        f"Temporal is unreachable at {self.settings.TEMPORAL_ADDRESS} ({type(error).__name__})",
+                    ) from error
         return self.temporal
 
 
@@ -109,7 +118,10 @@ PrincipalDep = Annotated[Principal, Depends(require_api_key)]
 def client_trigger(
     x_cytasks_trigger: Annotated[
         str | None,
-        Header(description="Who starts the run: `cli` or `ui` (default: `api`, or `adhoc` for ad-hoc runs)"),
+        Header(
+            description="Who starts the run: `cli` or `ui` (default: `api`, or `adhoc` for ad-hoc runs)",
+            json_schema_extra={"enum": list(CLIENT_TRIGGERS)},
+        ),
     ] = None,
 ) -> str | None:
     if x_cytasks_trigger is None or x_cytasks_trigger == "":

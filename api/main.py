@@ -15,9 +15,12 @@ from settings import Settings, get_settings
 
 from . import runs_service
 from .authz import authorize
+from .degraded import install_dependency_handlers
 from .deps import AppState, require_api_key
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
+from .route import CytasksRoute
 from .routes import audit, health, keys, questions, runs, schedules, tasks
+from .text_params import reject_nul_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,12 @@ async def _keep_trying_bootstrap_key(state: AppState) -> None:
         return
 
 
+def _connect_args(settings: Settings) -> dict[str, object]:
+    if "psycopg" in settings.DATABASE_URL.split("://", 1)[0]:
+        return {"connect_timeout": settings.DATABASE_CONNECT_TIMEOUT_SECONDS}
+    return {}
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from storage import make_blob_store
@@ -62,6 +71,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_recycle=1800,
+        pool_pre_ping=True,
+        pool_timeout=settings.DATABASE_POOL_TIMEOUT_SECONDS,
+        connect_args=_connect_args(settings),
     )
     state = AppState(
         settings=settings,
@@ -116,17 +128,20 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(reject_nul_text)],
     )
     app.state.settings = settings or get_settings()
     app.state.temporal_client = temporal_client
     install_problem_handlers(app)
+    install_dependency_handlers(app)
     install_problem_openapi(app)
 
     app.include_router(health.router)
     v1 = APIRouter(
         prefix="/v1",
         dependencies=[Depends(require_api_key), Depends(authorize)],
-        responses=problem_responses(401, 403, 422),
+        route_class=CytasksRoute,
+        responses=problem_responses(401, 403, 422, 500, 503),
     )
     v1.include_router(tasks.router)
     v1.include_router(runs.router)

@@ -36,6 +36,7 @@ TITLES: dict[str, str] = {
     "not-found": "Resource not found",
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict",
+    "payload-too-large": "Request body too large",
     "validation-error": "Request validation failed",
     "invalid-script": "Script does not compile",
     "invalid-input-schema": "Invalid JSON Schema",
@@ -59,6 +60,7 @@ STATUS_SLUGS: dict[int, str] = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "payload-too-large",
     422: "validation-error",
     503: "service-unavailable",
 }
@@ -166,13 +168,37 @@ def _request_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+RETRY_AFTER_SECONDS = "5"
+
+
+def _with_retry_after(status: int, headers: dict[str, str] | None) -> dict[str, str] | None:
+    """Every 503 says when to come back."""
+    if status != 503 or (headers and "Retry-After" in headers):
+        return headers
+    return {**(headers or {}), "Retry-After": RETRY_AFTER_SECONDS}
+
+
 async def _handle_problem(request: Request, exc: ProblemError) -> JSONResponse:
     return JSONResponse(
         exc.body(request.url.path),
         status_code=exc.status,
         media_type=PROBLEM_CONTENT_TYPE,
-        headers=exc.headers,
+        headers=_with_retry_after(exc.status, exc.headers),
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers (Starlette names only the first route's)."""
+    from fastapi.routing import iter_route_contexts
+    from starlette.routing import Match
+
+    scope = {**request.scope, "method": "NO-SUCH-METHOD"}
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):
+        match, _ = route.matches(scope)
+        if match is not Match.NONE and route.methods:
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
 
 
 async def _handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -187,9 +213,16 @@ async def _handle_validation(request: Request, exc: RequestValidationError) -> J
 async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     slug = STATUS_SLUGS.get(exc.status_code, "bad-request" if exc.status_code < 500 else "internal-error")
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route matches {request.method} {request.url.path}"
-    return problem_response(exc.status_code, slug, detail, request.url.path, headers=getattr(exc, "headers", None))
+    if exc.status_code == 405:
+        allow = allowed_methods(request)
+        headers = {**(headers or {}), "Allow": allow}
+        detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+    return problem_response(
+        exc.status_code, slug, detail, request.url.path, headers=_with_retry_after(exc.status_code, headers)
+    )
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -206,8 +239,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
-def _problem_content(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}}
+RESPONSE_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}},
+}
+
+
+def _problem_content(status: int, description: str) -> dict[str, Any]:
+    content: dict[str, Any] = {"description": description, "model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}}
+    if status in RESPONSE_HEADERS:
+        content["headers"] = RESPONSE_HEADERS[status]
+    return content
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -216,11 +258,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request",
         401: "Missing or invalid API key",
         404: "Not found",
+        405: "Method not allowed (the `Allow` header lists the allowed ones)",
         409: "Conflict with the resource's state",
+        413: "The request body is larger than `CYTASKS_MAX_BODY_BYTES`",
         422: "Validation failed (request fields, Cy compile errors or input schema)",
-        503: "A dependency (database or Temporal) is unavailable",
+        500: "A bug; the server log has the traceback",
+        503: "A dependency (database or Temporal) is unavailable; retry after `Retry-After` seconds",
     }
-    return {status: _problem_content(descriptions.get(status, "Error")) for status in statuses}
+    return {status: _problem_content(status, descriptions.get(status, "Error")) for status in statuses}
 
 
 def install_problem_openapi(app: FastAPI) -> None:

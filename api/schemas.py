@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field
 
 
 T = TypeVar("T")
 
 CY_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+INT32_MAX = 2**31 - 1
+"""The largest value of a Postgres INTEGER column."""
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 CY_NAME_MAX_LENGTH = 100
 
 
@@ -65,13 +69,33 @@ class Trigger(str, Enum):
 CLIENT_TRIGGERS = ("cli", "ui")
 
 
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the instant is outside the years 1 to 9999 once converted to UTC") from None
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("expected an ISO 8601 date-time such as 2026-01-31T08:00:00Z, not a number")
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?")
+UtcDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_as_utc)]
+"""An ISO 8601 instant, UTC when it has no offset."""
+
+
 class LLMConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     provider: str | None = None
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0, le=INT32_MAX)
 
 
 class DataSample(BaseModel):
@@ -99,8 +123,8 @@ class _TaskFields(BaseModel):
     output_schema: dict[str, Any] | None = None
     data_samples: list[DataSample] | None = None
     llm_config: LLMConfig | None = None
-    timeout_seconds: int | None = Field(default=None, gt=0, le=30 * 24 * 3600)
-    max_concurrency: int | None = Field(default=None, gt=0)
+    timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    max_concurrency: int | None = Field(default=None, gt=0, le=INT32_MAX)
     integration_id: str | None = None
     origin_type: OriginType | None = None
     managed_resource_key: str | None = None
@@ -178,7 +202,7 @@ class AdHocExecuteRequest(BaseModel):
 
     script: str = Field(min_length=1, description="The Cy source to run")
     input: Any = None
-    timeout_seconds: int | None = Field(default=None, gt=0, le=30 * 24 * 3600)
+    timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
 
 
 class RunError(BaseModel):

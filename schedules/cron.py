@@ -46,7 +46,8 @@ FIELDS = (
 )
 FIELD_LAYOUT = "minute hour day-of-month month day-of-week"
 
-_NUMBER = re.compile(r"^\d+$")
+_NUMBER = re.compile(r"^[0-9]{1,6}$")
+MAX_EXPRESSION_LENGTH = 256
 
 
 class CronError(ValueError):
@@ -65,6 +66,8 @@ def normalize_cron(expression: str) -> str:
     if not isinstance(expression, str) or not expression.strip():
         raise CronError("the cron expression is empty; expected 5 fields: " + FIELD_LAYOUT)
     text = expression.strip()
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise CronError(f"the cron expression is {len(text)} characters long; at most {MAX_EXPRESSION_LENGTH}")
     if text.startswith("@"):
         alias = text.lower()
         if alias.startswith("@every"):
@@ -111,7 +114,7 @@ def _check_element(element: str, whole: str, field: CronField) -> None:
     where = f"{field.name} field {whole!r}"
     if slash:
         if not _NUMBER.match(step):
-            raise CronError(f"{where}: step {step!r} is not a positive whole number", field.name)
+            raise CronError(f"{where}: step {step[:20]!r} is not a positive whole number up to {field.high}", field.name)
         if int(step) < 1:
             raise CronError(f"{where}: step must be at least 1", field.name)
         if int(step) > field.high:

@@ -19,10 +19,12 @@ The stored document::
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
+from functools import lru_cache
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .cron import CronError, normalize_cron
@@ -33,6 +35,8 @@ MIN_CATCHUP_WINDOW = timedelta(seconds=10)
 MIN_INTERVAL = timedelta(seconds=1)
 MAX_DURATION = timedelta(days=3660)
 MAX_BACKFILL_RECORDS = 50
+MAX_DURATION_TEXT = 64
+MAX_TIMEZONE_LENGTH = 64
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -53,8 +57,12 @@ def parse_duration(value: Any, what: str = "duration") -> timedelta:
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a duration like \"90s\", \"5m\", \"1h\" or \"1d\", not a boolean")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        if isinstance(value, float) and math.isnan(value):
+            raise ValueError(f"{what} is not a number of seconds")
+        seconds = float(value) if abs(value) <= MAX_DURATION.total_seconds() else math.inf
     elif isinstance(value, str):
+        if len(value) > MAX_DURATION_TEXT:
+            raise ValueError(f"{what} is {len(value)} characters long; a duration is at most {MAX_DURATION_TEXT}")
         text = value.strip().lower().replace(" ", "")
         if not text:
             raise ValueError(f"{what} is empty; use a duration like \"90s\", \"5m\", \"1h\" or \"1d\"")
@@ -78,10 +86,9 @@ def parse_duration(value: Any, what: str = "duration") -> timedelta:
         raise ValueError(f"{what} must be a string like \"5m\" or a number of seconds")
     if seconds < 0:
         raise ValueError(f"{what} cannot be negative")
-    duration = timedelta(seconds=seconds)
-    if duration > MAX_DURATION:
+    if seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"{what} {value!r} is longer than ten years")
-    return duration
+    return timedelta(seconds=seconds)
 
 
 def format_duration(duration: timedelta) -> str:
@@ -97,13 +104,23 @@ def format_duration(duration: timedelta) -> str:
     return "".join(parts)
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def check_timezone(name: Any) -> str:
+    """``name`` if it is an IANA zone (not a directory of the zone database such as ``America``)."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError("timezone must be an IANA time zone name such as \"Europe/Paris\" or \"UTC\"")
     name = name.strip()
+    if len(name) > MAX_TIMEZONE_LENGTH:
+        raise ValueError(f"timezone is {len(name)} characters long; an IANA name is at most {MAX_TIMEZONE_LENGTH}")
     try:
+        if name not in _zone_names():
+            raise zoneinfo.ZoneInfoNotFoundError(name)
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"unknown time zone {name!r}; use an IANA name such as \"Europe/Paris\", "
             "\"America/New_York\" or \"UTC\""
@@ -219,7 +236,8 @@ def validate_spec(
             spec.cron = " ".join(str(cron).split())
         except CronError as error:
             extra = {"cron_field": error.field} if error.field else {}
-            bad("cron", f"invalid cron expression {cron!r}: {error.message}", **extra)
+            shown = cron if not isinstance(cron, str) or len(cron) <= 80 else cron[:80] + "..."
+            bad("cron", f"invalid cron expression {shown!r}: {error.message}", **extra)
     interval_delta: timedelta | None = None
     if interval is not None:
         text = str(interval).strip() if isinstance(interval, str) else interval
@@ -281,6 +299,28 @@ def validate_spec(
     if errors:
         raise ScheduleSpecError(errors)
     return spec
+
+
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def time_range_errors(start: datetime, end: datetime, where: str) -> list[dict[str, Any]]:
+    """What is wrong with the range [start, end] of fire times asked about (both aware, UTC)."""
+    errors: list[dict[str, Any]] = []
+    for name, moment in (("start", start), ("end", end)):
+        if not EARLIEST_TIME <= moment < LATEST_TIME:
+            errors.append(
+                {"field": name, "in": where, "message": f"{name} must be between {EARLIEST_TIME.year} and "
+                 f"{LATEST_TIME.year} (UTC)"}
+            )
+    if errors:
+        return errors
+    if start >= end:
+        errors.append({"field": "end", "in": where, "message": "end must be after start"})
+    elif end - start > MAX_DURATION:
+        errors.append({"field": "end", "in": where, "message": "the range is longer than ten years"})
+    return errors
 
 
 def iso(value: datetime) -> str:

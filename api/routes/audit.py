@@ -14,9 +14,10 @@ from persistence.repository.pagination import InvalidCursor
 
 from ..deps import SessionDep
 from ..problems import ProblemError, problem_responses
+from ..route import CytasksRoute
 from ..schemas import Page
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=CytasksRoute)
 
 
 class AuditEntryRead(BaseModel):

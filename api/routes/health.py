@@ -10,9 +10,10 @@ from sqlalchemy import text
 from .. import runs_service
 from ..deps import StateDep
 from ..problems import ProblemError, problem_responses
+from ..route import CytasksRoute
 from ..schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=CytasksRoute, responses=problem_responses(422, 500))
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")

@@ -16,8 +16,9 @@ from ..auditing import audit
 from ..authz import ROLES
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 
-router = APIRouter(tags=["api-keys"])
+router = APIRouter(tags=["api-keys"], route_class=CytasksRoute)
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$"
 ROLE_PATTERN = re.compile(r"[a-z][a-z0-9_-]{0,63}\Z")

@@ -22,13 +22,15 @@ from persistence.repository.pagination import InvalidCursor
 
 from ..auditing import audit
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
+from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import TERMINAL_STATUSES, Page
 from .tasks import invalid_cursor, task_id_filter
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["questions"])
+router = APIRouter(tags=["questions"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
 SIGNAL_NAME = "human_responded"
@@ -93,9 +95,11 @@ def _uuid_or_404(value: str, what: str) -> uuid.UUID:
 )
 async def list_questions(
     session: SessionDep,
-    status: Annotated[str | None, Query(description="pending, answered or expired")] = None,
+    status: Annotated[
+        str | None, Query(description="pending, answered or expired", json_schema_extra={"enum": list(QUESTION_STATUSES)})
+    ] = None,
     task: Annotated[str | None, Query(description="Task id or cy_name")] = None,
-    run: Annotated[str | None, Query(description="Run id")] = None,
+    run: Annotated[str | None, Query(description="Run id", json_schema_extra={"format": "uuid"})] = None,
     assignee: Annotated[str | None, Query(description="An API key name or role the question is assigned to")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
@@ -235,7 +239,9 @@ async def respond(
     if question.status != "pending":
         await _audit(session, question, body, principal, source, address, "conflict", f"question {question.status}")
         raise _closed(question)
-    problems = validate_answer({"responses": question.responses, "form": question.form}, body.answer)
+    problems = await off_loop(
+        validate_answer, {"responses": question.responses, "form": question.form}, body.answer
+    )
     if problems:
         await _audit(session, question, body, principal, source, address, "invalid", problems[0]["message"])
         raise ProblemError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -23,7 +22,9 @@ from ..auditing import audit
 from ..authz import Permission, current_principal, forbidden, may_cancel, sees_payloads
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import (
+    INT32_MAX,
     TERMINAL_STATUSES,
     AdHocExecuteRequest,
     ExecuteRequest,
@@ -32,14 +33,15 @@ from ..schemas import (
     RunStatus,
     TaskRunRead,
     Trigger,
+    UtcDatetime,
 )
-from ..validation import validate_input
+from ..validation import validate_input_off_loop
 from ..values import load_stored, store_run_input
 from .tasks import compile_check, invalid_cursor, task_id_filter, task_not_found
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -274,7 +276,7 @@ async def execute_adhoc(
     client_trigger: ClientTriggerDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Any:
-    compile_check(state, body.script)
+    await compile_check(state, body.script)
     trigger = client_trigger or Trigger.adhoc.value
     return await submit_run(
         state,
@@ -323,7 +325,7 @@ async def execute_task(
             f"Task '{task.cy_name}' is {task.status} and cannot be run",
             task_status=task.status,
         )
-    validate_input(task.input_schema, body.input)
+    await validate_input_off_loop(state.settings, task.input_schema, body.input)
     trigger = client_trigger or Trigger.api.value
     return await submit_run(
         state,
@@ -385,12 +387,6 @@ async def wait_for_workflow(state: AppState, workflow_id: str, seconds: float) -
         logger.debug("waiting on %s ended with %s", workflow_id, error)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 @router.get(
     "/task-runs",
     response_model=Page[TaskRunRead],
@@ -403,8 +399,8 @@ async def list_runs(
     task: Annotated[str | None, Query(description="Task id or cy_name")] = None,
     status: RunStatus | None = None,
     trigger: Trigger | None = None,
-    created_after: Annotated[datetime | None, Query(description="Inclusive (ISO 8601; UTC when no offset)")] = None,
-    created_before: Annotated[datetime | None, Query(description="Exclusive (ISO 8601; UTC when no offset)")] = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="Inclusive (ISO 8601; UTC when no offset)")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="Exclusive (ISO 8601; UTC when no offset)")] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Any:
@@ -417,8 +413,8 @@ async def list_runs(
             task_id=task_uuid,
             status=status.value if status else None,
             trigger=trigger.value if trigger else None,
-            created_after=_utc(created_after),
-            created_before=_utc(created_before),
+            created_after=created_after,
+            created_before=created_before,
             cursor=cursor,
             limit=limit,
         )
@@ -437,7 +433,7 @@ async def get_run_logs(
     run_id: str,
     session: SessionDep,
     principal: PrincipalDep,
-    after_seq: Annotated[int, Query(ge=0, description="Only lines after this sequence number")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=INT32_MAX, description="Only lines after this sequence number")] = 0,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> Any:
     run = await run_repo.get_run(session, run_id)

@@ -25,19 +25,22 @@ from persistence.repository import tasks as task_repo
 from persistence.repository import schedules as schedule_repo
 from persistence.repository.pagination import InvalidCursor
 from schedules import OVERLAP_POLICIES, ScheduleSpec, ScheduleSpecError, validate_spec
+from schedules.spec import time_range_errors
 from schedules import service as schedule_service
 from schedules.temporal import pause_state, schedule_id_for
 
 from ..auditing import audit
 from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
-from ..validation import validate_input
+from ..route import CytasksRoute
+from ..schemas import UtcDatetime
+from ..validation import validate_input_off_loop
 from .runs import run_resource
 from .tasks import invalid_cursor, task_not_found
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["schedules"])
+router = APIRouter(tags=["schedules"], route_class=CytasksRoute)
 
 NEXT_FIRE_TIMES = 5
 RECENT_ACTIONS = 10
@@ -101,8 +104,8 @@ class TriggerBody(BaseModel):
 class BackfillBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: datetime = Field(description="Inclusive (ISO 8601; UTC when no offset)")
-    end: datetime = Field(description="Inclusive; not in the future")
+    start: UtcDatetime = Field(description="Inclusive (ISO 8601; UTC when no offset)")
+    end: UtcDatetime = Field(description="Inclusive; not in the future")
     overlap: OverlapPolicy = Field(default="allow_all", description="Overlap policy among the backfilled runs")
 
 
@@ -197,10 +200,6 @@ class ReconcileResult(BaseModel):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def no_schedule(task: Any) -> ProblemError:
@@ -395,7 +394,7 @@ async def put_schedule(task_id: str, body: ScheduleSet, session: SessionDep, sta
     except ScheduleSpecError as error:
         raise invalid_schedule(error.errors) from error
     probe = await _task(session, task_id)
-    validate_input(probe.input_schema, body.input)
+    await validate_input_off_loop(state.settings, probe.input_schema, body.input)
     async with _schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         if task.schedule is not None:
@@ -525,10 +524,8 @@ async def trigger(task_id: str, session: SessionDep, state: StateDep, body: Trig
     responses=problem_responses(404, 422, 503),
 )
 async def backfill(task_id: str, body: BackfillBody, session: SessionDep, state: StateDep) -> Any:
-    start, end = _utc(body.start), _utc(body.end)
-    errors = []
-    if start >= end:
-        errors.append({"field": "end", "in": "body", "message": "end must be after start"})
+    start, end = body.start, body.end
+    errors = time_range_errors(start, end, "body")
     if end > _now() + timedelta(seconds=1):
         errors.append({"field": "end", "in": "body", "message": "end is in the future; a backfill covers past fire times"})
     if errors:
@@ -584,12 +581,12 @@ async def fire_times(
     task_id: str,
     session: SessionDep,
     state: StateDep,
-    start: Annotated[datetime, Query(description="Inclusive (ISO 8601; UTC when no offset)")],
-    end: Annotated[datetime, Query(description="Inclusive")],
+    start: Annotated[UtcDatetime, Query(description="Inclusive (ISO 8601; UTC when no offset)")],
+    end: Annotated[UtcDatetime, Query(description="Inclusive")],
 ) -> Any:
-    start, end = _utc(start), _utc(end)
-    if start >= end:
-        raise invalid_schedule([{"field": "end", "in": "query", "message": "end must be after start"}])
+    errors = time_range_errors(start, end, "query")
+    if errors:
+        raise invalid_schedule(errors)
     task = await _task(session, task_id)
     spec = _spec_of(task)
     try:

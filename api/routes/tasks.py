@@ -13,7 +13,9 @@ from persistence.repository.pagination import InvalidCursor
 from .. import runs_service
 from ..auditing import audit
 from ..deps import PrincipalDep, SessionDep, StateDep
+from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
+from ..route import CytasksRoute
 from ..schemas import (
     Page,
     TaskCreate,
@@ -23,9 +25,9 @@ from ..schemas import (
     TaskUpdate,
     TaskVersionRead,
 )
-from ..validation import check_json_schema
+from ..validation import check_json_schema_off_loop
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
 NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_type")
@@ -56,9 +58,24 @@ def invalid_cursor(error: Exception) -> ProblemError:
     )
 
 
-def compile_check(state: StateDep, script: str) -> None:
-    """422 with the Cy errors (type, message, line, column) when the script does not compile."""
-    errors = runs_service.check_script(script, state.registry)
+def check_script_size(state: StateDep, script: str) -> None:
+    limit = state.settings.MAX_SCRIPT_BYTES
+    size = len(script.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"body field 'script': the script is {size} bytes (UTF-8); the limit is {limit}",
+            errors=[{"field": "script", "in": "body", "message": f"at most {limit} bytes", "type": "script_too_large"}],
+        )
+
+
+async def compile_check(state: StateDep, script: str) -> None:
+    """422 when the script is too large, or with the Cy errors (type, message, line, column) when
+    it does not compile. The compile runs in a thread: it is sized by the caller."""
+    check_script_size(state, script)
+    async with state.compile_slots:
+        errors = await off_loop(runs_service.check_script, script, state.registry)
     if errors:
         first = errors[0]
         where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""
@@ -101,9 +118,9 @@ async def load_task(session: SessionDep, ident: str) -> Any:
     responses=problem_responses(409, 422),
 )
 async def create_task(body: TaskCreate, session: SessionDep, state: StateDep, principal: PrincipalDep) -> Any:
-    check_json_schema(body.input_schema, "input_schema")
-    check_json_schema(body.output_schema, "output_schema")
-    compile_check(state, body.script)
+    await check_json_schema_off_loop(body.input_schema, "input_schema")
+    await check_json_schema_off_loop(body.output_schema, "output_schema")
+    await compile_check(state, body.script)
     fields = _store_fields(body, exclude_unset=False)
     name, script, cy_name = fields.pop("name"), fields.pop("script"), fields.pop("cy_name")
     try:
@@ -151,13 +168,13 @@ async def list_tasks(
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.get("/{task_id}", response_model=TaskRead, summary="Get a task by id or cy_name", responses=problem_responses(404))
+@router.get("/{task_id:task_ref}", response_model=TaskRead, summary="Get a task by id or cy_name", responses=problem_responses(404))
 async def get_task(task_id: str, session: SessionDep) -> Any:
     return await load_task(session, task_id)
 
 
 @router.patch(
-    "/{task_id}",
+    "/{task_id:task_ref}",
     response_model=TaskRead,
     summary="Change a task (a change to the script or execution settings makes a new version)",
     responses=problem_responses(404, 409, 422),
@@ -167,11 +184,11 @@ async def update_task(
 ) -> Any:
     changes = _store_fields(body, exclude_unset=True)
     if "input_schema" in changes:
-        check_json_schema(changes["input_schema"], "input_schema")
+        await check_json_schema_off_loop(changes["input_schema"], "input_schema")
     if "output_schema" in changes:
-        check_json_schema(changes["output_schema"], "output_schema")
+        await check_json_schema_off_loop(changes["output_schema"], "output_schema")
     if "script" in changes:
-        compile_check(state, changes["script"])
+        await compile_check(state, changes["script"])
     try:
         task = await task_repo.update_task(session, task_id, changes, updated_by=principal.name)
     except task_repo.TaskNotFound as error:
@@ -195,7 +212,7 @@ async def update_task(
 
 
 @router.get(
-    "/{task_id}/versions",
+    "/{task_id:task_ref}/versions",
     response_model=Page[TaskVersionRead],
     summary="A task's versions, newest first",
     responses=problem_responses(404),
@@ -207,7 +224,7 @@ async def list_versions(task_id: str, session: SessionDep) -> Any:
 
 
 @router.delete(
-    "/{task_id}",
+    "/{task_id:task_ref}",
     response_model=TaskRead,
     summary="Archive a task (it can no longer run; its runs are kept)",
     responses=problem_responses(404),
