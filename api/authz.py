@@ -79,7 +79,7 @@ def forbidden(principal: Principal, permission: Permission, detail: str | None =
 
 
 V1_PREFIX = "/v1"
-"""Routes under ``/v1`` see their path without it (``scope["route"].path``)."""
+"""Routes under ``/v1`` see their path without it (``scope["route"].path_format``)."""
 
 P = Permission
 ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
@@ -123,7 +123,7 @@ current_address: ContextVar[str | None] = ContextVar("cytasks_client_address", d
 async def authorize(request: Request, principal: PrincipalDep) -> Principal:
     """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
     route = request.scope.get("route")
-    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path", "")))
+    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path_format", "")))
     if permission is None:
         raise ProblemError(403, "forbidden", "No role may use this route")
     if not may(principal, permission):

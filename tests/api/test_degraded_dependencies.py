@@ -117,7 +117,10 @@ async def test_database_outage_is_503_on_a_kept_connection_and_heals(own_postgre
 async def test_temporal_outage_is_503_with_retry_after(api_settings) -> None:
     from devstack.ports import find_free_port
 
-    settings = _settings(api_settings, TEMPORAL_ADDRESS=f"127.0.0.1:{find_free_port()}")  # nothing listens there
+    # The session database, so the session's bootstrap key (a different one would replace it).
+    settings = api_settings.model_copy(
+        update={"TEMPORAL_ADDRESS": f"127.0.0.1:{find_free_port()}", "DATABASE_POOL_TIMEOUT_SECONDS": 3.0}
+    )  # nothing listens there
     async with running_app(settings) as (_, client):
         response = await client.post("/v1/tasks/execute", json={"script": "return 1"})
         problem = assert_problem(response, 503, "workflow-start-failed")
