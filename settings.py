@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/cytasks"
     DATABASE_POOL_SIZE: int = 10
     DATABASE_MAX_OVERFLOW: int = 20
+    DATABASE_DRIVER: Literal["asyncpg", "psycopg"] = "asyncpg"
+    """The driver of the async engine (the API's and the workers' repositories), whatever driver
+    DATABASE_URL is spelled for. Migrations always run on psycopg 3."""
+    DATABASE_STATEMENT_TIMEOUT_MS: int = Field(default=60_000, ge=0)
+    """Server-side statement_timeout of the async engine's connections (0: none)."""
+    RUN_LIST_TIMEOUT_MS: int = Field(default=3_000, ge=0)
+    """Longest a run listing may take before it is refused as too broad (0: no limit)."""
 
     TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
     TEMPORAL_NAMESPACE: str = "default"
