@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, null, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
@@ -25,11 +26,25 @@ from workflows.types import workflow_id_for
 _runs = TaskRun.__table__
 _logs = TaskRunLog.__table__
 
+QUERY_CANCELED = "57014"
+
 LogLine = str | tuple[datetime, str]
 
 
 class InvalidRunStatus(ValueError):
     pass
+
+
+class RunQueryTooBroad(Exception):
+    """A run listing ran past its time limit (settings.RUN_LIST_TIMEOUT_MS): its filters match
+    too few runs to fill a page quickly. Narrow it with a time range (created_after/before)."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(
+            f"listing runs with these filters took longer than {timeout_ms} ms; narrow the query "
+            "with created_after and created_before (a shorter time range), or a task"
+        )
+        self.timeout_ms = timeout_ms
 
 
 def _by_id(run_id: uuid.UUID):
@@ -104,9 +119,13 @@ async def list_runs(
     created_before: datetime | None = None,
     cursor: str | None = None,
     limit: int | None = 50,
+    timeout_ms: int | None = None,
 ) -> Page[TaskRun]:
     """Newest first, keyset-paginated on (created_at, id). Time bounds: created_after is
-    inclusive, created_before exclusive; both prune partitions."""
+    inclusive, created_before exclusive; both prune partitions.
+
+    A listing taking longer than `timeout_ms` (default settings.RUN_LIST_TIMEOUT_MS) is
+    cancelled by the server and raises RunQueryTooBroad; the transaction is then unusable."""
     limit = clamp_limit(limit)
     statement = select(TaskRun)
     if task_id is not None:
@@ -124,8 +143,34 @@ async def list_runs(
     if cursor:
         statement = statement.where(before_cursor(TaskRun.created_at, TaskRun.id, cursor))
     statement = statement.order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(statement)).scalars())
+    rows = list(await _scalars_within(session, statement, _list_timeout_ms() if timeout_ms is None else timeout_ms))
     return page_from_rows(rows, limit)
+
+
+def _list_timeout_ms() -> int:
+    from settings import get_settings
+
+    return get_settings().RUN_LIST_TIMEOUT_MS
+
+
+async def _scalars_within(session: AsyncSession, statement, timeout_ms: int):
+    """Run `statement` under a statement_timeout of `timeout_ms` (0: the connection's own),
+    local to the transaction and restored afterwards; RunQueryTooBroad when it runs out."""
+    if not timeout_ms:
+        return (await session.execute(statement)).scalars().all()
+    previous = (
+        await session.execute(
+            select(func.current_setting("statement_timeout"), func.set_config("statement_timeout", f"{timeout_ms}ms", True))
+        )
+    ).scalar_one()
+    try:
+        rows = (await session.execute(statement)).scalars().all()
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED or "statement timeout" in str(error.orig):
+            raise RunQueryTooBroad(timeout_ms) from error
+        raise
+    await session.execute(select(func.set_config("statement_timeout", previous, True)))
+    return rows
 
 
 async def mark_run_running(
@@ -315,6 +360,7 @@ __all__ = [
     "RUN_STATUSES",
     "TERMINAL_RUN_STATUSES",
     "InvalidRunStatus",
+    "RunQueryTooBroad",
     "append_logs",
     "create_run",
     "finish_run",
