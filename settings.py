@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     """Server-side statement_timeout of the async engine's connections (0: none)."""
     RUN_LIST_TIMEOUT_MS: int = Field(default=3_000, ge=0)
     """Longest a run listing may take before it is refused as too broad (0: no limit)."""
+    RUN_LIST_PLAN_CACHE_MODE: Literal["force_generic_plan", "auto", "force_custom_plan"] = "force_generic_plan"
+    """Postgres plan_cache_mode of run listings. Generic plans skip planning across every
+    partition on each request (see docs/performance.md)."""
 
     TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
     TEMPORAL_NAMESPACE: str = "default"

@@ -143,7 +143,7 @@ async def list_runs(
     if cursor:
         statement = statement.where(before_cursor(TaskRun.created_at, TaskRun.id, cursor))
     statement = statement.order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit + 1)
-    rows = list(await _scalars_within(session, statement, _list_timeout_ms() if timeout_ms is None else timeout_ms))
+    rows = list(await _list_rows(session, statement, _list_timeout_ms() if timeout_ms is None else timeout_ms))
     return page_from_rows(rows, limit)
 
 
@@ -153,23 +153,35 @@ def _list_timeout_ms() -> int:
     return get_settings().RUN_LIST_TIMEOUT_MS
 
 
-async def _scalars_within(session: AsyncSession, statement, timeout_ms: int):
-    """Run `statement` under a statement_timeout of `timeout_ms` (0: the connection's own),
-    local to the transaction and restored afterwards; RunQueryTooBroad when it runs out."""
-    if not timeout_ms:
-        return (await session.execute(statement)).scalars().all()
-    previous = (
-        await session.execute(
-            select(func.current_setting("statement_timeout"), func.set_config("statement_timeout", f"{timeout_ms}ms", True))
-        )
-    ).scalar_one()
+def _listing_settings() -> dict[str, str]:
+    # By default a listing's plan is reused (generic) rather than made anew for its parameters:
+    # planning across ~100 partitions costs more than running the query, and without a DEFAULT
+    # partition the generic plan still reads partitions in order and prunes them as it starts.
+    from settings import get_settings
+
+    return {"plan_cache_mode": get_settings().RUN_LIST_PLAN_CACHE_MODE}
+
+
+async def _list_rows(session: AsyncSession, statement, timeout_ms: int):
+    """Run `statement` under the listing's plan_cache_mode and a statement_timeout of `timeout_ms`
+    (0: the connection's own), local to the transaction and restored afterwards;
+    RunQueryTooBroad when the timeout cancels it."""
+    wanted = _listing_settings()
+    if timeout_ms:
+        wanted["statement_timeout"] = f"{timeout_ms}ms"
+    names = list(wanted)
+    swap = select(
+        *(func.current_setting(name) for name in names),
+        *(func.set_config(name, value, True) for name, value in wanted.items()),
+    )
+    previous = (await session.execute(swap)).one()[: len(names)]
     try:
         rows = (await session.execute(statement)).scalars().all()
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED or "statement timeout" in str(error.orig):
             raise RunQueryTooBroad(timeout_ms) from error
         raise
-    await session.execute(select(func.set_config("statement_timeout", previous, True)))
+    await session.execute(select(*(func.set_config(name, value, True) for name, value in zip(names, previous))))
     return rows
 
 
