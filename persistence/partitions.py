@@ -197,20 +197,24 @@ def _lock(conn: Connection) -> None:
     conn.execute(text("SET LOCAL lock_timeout = '10s'"))
 
 
+def _replace_default_partition(conn: Connection, table: str) -> None:
+    default = default_partition_name(table)
+    if default in _child_names(conn, table):
+        detached = f"{table}_detached"
+        conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {default}"))
+        conn.execute(text(f"ALTER TABLE {default} RENAME TO {detached}"))
+        _cover_gaps(conn, table)
+        conn.execute(text(f"INSERT INTO {table} SELECT * FROM {detached}"))
+        conn.execute(text(f"DROP TABLE {detached}"))
+    else:
+        _cover_gaps(conn, table)
+
+
 def replace_default_partitions_sync(conn: Connection) -> None:
     """Move from a DEFAULT partition to spans: its rows are kept and land where they belong."""
     _lock(conn)
     for table in PARTITIONED_TABLES:
-        default = default_partition_name(table)
-        if default in _child_names(conn, table):
-            detached = f"{table}_detached"
-            conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {default}"))
-            conn.execute(text(f"ALTER TABLE {default} RENAME TO {detached}"))
-            _cover_gaps(conn, table)
-            conn.execute(text(f"INSERT INTO {table} SELECT * FROM {detached}"))
-            conn.execute(text(f"DROP TABLE {detached}"))
-        else:
-            _cover_gaps(conn, table)
+        _replace_default_partition(conn, table)
 
 
 def restore_default_partitions_sync(conn: Connection) -> None:
@@ -242,7 +246,7 @@ def ensure_partitions_sync(
     _lock(conn)
     created: list[str] = []
     for table, key in PARTITIONED_TABLES.items():
-        _cover_gaps(conn, table)
+        _replace_default_partition(conn, table)  # a schema older than 0003; else covers gaps
         days = {today + timedelta(days=offset) for offset in range(-days_back, days_ahead + 1)}
         if rows_since is not None:
             days |= _days_with_rows(conn, table, key, rows_since, today + timedelta(days=days_ahead + 1))
