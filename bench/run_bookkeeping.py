@@ -2,8 +2,9 @@
 
 Usage: python bench/run_bookkeeping.py [--runs 30] [--rounds 3] [--driver asyncpg|psycopg|both] [--json]
 (starts its own embedded Postgres). For each driver of the async engine it prints the median
-milliseconds of the four transactions together, and of a bare ``SELECT 1`` round trip as the
-baseline measured in the same run. With both drivers the rounds alternate between them, and
+milliseconds of the four transactions together (three of them commit, so the WAL flush weighs
+in), of one ``get_run`` read alone, and of a bare ``SELECT 1`` round trip as the baseline
+measured in the same run. With both drivers the rounds alternate between them, and
 each figure is the median over all rounds' samples.
 """
 
@@ -55,6 +56,13 @@ async def measure(runs: int, rounds: int, drivers: tuple[str, ...]) -> dict[str,
                 async with maker() as session:
                     await repo.get_run(session, run.id)
 
+            async with makers[drivers[0]]() as session, session.begin():
+                sample = await repo.create_run(session, trigger="api", task_id=task.id, task_version=1)
+
+            async def read_run(maker) -> None:
+                async with maker() as session:
+                    await repo.get_run(session, sample.id)
+
             async def select_one(maker) -> None:
                 async with maker() as session:
                     await session.execute(text("SELECT 1"))
@@ -69,10 +77,11 @@ async def measure(runs: int, rounds: int, drivers: tuple[str, ...]) -> dict[str,
                     samples.append((time.perf_counter() - started) * 1000)
                 return samples
 
-            collected = {driver: {"bookkeeping": [], "select_1": []} for driver in drivers}
+            collected = {driver: {"bookkeeping": [], "read_run": [], "select_1": []} for driver in drivers}
             for _ in range(rounds):
                 for driver in drivers:
                     collected[driver]["bookkeeping"] += await samples_ms(one_run, makers[driver])
+                    collected[driver]["read_run"] += await samples_ms(read_run, makers[driver])
                     collected[driver]["select_1"] += await samples_ms(select_one, makers[driver])
             await dispose_engines()
             return {
@@ -97,11 +106,12 @@ def main() -> None:
         return
     for driver, figures in results.items():
         bookkeeping, round_trip = figures["bookkeeping"], figures["select_1"]
-        print(f"{driver:8} run bookkeeping median {bookkeeping:.2f} ms; SELECT 1 round trip {round_trip:.2f} ms "
-              f"(ratio {bookkeeping / round_trip:.1f})")
+        print(f"{driver:8} run bookkeeping median {bookkeeping:.2f} ms; one get_run {figures['read_run']:.2f} ms; "
+              f"SELECT 1 round trip {round_trip:.2f} ms (bookkeeping / SELECT 1: {bookkeeping / round_trip:.1f})")
     if len(results) == 2:
-        ratio = results["asyncpg"]["bookkeeping"] / results["psycopg"]["bookkeeping"]
-        print(f"asyncpg / psycopg bookkeeping: {ratio:.2f}")
+        for name in ("bookkeeping", "read_run", "select_1"):
+            ratio = results["asyncpg"][name] / results["psycopg"][name]
+            print(f"asyncpg / psycopg {name}: {ratio:.2f}")
 
 
 if __name__ == "__main__":
