@@ -73,6 +73,7 @@ FROM (
 class Case:
     name: str
     paths: list[str]
+    limit: int | None = None  # fewer samples for a case that runs into the listing time limit
     statuses: dict[int, int] = field(default_factory=dict)
     samples: list[float] = field(default_factory=list)
 
@@ -206,6 +207,9 @@ def build_cases(database_url: str, days: int, now: datetime, seed: int = 7) -> l
         Case("task + status=failed", [f"{base}&task={t}&status=failed" for t in popular + middling]),
         Case("task (rare) + status=timed_out", [f"{base}&task={t}&status=timed_out" for t in rare]),
         Case("task + trigger=schedule", [f"{base}&task={t}&trigger=schedule" for t in popular + middling]),
+        Case("task + trigger=adhoc (no match)", [f"{base}&task={t}&trigger=adhoc" for t in popular]),
+        Case("task + status + trigger=adhoc (no match)",
+             [f"{base}&task={popular[0]}&status=completed&trigger=adhoc"], limit=3),
         Case("status=failed + trigger=api", [f"{base}&status=failed&trigger=api"]),
         Case("status=cancelled + trigger=ui", [f"{base}&status=cancelled&trigger=ui"]),
         Case("task + status + trigger", [f"{base}&task={t}&status=failed&trigger=api" for t in popular + middling]),
@@ -231,10 +235,10 @@ async def measure(settings, cases: list[Case], samples: int, modes: list[str]) -
         os.environ["CYTASKS_RUN_LIST_PLAN_CACHE_MODE"] = mode
         get_settings.cache_clear()
 
-    by_mode = {mode: [Case(case.name, case.paths) for case in cases] for mode in modes}
+    by_mode = {mode: [Case(case.name, case.paths, case.limit) for case in cases] for mode in modes}
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://cytasks.bench", headers={"Authorization": f"Bearer {API_KEY}"},
             timeout=60,
@@ -242,13 +246,15 @@ async def measure(settings, cases: list[Case], samples: int, modes: list[str]) -
             for mode in modes:  # warm-up: statements prepared on every pooled connection, pages cached
                 use_mode(mode)
                 for case in cases:
-                    for path in case.paths * 2:
+                    for path in case.paths * (2 if case.limit is None else 1):
                         await client.get(path)
             for index in range(samples):
                 for position in range(len(cases)):
                     for mode in modes:
                         use_mode(mode)
                         case = by_mode[mode][position]
+                        if case.limit is not None and len(case.samples) >= case.limit:
+                            continue
                         path = case.paths[index % len(case.paths)]
                         started = time.perf_counter()
                         response = await client.get(path)

@@ -1,4 +1,5 @@
-"""Run listing at scale: indexes that end in (created_at, id), one for task + status, and span
+"""Run listing at scale: indexes that end in (created_at, id), for task + status and task + trigger
+too, and span
 partitions instead of the DEFAULT partitions (which kept the planner from an ordered Append).
 
 Revision ID: 0003_run_listing
@@ -31,6 +32,8 @@ def upgrade() -> None:
         CREATE INDEX ix_task_runs_trigger_created_at_id ON task_runs (trigger, created_at DESC, id DESC);
         CREATE INDEX ix_task_runs_task_id_status_created_at_id
             ON task_runs (task_id, status, created_at DESC, id DESC);
+        CREATE INDEX ix_task_runs_task_id_trigger_created_at_id
+            ON task_runs (task_id, trigger, created_at DESC, id DESC);
         """
     )
 
@@ -38,6 +41,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        DROP INDEX IF EXISTS ix_task_runs_task_id_trigger_created_at_id;
         DROP INDEX IF EXISTS ix_task_runs_task_id_status_created_at_id;
         DROP INDEX IF EXISTS ix_task_runs_trigger_created_at_id;
         DROP INDEX IF EXISTS ix_task_runs_status_created_at_id;
