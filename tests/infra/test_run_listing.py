@@ -105,3 +105,17 @@ async def test_a_listing_past_its_time_limit_is_refused_as_too_broad(database_ur
                 assert "narrow" in str(caught.value) and caught.value.timeout_ms == 200
         finally:
             await transaction.rollback()
+
+
+async def test_cursor_prunes_partitions_newer_than_its_position(database_url: str) -> None:
+    position = datetime.now(UTC) - timedelta(days=1)
+    statement = (
+        select(TaskRun.id)
+        .where(before_cursor(TaskRun.created_at, TaskRun.id, encode_cursor(position, uuid.uuid4())))
+        .order_by(TaskRun.created_at.desc(), TaskRun.id.desc())
+        .limit(51)
+    )
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = await _plan(database_url, sql, {})
+    assert partition_name("task_runs", datetime.now(UTC).date()) not in plan, plan
+    assert partition_name("task_runs", position.date()) in plan, plan
