@@ -22,17 +22,19 @@ depends_on = None
 def upgrade() -> None:
     replace_default_partitions_sync(op.get_bind())
     # An index on the partitioned table is created on every partition, present and future.
+    # IF NOT EXISTS: on a large table they may have been built beforehand, concurrently
+    # (docs/performance.md).
     op.execute(
         """
         DROP INDEX IF EXISTS ix_task_runs_task_id_created_at;
         DROP INDEX IF EXISTS ix_task_runs_status_created_at;
         DROP INDEX IF EXISTS ix_task_runs_trigger_created_at;
-        CREATE INDEX ix_task_runs_task_id_created_at_id ON task_runs (task_id, created_at DESC, id DESC);
-        CREATE INDEX ix_task_runs_status_created_at_id ON task_runs (status, created_at DESC, id DESC);
-        CREATE INDEX ix_task_runs_trigger_created_at_id ON task_runs (trigger, created_at DESC, id DESC);
-        CREATE INDEX ix_task_runs_task_id_status_created_at_id
+        CREATE INDEX IF NOT EXISTS ix_task_runs_task_id_created_at_id ON task_runs (task_id, created_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_status_created_at_id ON task_runs (status, created_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_trigger_created_at_id ON task_runs (trigger, created_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_task_id_status_created_at_id
             ON task_runs (task_id, status, created_at DESC, id DESC);
-        CREATE INDEX ix_task_runs_task_id_trigger_created_at_id
+        CREATE INDEX IF NOT EXISTS ix_task_runs_task_id_trigger_created_at_id
             ON task_runs (task_id, trigger, created_at DESC, id DESC);
         """
     )
@@ -46,9 +48,9 @@ def downgrade() -> None:
         DROP INDEX IF EXISTS ix_task_runs_trigger_created_at_id;
         DROP INDEX IF EXISTS ix_task_runs_status_created_at_id;
         DROP INDEX IF EXISTS ix_task_runs_task_id_created_at_id;
-        CREATE INDEX ix_task_runs_task_id_created_at ON task_runs (task_id, created_at DESC);
-        CREATE INDEX ix_task_runs_status_created_at ON task_runs (status, created_at DESC);
-        CREATE INDEX ix_task_runs_trigger_created_at ON task_runs (trigger, created_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_task_id_created_at ON task_runs (task_id, created_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_status_created_at ON task_runs (status, created_at DESC);
+        CREATE INDEX IF NOT EXISTS ix_task_runs_trigger_created_at ON task_runs (trigger, created_at DESC);
         """
     )
     restore_default_partitions_sync(op.get_bind())
