@@ -195,6 +195,8 @@ def _days_with_rows(conn: Connection, table: str, key: str, since: date, until: 
 def _lock(conn: Connection) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+    # Moving the rows of a span may take longer than the engine's statement_timeout.
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def _replace_default_partition(conn: Connection, table: str) -> None:
