@@ -178,7 +178,8 @@ async def _list_rows(session: AsyncSession, statement, timeout_ms: int):
     try:
         rows = (await session.execute(statement)).scalars().all()
     except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED or "statement timeout" in str(error.orig):
+        cancelled = getattr(error.orig, "sqlstate", None) == QUERY_CANCELED or "statement timeout" in str(error.orig)
+        if timeout_ms and cancelled:
             raise RunQueryTooBroad(timeout_ms) from error
         raise
     await session.execute(select(*(func.set_config(name, value, True) for name, value in zip(names, previous))))
