@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     DATABASE_POOL_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     """How long a request waits for a free database connection before it is answered 503."""
     DATABASE_CONNECT_TIMEOUT_SECONDS: int = Field(default=5, ge=1)
+    DATABASE_DRIVER: Literal["asyncpg", "psycopg"] = "asyncpg"
+    """The driver of the async engine (the API's and the workers' repositories), whatever driver
+    DATABASE_URL is spelled for. Migrations always run on psycopg 3."""
+    DATABASE_STATEMENT_TIMEOUT_MS: int = Field(default=60_000, ge=0)
+    """Server-side statement_timeout of the async engine's connections (0: none)."""
+    RUN_LIST_TIMEOUT_MS: int = Field(default=3_000, ge=0)
+    """Longest a run listing may take before it is refused as too broad (0: no limit)."""
+    RUN_LIST_PLAN_CACHE_MODE: Literal["force_generic_plan", "auto", "force_custom_plan"] = "force_generic_plan"
+    """Postgres plan_cache_mode of run listings. Generic plans skip planning across every
+    partition on each request (see docs/performance.md)."""
 
     TEMPORAL_ADDRESS: str = "127.0.0.1:7233"
     TEMPORAL_NAMESPACE: str = "default"

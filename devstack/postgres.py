@@ -17,10 +17,10 @@ DEFAULT_DATABASE = "cytasks"
 
 
 def sqlalchemy_url_for_socket(socket_dir: Path | str, database: str, user: str = "postgres") -> str:
-    """A `postgresql+psycopg://` URL for a server listening on a unix socket in `socket_dir`.
+    """A `postgresql+asyncpg://` URL for a server listening on a unix socket in `socket_dir`.
 
-    Works for both the sync and the async SQLAlchemy engines (psycopg 3 serves both)."""
-    return f"postgresql+psycopg://{user}@/{database}?host={quote(str(socket_dir), safe='/')}"
+    persistence.db rewrites it for psycopg where a synchronous engine needs it."""
+    return f"postgresql+asyncpg://{user}@/{database}?host={quote(str(socket_dir), safe='/')}"
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,13 +32,17 @@ async def run_maintenance(
     delete_blob: Callable[[str], Awaitable[None]] | None = None,
     today: date | None = None,
 ) -> MaintenanceReport:
-    """Create upcoming day partitions, delete the blobs of runs past retention, drop their
+    """Create upcoming day partitions (and one for every day within retention that has runs
+    in a span partition), delete the blobs of runs past retention, drop their
     partitions and their questions, and forget idempotency keys older than
     IDEMPOTENCY_KEY_TTL. Answer audit rows are kept: they are the record of who answered
     what. Idempotent."""
     report = MaintenanceReport()
     async with engine.begin() as conn:
-        report.partitions_created = await ensure_partitions(conn, days_ahead=days_ahead, days_back=1, today=today)
+        report.partitions_created = await ensure_partitions(
+            conn, days_ahead=days_ahead, days_back=1, today=today,
+            rows_since=(today or datetime.now(UTC).date()) - timedelta(days=retention_days),
+        )
     if delete_blob is not None:
         async with engine.connect() as conn:
             refs = await expired_blob_refs(conn, retention_days, today=today)

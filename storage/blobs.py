@@ -135,7 +135,7 @@ class FileBlobStore:
 
 
 class S3BlobStore:
-    """S3 or an S3-compatible server (MinIO). boto3 is imported on first use."""
+    """S3 or an S3-compatible server (MinIO). boto3 is imported on first use (it takes a while)."""
 
     kind = "s3"
 
@@ -163,13 +163,9 @@ class S3BlobStore:
 
     def _s3(self):
         if self._client is None:
-            try:
-                import boto3
-                from botocore.config import Config
-            except ImportError as err:
-                raise RuntimeError(
-                    "CYTASKS_BLOB_BACKEND=s3 needs boto3: pip install boto3"
-                ) from err
+            import boto3
+            from botocore.config import Config
+
             client = boto3.client(
                 "s3",
                 config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}),

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, bindparam, tuple_
 
 T = TypeVar("T")
 
@@ -51,12 +51,22 @@ def clamp_limit(limit: int | None, default: int = 50) -> int:
 
 
 def before_cursor(created_at_column, id_column, cursor: str) -> ColumnElement[bool]:
-    """Rows strictly after the cursor position in (created_at DESC, id DESC) order."""
+    """Rows strictly after the cursor position in (created_at DESC, id DESC) order.
+
+    A row comparison, so that an index ending in (created_at, id) takes it as its start
+    position (an Index Cond) rather than filtering every row it reads before the position;
+    and the bound on created_at alone, which partition pruning understands (it does not
+    understand row comparisons), so partitions newer than the cursor are not read at all."""
     created_at, row_id = decode_cursor(cursor)
-    return or_(
-        created_at_column < created_at,
-        and_(created_at_column == created_at, id_column < row_id),
+    at = _typed(created_at_column, created_at)
+    return and_(
+        created_at_column <= at,
+        tuple_(created_at_column, id_column) < tuple_(at, _typed(id_column, row_id)),
     )
+
+
+def _typed(column, value) -> ColumnElement:
+    return bindparam(None, value, type_=column.type)
 
 
 def page_from_rows(rows: list[T], limit: int) -> Page[T]:

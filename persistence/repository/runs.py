@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Text, and_, column, func, insert, literal, null, select, table, update
 from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
@@ -37,12 +38,25 @@ _watch = table(
     column("workflow_id", Text),
     column("cancel_requested_at", DateTime(timezone=True)),
 )
+QUERY_CANCELED = "57014"
 
 LogLine = str | tuple[datetime, str]
 
 
 class InvalidRunStatus(ValueError):
     pass
+
+
+class RunQueryTooBroad(Exception):
+    """A run listing ran past its time limit (settings.RUN_LIST_TIMEOUT_MS): its filters match
+    too few runs to fill a page quickly. Narrow it with a time range (created_after/before)."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(
+            f"listing runs with these filters took longer than {timeout_ms} ms; narrow the query "
+            "with created_after and created_before (a shorter time range), or a task"
+        )
+        self.timeout_ms = timeout_ms
 
 
 def _by_id(run_id: uuid.UUID):
@@ -117,9 +131,13 @@ async def list_runs(
     created_before: datetime | None = None,
     cursor: str | None = None,
     limit: int | None = 50,
+    timeout_ms: int | None = None,
 ) -> Page[TaskRun]:
     """Newest first, keyset-paginated on (created_at, id). Time bounds: created_after is
-    inclusive, created_before exclusive; both prune partitions."""
+    inclusive, created_before exclusive; both prune partitions.
+
+    A listing taking longer than `timeout_ms` (default settings.RUN_LIST_TIMEOUT_MS) is
+    cancelled by the server and raises RunQueryTooBroad; the transaction is then unusable."""
     limit = clamp_limit(limit)
     statement = select(TaskRun)
     if task_id is not None:
@@ -137,8 +155,47 @@ async def list_runs(
     if cursor:
         statement = statement.where(before_cursor(TaskRun.created_at, TaskRun.id, cursor))
     statement = statement.order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(limit + 1)
-    rows = list((await session.execute(statement)).scalars())
+    rows = list(await _list_rows(session, statement, _list_timeout_ms() if timeout_ms is None else timeout_ms))
     return page_from_rows(rows, limit)
+
+
+def _list_timeout_ms() -> int:
+    from settings import get_settings
+
+    return get_settings().RUN_LIST_TIMEOUT_MS
+
+
+def _listing_settings() -> dict[str, str]:
+    # By default a listing's plan is reused (generic) rather than made anew for its parameters:
+    # planning across ~100 partitions costs more than running the query, and without a DEFAULT
+    # partition the generic plan still reads partitions in order and prunes them as it starts.
+    from settings import get_settings
+
+    return {"plan_cache_mode": get_settings().RUN_LIST_PLAN_CACHE_MODE}
+
+
+async def _list_rows(session: AsyncSession, statement, timeout_ms: int):
+    """Run `statement` under the listing's plan_cache_mode and a statement_timeout of `timeout_ms`
+    (0: the connection's own), local to the transaction and restored afterwards;
+    RunQueryTooBroad when the timeout cancels it."""
+    wanted = _listing_settings()
+    if timeout_ms:
+        wanted["statement_timeout"] = f"{timeout_ms}ms"
+    names = list(wanted)
+    swap = select(
+        *(func.current_setting(name) for name in names),
+        *(func.set_config(name, value, True) for name, value in wanted.items()),
+    )
+    previous = (await session.execute(swap)).one()[: len(names)]
+    try:
+        rows = (await session.execute(statement)).scalars().all()
+    except DBAPIError as error:
+        cancelled = getattr(error.orig, "sqlstate", None) == QUERY_CANCELED or "statement timeout" in str(error.orig)
+        if timeout_ms and cancelled:
+            raise RunQueryTooBroad(timeout_ms) from error
+        raise
+    await session.execute(select(*(func.set_config(name, value, True) for name, value in zip(names, previous))))
+    return rows
 
 
 async def mark_run_running(
@@ -420,6 +477,7 @@ __all__ = [
     "TERMINAL_RUN_STATUSES",
     "ActiveRun",
     "InvalidRunStatus",
+    "RunQueryTooBroad",
     "append_logs",
     "create_run",
     "finish_run",

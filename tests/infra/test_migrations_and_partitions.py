@@ -14,6 +14,7 @@ from persistence.partitions import (
     drop_partitions_older_than,
     ensure_partitions,
     list_day_partitions,
+    list_partitions,
     partition_name,
 )
 
@@ -86,7 +87,7 @@ async def test_time_range_list_prunes_partitions(database_url: str) -> None:
     assert partition_name("task_runs", (now - timedelta(days=1)).date()) not in scanned
 
 
-async def test_rows_without_partition_land_in_default_and_move_on_creation(database_url: str) -> None:
+async def test_rows_without_day_partition_land_in_a_span_and_move_on_creation(database_url: str) -> None:
     far_future = datetime.now(UTC) + timedelta(days=400)
     run_id = new_run_id(far_future)
     day = created_at_from_run_id(run_id).date()
@@ -102,7 +103,7 @@ async def test_rows_without_partition_land_in_default_and_move_on_creation(datab
         where = await conn.scalar(
             text("SELECT tableoid::regclass::text FROM task_runs WHERE id = :id"), {"id": run_id}
         )
-        assert where == "task_runs_default"
+        assert where.startswith("task_runs_s") and where.endswith("_max"), where
     try:
         async with engine.begin() as conn:
             created = await ensure_partitions(conn, days_ahead=0, days_back=0, today=day)
@@ -111,10 +112,70 @@ async def test_rows_without_partition_land_in_default_and_move_on_creation(datab
                 text("SELECT tableoid::regclass::text FROM task_runs WHERE id = :id"), {"id": run_id}
             )
             assert where == partition_name("task_runs", day)
+            assert _gaps_in(await list_partitions(conn)) == []
     finally:
         async with engine.begin() as conn:
-            await conn.execute(text(f"DROP TABLE IF EXISTS {partition_name('task_runs', day)}"))
-            await conn.execute(text(f"DROP TABLE IF EXISTS {partition_name('task_run_logs', day)}"))
+            await conn.execute(
+                text("DELETE FROM task_runs WHERE id = :id AND created_at = :created_at"),
+                {"id": run_id, "created_at": created_at_from_run_id(run_id)},
+            )
+
+
+async def test_partitions_cover_the_whole_time_line_without_default(database_url: str) -> None:
+    async with get_engine(database_url).connect() as conn:
+        for table in ("task_runs", "task_run_logs"):
+            parts = await list_partitions(conn, table)
+            assert _gaps_in(parts) == [], parts
+            assert parts[0].lower is None and parts[-1].upper is None
+            has_default = await conn.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table pt JOIN pg_class c ON c.oid = pt.partrelid "
+                    "WHERE c.relname = :table AND pt.partdefid <> 0)"
+                ),
+                {"table": table},
+            )
+            assert not has_default
+
+
+async def test_runs_of_old_days_in_a_span_get_their_partition_from_maintenance(database_url: str) -> None:
+    from persistence.maintenance import run_maintenance
+
+    engine = get_engine(database_url)
+    day = datetime.now(UTC).date() - timedelta(days=30)
+    run_id = new_run_id(datetime(day.year, day.month, day.day, 6, tzinfo=UTC))
+    async with engine.begin() as conn:
+        assert day not in await list_day_partitions(conn)
+        await conn.execute(
+            text(
+                "INSERT INTO task_runs (id, created_at, trigger, cy_script) "
+                "VALUES (:id, :created_at, 'adhoc', 'return 1')"
+            ),
+            {"id": run_id, "created_at": created_at_from_run_id(run_id)},
+        )
+    try:
+        report = await run_maintenance(engine, retention_days=90)
+        assert partition_name("task_runs", day) in report.partitions_created
+        async with engine.connect() as conn:
+            where = await conn.scalar(
+                text("SELECT tableoid::regclass::text FROM task_runs WHERE id = :id"), {"id": run_id}
+            )
+            assert where == partition_name("task_runs", day)
+            assert _gaps_in(await list_partitions(conn)) == []
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("DELETE FROM task_runs WHERE id = :id AND created_at = :created_at"),
+                {"id": run_id, "created_at": created_at_from_run_id(run_id)},
+            )
+
+
+def _gaps_in(parts) -> list:
+    """Holes or overlaps between consecutive partitions, which must tile the time line."""
+    problems = []
+    for before, after in zip(parts, parts[1:]):
+        if before.upper != after.lower:
+            problems.append((before.name, after.name))
+    return problems
 
 
 async def test_retention_drops_old_partitions(database_url: str) -> None:

@@ -1,7 +1,7 @@
 """Access control: API keys with an expiry and their creator, and the audit log.
 
-Revision ID: 0004_access
-Revises: 0003_run_cancel_requests
+Revision ID: 0005_access
+Revises: 0004_run_listing
 Create Date: 2026-12-01
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004_access"
-down_revision = "0003_run_cancel_requests"
+revision = "0005_access"
+down_revision = "0004_run_listing"
 branch_labels = None
 depends_on = None
 
