@@ -54,10 +54,21 @@ async def _keep_trying_bootstrap_key(state: AppState) -> None:
         return
 
 
-def _connect_args(settings: Settings) -> dict[str, object]:
-    if "psycopg" in settings.DATABASE_URL.split("://", 1)[0]:
-        return {"connect_timeout": settings.DATABASE_CONNECT_TIMEOUT_SECONDS}
-    return {}
+def _engine(settings: Settings):
+    """The app's own engine, on the configured driver, with a connect and a pool timeout so a
+    database outage is answered 503 quickly, and connections checked before use."""
+    from persistence.db import async_engine_options
+
+    url, options = async_engine_options(settings.DATABASE_URL, settings.DATABASE_DRIVER)
+    timeout_arg = "timeout" if settings.DATABASE_DRIVER == "asyncpg" else "connect_timeout"
+    options["connect_args"][timeout_arg] = settings.DATABASE_CONNECT_TIMEOUT_SECONDS
+    options.update(
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        pool_pre_ping=True,
+        pool_timeout=settings.DATABASE_POOL_TIMEOUT_SECONDS,
+    )
+    return create_async_engine(url, **options)
 
 
 @asynccontextmanager
@@ -66,15 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     settings: Settings = app.state.settings
     # The app owns its engine (bound to the loop serving it) and disposes of it on shutdown.
-    engine = create_async_engine(
-        settings.DATABASE_URL,
-        pool_size=settings.DATABASE_POOL_SIZE,
-        max_overflow=settings.DATABASE_MAX_OVERFLOW,
-        pool_recycle=1800,
-        pool_pre_ping=True,
-        pool_timeout=settings.DATABASE_POOL_TIMEOUT_SECONDS,
-        connect_args=_connect_args(settings),
-    )
+    engine = _engine(settings)
     state = AppState(
         settings=settings,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False, autoflush=False),

@@ -43,6 +43,7 @@ TITLES: dict[str, str] = {
     "invalid-output-schema": "Invalid JSON Schema",
     "input-validation-failed": "Input does not match the task's input_schema",
     "invalid-cursor": "Invalid pagination cursor",
+    "query-too-broad": "The listing would take too long; narrow it",
     "task-not-runnable": "Task cannot be run",
     "run-not-cancellable": "Run is already finished",
     "idempotency-key-reused": "Idempotency-Key reused with a different request",

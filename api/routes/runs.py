@@ -15,6 +15,7 @@ from persistence.repository import idempotency as idempotency_repo
 from persistence.repository import runs as run_repo
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
+from persistence.repository.runs import RunQueryTooBroad
 from persistence.repository.schedules import backfill_id_of
 
 from .. import run_reconciliation, runs_service
@@ -420,6 +421,13 @@ async def list_runs(
         )
     except InvalidCursor as error:
         raise invalid_cursor(error) from error
+    except RunQueryTooBroad as error:
+        raise ProblemError(
+            422,
+            "query-too-broad",
+            str(error),
+            errors=[{"field": "created_after", "in": "query", "message": "narrow the listing with a time range or a task"}],
+        ) from error
     return {"items": [await run_resource(state, run) for run in page.items], "next_cursor": page.next_cursor}
 
 
