@@ -39,12 +39,31 @@ async def _temporal_error(request: Request, exc: RPCError) -> JSONResponse:
     return await _handle_problem(request, _unavailable(request, "Temporal service", exc))
 
 
-async def _connection_error(request: Request, exc: ConnectionError) -> JSONResponse:
+async def _connection_error(request: Request, exc: OSError) -> JSONResponse:
     return await _handle_problem(request, _unavailable(request, "database or Temporal service", exc))
+
+
+async def _driver_connection_error(request: Request, exc: Exception) -> JSONResponse:
+    return await _handle_problem(request, _unavailable(request, "database", exc))
 
 
 def install_dependency_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(RPCError, _temporal_error)  # type: ignore[arg-type]
-    app.add_exception_handler(ConnectionError, _connection_error)  # type: ignore[arg-type]
+    # A connection that cannot even be opened: refused (ConnectionError), or a unix socket that is
+    # gone while the server restarts (FileNotFoundError from asyncpg).
+    app.add_exception_handler(OSError, _connection_error)  # type: ignore[arg-type]
+    for error in _driver_connection_errors():
+        app.add_exception_handler(error, _driver_connection_error)  # type: ignore[arg-type]
+
+
+def _driver_connection_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own errors for a server it cannot talk to (starting up, connection gone)."""
+    import asyncpg
+
+    return (
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.ConnectionDoesNotExistError,
+        asyncpg.exceptions.InterfaceError,
+    )
