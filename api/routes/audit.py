@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -15,7 +15,7 @@ from persistence.repository.pagination import InvalidCursor
 from ..deps import SessionDep
 from ..problems import ProblemError, problem_responses
 from ..route import CytasksRoute
-from ..schemas import Page
+from ..schemas import Page, UtcDatetime
 
 router = APIRouter(tags=["audit"], route_class=CytasksRoute)
 
@@ -35,12 +35,6 @@ class AuditEntryRead(BaseModel):
     details: dict[str, Any] | None = None
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 @router.get(
     "/audit",
     response_model=Page[AuditEntryRead],
@@ -53,8 +47,8 @@ async def list_audit(
     action: Annotated[str | None, Query(max_length=100, description="e.g. `task.create`, `run.execute`, `question.answer`")] = None,
     target_type: Annotated[str | None, Query(max_length=100, description="`task`, `run`, `schedule`, `question`, `api_key`")] = None,
     target_id: Annotated[str | None, Query(max_length=200)] = None,
-    after: Annotated[datetime | None, Query(description="Inclusive (ISO 8601; UTC when no offset)")] = None,
-    before: Annotated[datetime | None, Query(description="Exclusive (ISO 8601; UTC when no offset)")] = None,
+    after: Annotated[UtcDatetime | None, Query(description="Inclusive (ISO 8601; UTC when no offset)")] = None,
+    before: Annotated[UtcDatetime | None, Query(description="Exclusive (ISO 8601; UTC when no offset)")] = None,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
@@ -65,8 +59,8 @@ async def list_audit(
             action=action,
             target_type=target_type,
             target_id=target_id,
-            after=_utc(after),
-            before=_utc(before),
+            after=after,
+            before=before,
             cursor=cursor,
             limit=limit,
         )
