@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.exc import DataError, StatementError
@@ -13,12 +14,42 @@ from persistence.repository.runs import append_logs
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, run_value_key, store_value
-from workflows.types import RunFinished, RunLogLines, RunStarted
+from validation import SchemaFault, failures_of
+from workflows.types import RunFinished, RunLogLines, RunRecorded, RunStarted
 
 logger = logging.getLogger(__name__)
 
 # What a run's own data can make the database refuse; retrying cannot help with these.
 UNSTORABLE = (DataError, ValueNotJSON, UnicodeError, ValueError, TypeError)
+
+
+MAX_REPORTED_VIOLATIONS = 20
+
+
+def output_violation(schema: dict, output: object) -> dict | None:
+    """The run error of an output that breaks its task's output_schema, or None."""
+    try:
+        failures = failures_of(schema, output)
+    except SchemaFault as fault:
+        return {
+            "type": "OutputSchemaViolation",
+            "message": f"The output could not be checked: output_schema at {fault.schema_path}: {fault.message}",
+            "line": 0,
+            "column": 0,
+            "path": "$",
+        }
+    if not failures:
+        return None
+    first = failures[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    return {
+        "type": "OutputSchemaViolation",
+        "message": f"The output does not match the task's output_schema: at {first.path}: {first.message}{more}",
+        "line": 0,
+        "column": 0,
+        "path": first.path,
+        "violations": [{"path": f.path, "message": f.message} for f in failures[:MAX_REPORTED_VIOLATIONS]],
+    }
 
 
 class RunActivities:
@@ -55,11 +86,18 @@ class RunActivities:
             return await append_logs(session, batch.run_id, batch.lines)
 
     @activity.defn(name="finish_run")
-    async def finish_run(self, finished: RunFinished) -> bool:
-        """Record the run's end. Data the database refuses (never a transient failure) is not
+    async def finish_run(self, finished: RunFinished) -> RunRecorded:
+        """Record the run's end; answers the status and error stored. A completed run whose
+        output breaks its output_schema is recorded failed (OutputSchemaViolation, the output
+        kept for inspection). Data the database refuses (never a transient failure) is not
         retried forever: the run is recorded failed with why its result could not be kept."""
+        if finished.status == "completed" and finished.has_output and finished.output_schema is not None:
+            violation = await asyncio.to_thread(output_violation, finished.output_schema, finished.output)
+            if violation is not None:
+                finished.status, finished.error = "failed", violation
         try:
-            return await self._finish(finished)
+            await self._finish(finished)
+            return RunRecorded(finished.status, finished.error)
         except StatementError as error:
             if not isinstance(error.orig, UNSTORABLE) and not isinstance(error, DataError):
                 raise
@@ -77,7 +115,8 @@ class RunActivities:
             "line": 0,
             "column": 0,
         }
-        return await self._finish(finished)
+        await self._finish(finished)
+        return RunRecorded(finished.status, finished.error)
 
     async def _finish(self, finished: RunFinished) -> bool:
         output_storage = output_inline = output_ref = None

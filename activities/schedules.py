@@ -105,12 +105,13 @@ class ScheduleActivities:
                     self.blobs,
                     run_value_key(run_id, "input"),
                 )
+                pinned_version = (task.schedule or {}).get("version") or task.version
                 run = await create_run(
                     session,
                     run_id=run_id,
                     trigger="schedule",
                     task_id=task.id,
-                    task_version=task.version,
+                    task_version=pinned_version,
                     input_storage=stored.storage,
                     input_inline=stored.inline,
                     input_ref=stored.ref,
@@ -145,16 +146,8 @@ class ScheduleActivities:
             run_input = request.input
             if run.input_storage != "inline":
                 run_input = await load_value(run.input_storage, run.input_inline, run.input_ref, self.blobs)
-            return TaskRunRequest(
-                run_id=str(run.id),
-                script=pinned.script,
-                input=run_input,
-                task_id=str(task.id),
-                task_name=task.cy_name,
-                task_version=run.task_version,
-                directive=pinned.directive,
-                llm_config=dict(pinned.llm_config or {}),
-                timeout_seconds=pinned.timeout_seconds,
-                trigger="schedule",
-                scheduled_time=scheduled_time,
+            request = TaskRunRequest.for_task(
+                run_id=str(run.id), task=task, pinned=pinned, input=run_input, trigger="schedule"
             )
+            request.scheduled_time = scheduled_time
+            return request

@@ -89,6 +89,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("PATCH", "/v1/tasks/{task_id}"): P.TASKS_WRITE,
     ("DELETE", "/v1/tasks/{task_id}"): P.TASKS_WRITE,
     ("GET", "/v1/tasks/{task_id}/versions"): P.TASKS_READ,
+    ("GET", "/v1/tasks/{task_id}/versions/{a}/diff/{b}"): P.TASKS_READ,
+    ("POST", "/v1/tasks/{task_id}/rollback"): P.TASKS_WRITE,
     ("POST", "/v1/tasks/execute"): P.RUNS_EXECUTE,
     ("POST", "/v1/tasks/{task_id}/execute"): P.RUNS_EXECUTE,
     ("GET", "/v1/task-runs"): P.RUNS_READ,

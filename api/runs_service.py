@@ -64,36 +64,6 @@ async def temporal_reachable(client: Client | None) -> bool:
     return True
 
 
-def task_run_request(
-    *,
-    run_id: str,
-    script: str,
-    input: Any,
-    trigger: str,
-    task_id: str | None = None,
-    task_name: str | None = None,
-    task_version: int | None = None,
-    directive: str | None = None,
-    llm_config: dict[str, Any] | None = None,
-    timeout_seconds: float | None = None,
-) -> Any:
-    """The workflow's start argument: everything the run needs, pinned at start."""
-    from workflows.types import TaskRunRequest
-
-    return TaskRunRequest(
-        run_id=run_id,
-        script=script,
-        input=input,
-        task_id=task_id,
-        task_name=task_name,
-        task_version=task_version,
-        directive=directive,
-        llm_config=dict(llm_config or {}),
-        timeout_seconds=timeout_seconds,
-        trigger=trigger,
-    )
-
-
 async def start_run(client: Client, settings: Any, request: Any) -> str:
     """Start the run's workflow and return its id; an already started workflow counts as started."""
     from workflows.client import start_task_run

@@ -195,6 +195,9 @@ class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: Any = Field(default=None, description="The run input (any JSON value)")
+    version: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Run this version of the task (default: the current one)"
+    )
 
 
 class AdHocExecuteRequest(BaseModel):

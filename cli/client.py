@@ -129,9 +129,14 @@ class CytasksClient:
 
     # -- runs -------------------------------------------------------------------------
 
-    def execute_task(self, task: str, input: Any = None, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    def execute_task(
+        self, task: str, input: Any = None, *, idempotency_key: str | None = None, version: int | None = None
+    ) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self.request("POST", f"/v1/tasks/{task}/execute", json={"input": input}, headers=headers)
+        body: dict[str, Any] = {"input": input}
+        if version is not None:
+            body["version"] = version
+        return self.request("POST", f"/v1/tasks/{task}/execute", json=body, headers=headers)
 
     def execute_script(
         self, script: str, input: Any = None, *, idempotency_key: str | None = None

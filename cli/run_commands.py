@@ -109,12 +109,13 @@ def run_task(
     input: Optional[str] = InputOpt,
     wait: bool = WaitOpt,
     idempotency_key: Optional[str] = KeyOpt,
+    version: Optional[int] = typer.Option(None, "--version", "-v", min=1, help="Run this version (default: the current one)"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run a saved task."""
     value = parse_json_arg(input)
     with api_call(), client() as api:
-        run = api.execute_task(task, value, idempotency_key=idempotency_key)
+        run = api.execute_task(task, value, idempotency_key=idempotency_key, version=version)
         _started(api, run, wait=wait, as_json=as_json)
 
 

@@ -84,6 +84,9 @@ def set_schedule(
     jitter: Optional[str] = typer.Option(None, "--jitter", help="Random delay up to this, e.g. 30s"),
     paused: bool = typer.Option(False, "--paused", help="Create it paused"),
     note: Optional[str] = NoteOpt,
+    version: Optional[int] = typer.Option(
+        None, "--version", "-v", min=1, help="Run this task version on every fire (default: the current one)"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create or replace a task's schedule."""
@@ -98,6 +101,7 @@ def set_schedule(
         ("catchup_window", catchup_window),
         ("jitter", jitter),
         ("note", note),
+        ("version", version),
     ):
         if value is not None:
             body[key] = value

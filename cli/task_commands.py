@@ -254,3 +254,42 @@ def archive(task: str = typer.Argument(..., help="Task id or cy_name")) -> None:
     with api_call(), client() as api:
         api.archive_task(task)
     console.print(f"Archived task [bold]{task}[/]", highlight=False)
+
+
+@app.command("rollback")
+def rollback(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    version: int = typer.Option(..., "--version", "-v", min=1, help="The version whose content comes back"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make a new version equal to an earlier one (script and execution settings)."""
+    with api_call(), client() as api:
+        updated = api.request("POST", f"/v1/tasks/{task}/rollback", json={"version": version})
+    if as_json:
+        print_json(updated)
+        return
+    console.print(
+        f"Task [bold]{updated['cy_name']}[/] is now version {updated['version']}, equal to version {version}",
+        highlight=False,
+    )
+
+
+@app.command("diff")
+def diff(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    from_version: int = typer.Argument(..., min=1, help="The older version"),
+    to_version: int = typer.Argument(..., min=1, help="The newer version"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show what changed between two versions of a task."""
+    with api_call(), client() as api:
+        changes = api.request("GET", f"/v1/tasks/{task}/versions/{from_version}/diff/{to_version}")
+    if as_json:
+        print_json(changes)
+        return
+    if changes["script_diff"]:
+        console.print(Syntax(changes["script_diff"], "diff", theme="ansi_dark", word_wrap=True))
+    for field, change in changes["changes"].items():
+        console.print(f"[bold]{field}[/]: {change['from']!r} → {change['to']!r}", highlight=False)
+    if not changes["script_diff"] and not changes["changes"]:
+        console.print(f"[dim]Versions {from_version} and {to_version} are the same.[/]")

@@ -142,6 +142,8 @@ class ScheduleSpec:
     jitter: str | None = None
     paused: bool = False
     note: str | None = None
+    version: int | None = None
+    """The task version every fire runs; None: the version current at fire time."""
     task_queue: str | None = None
     backfills: list[dict[str, Any]] = field(default_factory=list)
     created_at: str | None = None
@@ -179,6 +181,7 @@ class ScheduleSpec:
             "jitter": self.jitter,
             "paused": self.paused,
             "note": self.note,
+            "version": self.version,
             "task_queue": self.task_queue,
             "backfills": list(self.backfills),
             "created_at": self.created_at,
@@ -217,6 +220,7 @@ def validate_spec(
     paused: bool = False,
     note: str | None = None,
     input: Any = None,
+    version: int | None = None,
 ) -> ScheduleSpec:
     """Check every field and collect every problem; raises ScheduleSpecError listing them."""
     errors: list[dict[str, Any]] = []
@@ -229,7 +233,7 @@ def validate_spec(
             "cron" if cron is not None else "interval",
             "give exactly one of 'cron' (e.g. \"0 7 * * 1-5\") and 'interval' (e.g. \"5m\")",
         )
-    spec = ScheduleSpec(input=input, paused=bool(paused), note=note)
+    spec = ScheduleSpec(input=input, paused=bool(paused), note=note, version=version)
     if cron is not None:
         try:
             normalize_cron(cron)

@@ -193,9 +193,12 @@ class TaskRunWorkflow:
         finished.logs = await host.logs_handed_over()
         finished.completed_at = workflow.now()
         finished.llm_usage = host.llm_usage
-        await workflow.execute_local_activity(
+        finished.output_schema = request.output_schema
+        recorded = await workflow.execute_local_activity(
             "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
+        if isinstance(recorded, dict) and recorded.get("status"):  # earlier histories recorded True
+            finished.status, finished.error = recorded["status"], recorded.get("error")
         self._set_status(finished.status)
         self._details(request, finished.status, finished.error)
         if cancelled is not None:

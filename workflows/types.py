@@ -30,6 +30,30 @@ class TaskRunRequest:
     max_iterations: int | None = None
     scheduled_time: datetime | None = None
     """For schedule fires: the time the schedule action was due."""
+    output_schema: dict[str, Any] | None = None
+    """The pinned version's output_schema: a completed run's output must match it."""
+
+    @classmethod
+    def for_task(cls, *, run_id: str, task: Any, pinned: Any, input: Any, trigger: str) -> "TaskRunRequest":
+        """A run of ``task`` at ``pinned``: one of its versions, or the task itself (whose
+        fields are its current version)."""
+        return cls(
+            run_id=run_id,
+            script=pinned.script,
+            input=input,
+            task_id=str(task.id),
+            task_name=task.cy_name,
+            task_version=pinned.version,
+            directive=pinned.directive,
+            llm_config=dict(pinned.llm_config or {}),
+            timeout_seconds=pinned.timeout_seconds,
+            output_schema=pinned.output_schema,
+            trigger=trigger,
+        )
+
+    @classmethod
+    def adhoc(cls, *, run_id: str, script: str, input: Any, trigger: str, timeout_seconds: float | None = None) -> "TaskRunRequest":
+        return cls(run_id=run_id, script=script, input=input, trigger=trigger, timeout_seconds=timeout_seconds)
 
 
 @dataclass
@@ -68,6 +92,17 @@ class RunFinished:
     error: dict[str, Any] | None = None
     logs: list[str] = field(default_factory=list)
     llm_usage: dict[str, int] | None = None
+    output_schema: dict[str, Any] | None = None
+    """A completed run's output must match it; otherwise the run ends failed (output kept)."""
+
+
+@dataclass
+class RunRecorded:
+    """What finish_run stored: the status may differ from the one asked for (an output that
+    breaks the output_schema, or one the database refuses, fails the run)."""
+
+    status: str
+    error: dict[str, Any] | None = None
 
 
 @dataclass

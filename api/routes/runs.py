@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import new_run_id
+from workflows.types import TaskRunRequest
 from persistence.repository import idempotency as idempotency_repo
 from persistence.repository import runs as run_repo
 from persistence.repository import tasks as task_repo
@@ -149,25 +150,12 @@ async def _pinned_request(state: AppState, session: AsyncSession, run: Any) -> A
     if run.task_id is None:
         if run.cy_script is None:
             return None
-        return runs_service.task_run_request(
-            run_id=str(run.id), script=run.cy_script, input=stored_input, trigger=run.trigger
-        )
+        return TaskRunRequest.adhoc(run_id=str(run.id), script=run.cy_script, input=stored_input, trigger=run.trigger)
     task = await task_repo.get_task(session, run.task_id)
     version = await task_repo.get_version(session, run.task_id, run.task_version)
     if task is None or version is None:
         return None
-    return runs_service.task_run_request(
-        run_id=str(run.id),
-        script=version.script,
-        input=stored_input,
-        trigger=run.trigger,
-        task_id=str(task.id),
-        task_name=task.cy_name,
-        task_version=version.version,
-        directive=version.directive,
-        llm_config=version.llm_config,
-        timeout_seconds=version.timeout_seconds,
-    )
+    return TaskRunRequest.for_task(run_id=str(run.id), task=task, pinned=version, input=stored_input, trigger=run.trigger)
 
 
 async def _replay(
@@ -209,10 +197,12 @@ async def submit_run(
     idempotency_key: str | None,
     request_fingerprint: dict[str, Any],
     task: Any | None = None,
-    script: str,
+    pinned: Any | None = None,
+    script: str | None = None,
     timeout_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Record the run (pending), commit, then start its workflow."""
+    """Record the run (pending), commit, then start its workflow. A task's run is pinned to
+    ``pinned`` (a version, or the task itself for its current one); an ad-hoc run has ``script``."""
     run_id = new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
@@ -231,7 +221,7 @@ async def submit_run(
         run_id=run_id,
         trigger=trigger,
         task_id=task.id if task is not None else None,
-        task_version=task.version if task is not None else None,
+        task_version=pinned.version if task is not None else None,
         cy_script=None if task is not None else script,
         created_by=principal.name,
         **stored_input,
@@ -244,18 +234,12 @@ async def submit_run(
         details={"task": task.cy_name if task is not None else None, "trigger": trigger},
     )
     await session.commit()
-    request = runs_service.task_run_request(
-        run_id=str(run_id),
-        script=script,
-        input=input,
-        trigger=trigger,
-        task_id=str(task.id) if task is not None else None,
-        task_name=task.cy_name if task is not None else None,
-        task_version=task.version if task is not None else None,
-        directive=task.directive if task is not None else None,
-        llm_config=task.llm_config if task is not None else None,
-        timeout_seconds=timeout_seconds if timeout_seconds is not None else (task.timeout_seconds if task else None),
-    )
+    if task is not None:
+        request = TaskRunRequest.for_task(run_id=str(run_id), task=task, pinned=pinned, input=input, trigger=trigger)
+    else:
+        request = TaskRunRequest.adhoc(
+            run_id=str(run_id), script=script, input=input, trigger=trigger, timeout_seconds=timeout_seconds
+        )
     await _start_or_fail(state, session, run_id, request)
     _accepted(response, run_id)
     return await run_resource(state, run)
@@ -315,6 +299,9 @@ async def execute_task(
     principal: PrincipalDep,
     client_trigger: ClientTriggerDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=INT32_MAX, description="Run this version (default: the current one)")
+    ] = None,
 ) -> Any:
     task = await task_repo.get_task(session, task_id)
     if task is None:
@@ -326,7 +313,8 @@ async def execute_task(
             f"Task '{task.cy_name}' is {task.status} and cannot be run",
             task_status=task.status,
         )
-    await validate_input_off_loop(state.settings, task.input_schema, body.input)
+    pinned = await _pinned_version(session, task, body.version, version)
+    await validate_input_off_loop(state.settings, pinned.input_schema, body.input)
     trigger = client_trigger or Trigger.api.value
     return await submit_run(
         state,
@@ -336,10 +324,39 @@ async def execute_task(
         trigger=trigger,
         input=body.input,
         idempotency_key=idempotency_key,
-        request_fingerprint={"target": str(task.id), "input": body.input, "trigger": trigger},
+        request_fingerprint={
+            "target": str(task.id),
+            "version": pinned.version,
+            "input": body.input,
+            "trigger": trigger,
+        },
         task=task,
-        script=task.script,
+        pinned=pinned,
     )
+
+
+async def _pinned_version(session: AsyncSession, task: Any, in_body: int | None, in_query: int | None) -> Any:
+    """The version to run: the one asked for (in the body or the query, not two different
+    ones), else the task's current one."""
+    if in_body is not None and in_query is not None and in_body != in_query:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"version {in_body} in the body and {in_query} in the query disagree",
+            errors=[{"field": "version", "in": "query", "message": "differs from the body's version"}],
+        )
+    wanted = in_body if in_body is not None else in_query
+    if wanted is None or wanted == task.version:
+        return task
+    version = await task_repo.get_version(session, task.id, wanted)
+    if version is None:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"Task '{task.cy_name}' has no version {wanted} (its versions are 1 to {task.version})",
+            errors=[{"field": "version", "in": "body", "message": f"no such version (1 to {task.version})"}],
+        )
+    return version
 
 
 MAX_WAIT_SECONDS = 60

@@ -33,7 +33,7 @@ from ..auditing import audit
 from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..route import CytasksRoute
-from ..schemas import UtcDatetime
+from ..schemas import INT32_MAX, UtcDatetime
 from ..validation import validate_input_off_loop
 from .runs import run_resource
 from .tasks import invalid_cursor, task_not_found
@@ -85,6 +85,12 @@ class ScheduleSet(BaseModel):
     jitter: Duration | None = Field(default=None, description="Random delay up to this much added to each fire")
     paused: bool = False
     note: str | None = Field(default=None, max_length=1000)
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32_MAX,
+        description="Run this task version on every fire (default: the version current at fire time)",
+    )
 
 
 class PauseBody(BaseModel):
@@ -138,6 +144,7 @@ class ScheduleRead(BaseModel):
     )
     paused_by_user: bool
     note: str | None = None
+    version: int | None = Field(default=None, description="The pinned task version; null: the current one at fire time")
     next_fire_times: list[datetime] = []
     recent_actions: list[ScheduleAction] = []
     num_actions: int | None = None
@@ -321,6 +328,7 @@ async def schedule_resource(state: AppState, session: AsyncSession, task: Any) -
         "pause_reason": reason,
         "paused_by_user": spec.paused,
         "note": spec.note,
+        "version": spec.version,
         "backfills": spec.backfills,
         "created_at": spec.created_at,
         "updated_at": spec.updated_at,
@@ -394,7 +402,15 @@ async def put_schedule(task_id: str, body: ScheduleSet, session: SessionDep, sta
     except ScheduleSpecError as error:
         raise invalid_schedule(error.errors) from error
     probe = await _task(session, task_id)
-    await validate_input_off_loop(state.settings, probe.input_schema, body.input)
+    schema = probe.input_schema
+    if body.version is not None and body.version != probe.version:
+        pinned = await task_repo.get_version(session, probe.id, body.version)
+        if pinned is None:
+            raise invalid_schedule(
+                [{"field": "version", "in": "body", "message": f"no such version (1 to {probe.version})"}]
+            )
+        schema = pinned.input_schema
+    await validate_input_off_loop(state.settings, schema, body.input)
     async with _schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         if task.schedule is not None:

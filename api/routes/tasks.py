@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from persistence.models import VERSIONED_TASK_FIELDS
 
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
@@ -17,6 +21,7 @@ from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
 from ..route import CytasksRoute
 from ..schemas import (
+    INT32_MAX,
     Page,
     TaskCreate,
     TaskRead,
@@ -239,3 +244,83 @@ async def archive_task(task_id: str, session: SessionDep, state: StateDep) -> An
 
     await sync_task_schedule(state, task)  # an archived task's schedule is paused
     return task
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=INT32_MAX, description="The version whose content becomes the new current version")
+
+
+class VersionDiff(BaseModel):
+    task_id: uuid.UUID
+    from_version: int
+    to_version: int
+    script_diff: str = Field(description="Unified diff of the scripts (empty when they are equal)")
+    changes: dict[str, dict[str, Any]] = Field(
+        description="Every other versioned field that differs: `{field: {from, to}}`"
+    )
+
+
+async def _version_or_422(session: Any, task: Any, number: int, field: str) -> Any:
+    version = await task_repo.get_version(session, task.id, number)
+    if version is None:
+        raise ProblemError(
+            422 if field == "version" else 404,
+            "validation-error" if field == "version" else "not-found",
+            f"Task '{task.cy_name}' has no version {number} (its versions are 1 to {task.version})",
+            errors=[{"field": field, "in": "body" if field == "version" else "path", "message": "no such version"}],
+        )
+    return version
+
+
+@router.post(
+    "/{task_id:task_ref}/rollback",
+    response_model=TaskRead,
+    summary="Make a new version equal to an earlier one (its script and execution settings)",
+    responses=problem_responses(404, 409, 422),
+)
+async def rollback_task(
+    task_id: str, body: RollbackBody, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Any:
+    task = await load_task(session, task_id)
+    version = await _version_or_422(session, task, body.version, "version")
+    changes = {field: getattr(version, field) for field in VERSIONED_TASK_FIELDS}
+    await compile_check(state, changes["script"])
+    task = await task_repo.update_task(session, task.id, changes, updated_by=principal.name)
+    await audit(
+        session, "task.rollback", "task", task.id, details={"to_content_of": body.version, "version": task.version}
+    )
+    await session.commit()
+    return task
+
+
+@router.get(
+    "/{task_id:task_ref}/versions/{a}/diff/{b}",
+    response_model=VersionDiff,
+    summary="What changed from version a to version b",
+    responses=problem_responses(404, 422),
+)
+async def diff_versions(
+    task_id: str,
+    a: Annotated[int, Path(ge=1, le=INT32_MAX)],
+    b: Annotated[int, Path(ge=1, le=INT32_MAX)],
+    session: SessionDep,
+) -> Any:
+    task = await load_task(session, task_id)
+    old = await _version_or_422(session, task, a, "a")
+    new = await _version_or_422(session, task, b, "b")
+    script_diff = "".join(
+        difflib.unified_diff(
+            old.script.splitlines(keepends=True),
+            new.script.splitlines(keepends=True),
+            fromfile=f"{task.cy_name} v{a}",
+            tofile=f"{task.cy_name} v{b}",
+        )
+    )
+    changes = {
+        field: {"from": getattr(old, field), "to": getattr(new, field)}
+        for field in VERSIONED_TASK_FIELDS
+        if field != "script" and getattr(old, field) != getattr(new, field)
+    }
+    return {"task_id": task.id, "from_version": a, "to_version": b, "script_diff": script_diff, "changes": changes}

@@ -25,6 +25,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/v1/tasks/{task_id}"): {"admin", "editor"},
     ("DELETE", "/v1/tasks/{task_id}"): {"admin", "editor"},
     ("GET", "/v1/tasks/{task_id}/versions"): READERS,
+    ("GET", "/v1/tasks/{task_id}/versions/{a}/diff/{b}"): READERS,
+    ("POST", "/v1/tasks/{task_id}/rollback"): {"admin", "editor"},
     ("POST", "/v1/tasks/execute"): {"admin", "runner"},
     ("POST", "/v1/tasks/{task_id}/execute"): {"admin", "runner"},
     ("GET", "/v1/task-runs"): READERS,
@@ -71,6 +73,8 @@ def concrete(path: str) -> str:
         .replace("{run_id}", str(uuid.uuid4()))
         .replace("{question_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{a}", "1")
+        .replace("{b}", "2")
     )
 
 

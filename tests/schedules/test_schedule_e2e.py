@@ -360,3 +360,22 @@ async def test_reconciliation_restores_a_deleted_schedule(api, make_task, sched_
     # On demand too; nothing left to repair.
     again = (await api.post("/v1/schedules/reconcile")).json()
     assert task["id"] not in again["created"] + again["updated"]
+
+
+async def test_a_schedule_can_pin_a_version(api, make_task, sched_worker) -> None:
+    task = await make_task('return "first"')
+    assert (await api.patch(f"/v1/tasks/{task['id']}", json={"script": 'return "second"'})).status_code == 200
+    base = f"/v1/tasks/{task['id']}/schedule"
+    pinned = await api.put(base, json={"cron": "0 0 1 1 *", "version": 1})
+    assert pinned.status_code == 200, pinned.text
+    assert pinned.json()["version"] == 1
+    bad = await api.put(base, json={"cron": "0 0 1 1 *", "version": 7})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "version"
+    run_id = (await api.post(f"{base}/trigger")).json()["run_id"]
+
+    async def finished():
+        run = (await api.get(f"/v1/task-runs/{run_id}")).json()
+        return run if run["status"] == "completed" else None
+
+    run = await eventually(finished)
+    assert run and (run["task_version"], run["output"]) == (1, "first")
