@@ -7,9 +7,11 @@ import os
 import secrets
 import signal
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -129,37 +131,89 @@ def worker() -> None:
     worker_module.main()
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply the schema migrations (and create the upcoming run partitions)."""
-    from persistence.migrate import upgrade
+DbDataDirOpt = typer.Option(
+    None,
+    "--data-dir",
+    help="The dev stack's data dir (default .data, used when CYTASKS_DATABASE_URL is not set).",
+)
+
+
+def _database(data_dir: Path | None):
+    """The settings naming the database to work on, or a one-line error and exit 1."""
+    from cli.db_target import NoDatabase, resolve
     from settings import get_settings
 
-    upgrade(get_settings().DATABASE_URL, revision)
-    console.print(f"Database upgraded to {revision}.")
+    try:
+        return resolve(get_settings(), data_dir)
+    except NoDatabase as err:
+        console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+HOW = "set CYTASKS_DATABASE_URL, or pass --data-dir of a running `cytasks dev`"
+
+
+def _unreachable(where: str, err: BaseException) -> typer.Exit:
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    console.print(
+        f"[bold red]Error:[/] cannot reach {escape(where)}: {escape(reason)} ({HOW})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head"), data_dir: Optional[Path] = DbDataDirOpt) -> None:
+    """Apply the schema migrations (and create the upcoming run partitions)."""
+    from sqlalchemy.exc import OperationalError
+
+    from persistence.migrate import upgrade
+
+    settings, where = _database(data_dir)
+    try:
+        upgrade(settings.DATABASE_URL, revision)
+    except (OperationalError, OSError) as err:
+        raise _unreachable(where, err) from None
+    console.print(f"Database upgraded to {revision} ({where}).", highlight=False)
 
 
 @db_app.command("maintain")
-def db_maintain() -> None:
-    """Create upcoming day partitions and drop runs (and their blobs) past the retention period."""
-    asyncio.run(_maintain())
+def db_maintain(data_dir: Optional[Path] = DbDataDirOpt) -> None:
+    """Create upcoming day partitions and drop runs (and their blobs) past the retention period.
+
+    `cytasks dev` and every worker already do this every 10 minutes; this runs it once now."""
+    from sqlalchemy.exc import OperationalError
+
+    settings, where = _database(data_dir)
+    try:
+        report = asyncio.run(_maintain(settings))
+    except (OperationalError, OSError) as err:
+        raise _unreachable(where, err) from None
+    console.print(
+        f"Maintenance done on {where} (retention {settings.RUN_RETENTION_DAYS} days, "
+        f"partitions {settings.PARTITION_DAYS_AHEAD} days ahead):",
+        highlight=False,
+    )
+    for line in report.lines():
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
-async def _maintain() -> None:
-    from persistence.db import get_engine
+async def _maintain(settings):
+    from persistence.db import dispose_engines, get_engine
     from persistence.maintenance import run_maintenance
-    from settings import get_settings
     from storage.blobs import make_blob_store
 
-    settings = get_settings()
     store = make_blob_store(settings)
-    report = await run_maintenance(
-        get_engine(settings.DATABASE_URL),
-        retention_days=settings.RUN_RETENTION_DAYS,
-        days_ahead=settings.PARTITION_DAYS_AHEAD,
-        delete_blob=store.delete,
-    )
-    console.print(report)
+    try:
+        return await run_maintenance(
+            get_engine(settings.DATABASE_URL),
+            retention_days=settings.RUN_RETENTION_DAYS,
+            days_ahead=settings.PARTITION_DAYS_AHEAD,
+            delete_blob=store.delete,
+        )
+    finally:
+        await dispose_engines()
 
 
 def register_commands(app: typer.Typer) -> None:
