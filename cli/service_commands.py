@@ -32,11 +32,16 @@ def dev(
 
     The API key is CYTASKS_API_KEY, or a random one printed at start. Ctrl-C stops everything.
     """
+    from devstack import TemporalBinaryNotFound, TemporalStartError
+
     api_key = os.environ.get("CYTASKS_API_KEY") or secrets.token_urlsafe(24)
     try:
         asyncio.run(_run_dev(data_dir.resolve(), api_port, temporal_port, ui_port, api_key))
     except KeyboardInterrupt:
         pass
+    except (TemporalStartError, TemporalBinaryNotFound) as err:
+        console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: int, api_key: str) -> None:
@@ -52,6 +57,8 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
     data_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"Starting Postgres and the Temporal dev server in {data_dir} ...")
     async with DevStack(data_dir, temporal_port, ui_port, migrate=True) as stack:
+        for note in stack.notes:
+            console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
         os.environ.update(stack.env())
         os.environ["CYTASKS_API_KEY"] = api_key
         os.environ["CYTASKS_API_PORT"] = str(api_port)
@@ -85,14 +92,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
                 await asyncio.sleep(0.05)
             if serving.done():
                 serving.result()
-            console.print()
-            console.print(f"[bold green]cytasks is running[/]")
-            console.print(f"  API          http://{settings.API_HOST}:{api_port}  (docs at /docs)")
-            console.print(f"  Temporal UI  {stack.ui_url}")
-            console.print(f"  Temporal     {stack.temporal_address}")
-            console.print(f"  API key      {api_key}")
-            console.print()
-            console.print(f"  export CYTASKS_URL=http://{settings.API_HOST}:{api_port} CYTASKS_API_KEY={api_key}")
+            _print_running(stack, settings.API_HOST, api_port, api_key)
             console.print("Press Ctrl-C to stop.")
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -103,6 +103,25 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
             duties.cancel()
         await activities.close()
     console.print("Stopped.")
+
+
+def _print_running(stack, host: str, api_port: int, api_key: str) -> None:
+    """The addresses, then the exports one per line and never wrapped, so each copies whole."""
+    url = f"http://{host}:{api_port}"
+    lines = [
+        "",
+        "[bold green]cytasks is running[/]",
+        f"  API          {url}  (docs at /docs)",
+        f"  Temporal UI  {stack.ui_url}",
+        f"  Temporal     {stack.temporal_address}",
+        f"  API key      {api_key}",
+        "",
+        f"  export CYTASKS_URL={url}",
+        f"  export CYTASKS_API_KEY={api_key}",
+        "",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def api(
