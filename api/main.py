@@ -16,6 +16,7 @@ from settings import Settings, get_settings
 from . import runs_service
 from .authz import authorize
 from .deps import AppState, require_api_key
+from .docs_assets import install_docs
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .routes import audit, health, keys, questions, runs, schedules, tasks
 
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     app.state.temporal_client = temporal_client
     install_problem_handlers(app)
     install_problem_openapi(app)
+    install_docs(app)
 
     app.include_router(health.router)
     v1 = APIRouter(
