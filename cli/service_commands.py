@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # lines are meant to be copied whole
 
 # Longer than the longest long poll (GET /v1/task-runs/{id}?wait=60), so clients can keep
 # their connections between polls.
