@@ -17,6 +17,7 @@ from . import runs_service
 from .authz import authorize
 from .degraded import install_dependency_handlers
 from .deps import AppState, require_api_key
+from .docs_assets import install_docs
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
 from .routes import audit, health, keys, questions, runs, schedules, tasks
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
         dependencies=[Depends(reject_nul_text)],
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     install_problem_handlers(app)
     install_dependency_handlers(app)
     install_problem_openapi(app)
+    install_docs(app)
 
     app.include_router(health.router)
     v1 = APIRouter(

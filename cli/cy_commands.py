@@ -452,8 +452,11 @@ def _analysis_dict(analysis: Any) -> dict[str, Any]:
 
 @app.command("conformance")
 def conformance_command(
-    cases_file: Path = typer.Argument(
-        ..., metavar="CASES.jsonl", help="Corpus in the conformance format (one JSON case per line).",
+    cases_file: Optional[Path] = typer.Argument(
+        None,
+        metavar="[CASES.jsonl]",
+        help="Corpus in the conformance format (one JSON case per line). "
+        "Default: $CYTASKS_CY_CORPUS, else ../shared/cy/conformance.jsonl beside the checkout.",
         show_default=False,
     ),
     emit: bool = typer.Option(
@@ -486,6 +489,7 @@ def conformance_command(
     from cy import conformance
 
     ids = [part.strip() for item in only for part in item.split(",") if part.strip()]
+    cases_file = cases_file or _default_corpus()
     try:
         cases = conformance.select_cases(conformance.load_cases(cases_file), ids, feature)
     except conformance.CorpusError as exc:
@@ -511,6 +515,31 @@ def conformance_command(
         _print_summary(summary, verbose)
     if fail_under is not None and summary.non_ref_bug.rate < fail_under:
         raise typer.Exit(1)
+
+
+CORPUS_ENV = "CYTASKS_CY_CORPUS"
+
+
+def _corpus_candidates() -> list[Path]:
+    here = Path(__file__).resolve().parent.parent
+    return [Path.cwd().parent / "shared" / "cy" / "conformance.jsonl", here.parent / "shared" / "cy" / "conformance.jsonl"]
+
+
+def _default_corpus() -> Path:
+    """The corpus to run when none is named: $CYTASKS_CY_CORPUS, else the shared reference corpus."""
+    import os
+
+    named = os.environ.get(CORPUS_ENV)
+    if named:
+        return Path(named)
+    for candidate in _corpus_candidates():
+        if candidate.is_file():
+            return candidate
+    fail(
+        "no corpus given. The Cy conformance corpus (the language's reference cases, format of "
+        "LANGUAGE.md §25) is not part of this repository: pass its path, e.g. "
+        f"`cytasks cy conformance path/to/conformance.jsonl`, or set {CORPUS_ENV}"
+    )
 
 
 def _print_summary(summary: Any, verbose: bool) -> None:

@@ -14,6 +14,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
+from cli import help_format
+
+help_format.install()
+
 COMMAND_GROUPS: dict[str, str] = {
     "cy": "cli.cy_commands",
     "questions": "cli.question_commands",

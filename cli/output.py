@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
+from rich import box
 from rich.table import Table
 
 from .client import ApiError, ConnectionFailed, CytasksClient
@@ -121,18 +124,95 @@ def styled_status(status: str | None) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = ()) -> Table:
-    """A table whose columns stay on one line, except those named in ``wrap``."""
-    result = Table(title=title, show_lines=False, header_style="bold")
+TIME_COLUMNS = frozenset(
+    {"at", "created", "updated", "asked", "answered", "expires", "scheduled", "started", "completed", "next"}
+)
+"""Columns holding times: their header says the zone ("created (UTC)"), their cells use `short_time`."""
+
+
+def table(*columns: str, title: str | None = None, wrap: tuple[str, ...] = (), zone: str = "UTC") -> Table:
+    """The one table style of the CLI: bold headers, no box, time columns labelled with their zone.
+
+    Columns stay on one line, except those named in ``wrap``, which fold."""
+    result = Table(
+        title=title,
+        show_lines=False,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     for column in columns:
+        header = f"{column} ({zone})" if column in TIME_COLUMNS else column
         if column in wrap:
-            result.add_column(column, overflow="fold", min_width=12)
+            result.add_column(header, overflow="fold", min_width=8)
         else:
-            result.add_column(column, no_wrap=True)
+            result.add_column(header, no_wrap=True)
     return result
 
 
-def short_time(value: str | None) -> str:
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _zone(tz: str | None):
+    if not tz or tz == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def format_time(value: str | None, tz: str | None = None) -> str:
+    """``2026-12-01 23:44:25 UTC``, or in ``tz`` with its abbreviation (``2026-12-02 07:00:00 CET``)."""
     if not value:
         return ""
-    return value.replace("T", " ")[:19]
+    parsed = _parse_time(value)
+    if parsed is None:
+        return value
+    zone = _zone(tz)
+    local = parsed.astimezone(zone)
+    label = "UTC" if zone is UTC else local.strftime("%Z")
+    return f"{local.strftime(TIME_FORMAT)} {label}"
+
+
+def short_time(value: str | None, tz: str | None = None) -> str:
+    """A time for a table cell: the format of `format_time` without the zone, which the header names."""
+    if not value:
+        return ""
+    parsed = _parse_time(value)
+    if parsed is None:
+        return value
+    return parsed.astimezone(_zone(tz)).strftime(TIME_FORMAT)
+
+
+def human_duration(ms: float | int | None) -> str:
+    """``359 ms``, ``4.2 s``, ``42 s``, ``6 min 0 s``, ``1 h 2 min``, ``3 d 4 h``."""
+    if ms is None:
+        return ""
+    ms = max(0, int(round(ms)))
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from .client import CytasksClient
-from .output import api_call, client, console, err_console, print_json, short_time, table
+from .output import api_call, client, console, err_console, format_time, print_json, short_time, styled_status, table
 
 app = typer.Typer(name="questions", help="Questions paused runs ask people, and their answers.", no_args_is_help=True)
 """The `questions` command group."""
@@ -40,7 +40,7 @@ def describe_question(question: dict[str, Any]) -> str:
         lines.append("assignees: " + ", ".join(question["assignees"]))
     if question.get("timeout_at"):
         default = f" (then: {json.dumps(question['default'])})" if question.get("has_default") else ""
-        lines.append(f"expires: {short_time(question['timeout_at'])}{default}")
+        lines.append(f"expires: {format_time(question['timeout_at'])}{default}")
     lines.append(
         f"[dim]answer with: cytasks respond {question['run_id']} --answer VALUE --question {question['id']}[/]"
     )
@@ -74,7 +74,9 @@ def list_questions(
         answers = ", ".join(str(r) for r in q["responses"]) if q.get("responses") else ("form" if q.get("form") else "")
         if q.get("status") == "answered":
             answers = f"→ {json.dumps(q.get('answer'))} by {q.get('answered_by')}"
-        out.add_row(q["id"], q["run_id"], q["status"], q["question"], answers, short_time(q.get("created_at")))
+        out.add_row(
+            q["id"], q["run_id"], styled_status(q["status"]), q["question"], answers, short_time(q.get("created_at"))
+        )
     console.print(out)
     if not questions:
         console.print("[dim]No questions.[/]")
@@ -93,7 +95,7 @@ def show_question(question_id: str = typer.Argument(..., help="Question id"), as
     if question.get("status") == "answered":
         console.print(
             f"answered {json.dumps(question.get('answer'))} by {question.get('answered_by')} "
-            f"at {short_time(question.get('answered_at'))}",
+            f"at {format_time(question.get('answered_at'))}",
             highlight=False,
         )
 

@@ -15,6 +15,8 @@ from .output import (
     console,
     err_console,
     fail,
+    format_time,
+    human_duration,
     parse_json_arg,
     print_json,
     print_run_error,
@@ -65,7 +67,9 @@ def wait_for_run(api: CytasksClient, run: dict[str, Any], poll_seconds: float = 
                             shown.add(question["id"])
                             err_console.print(f"run {run_id} is waiting for an answer:", highlight=False)
                             err_console.print(describe_question(question), highlight=False)
-                spinner.update(f"run {run_id}: {styled_status(run['status'])}{waiting} [dim]{elapsed:.1f}s[/]")
+                spinner.update(
+                    f"run {run_id}: {styled_status(run['status'])}{waiting} [dim]{human_duration(elapsed * 1000)}[/]"
+                )
     except KeyboardInterrupt:
         err_console.print(
             f"Stopped following run {run_id}; it goes on on the server "
@@ -85,7 +89,7 @@ def finish(run: dict[str, Any], *, as_json: bool) -> None:
         print_json(run.get("output"))
     if status == "completed":
         if not as_json:
-            duration = f" in {run['duration_ms']} ms" if run.get("duration_ms") is not None else ""
+            duration = f" in {human_duration(run['duration_ms'])}" if run.get("duration_ms") is not None else ""
             err_console.print(f"[green]completed[/]{duration} [dim]run {run['id']}[/]", highlight=False)
         raise typer.Exit(0)
     err_console.print(f"run {run['id']} {styled_status(status)}", highlight=False)
@@ -161,23 +165,73 @@ def list_runs(
     }
     with api_call(), client() as api:
         runs = list(api.iter_runs(limit=limit, **filters))
-    if as_json:
-        print_json(runs)
-        return
-    out = table("id", "status", "trigger", "task", "created", "duration", wrap=("task",))
-    for run in runs:
-        task = f"{run['task_id']} v{run['task_version']}" if run.get("task_id") else "ad hoc"
-        out.add_row(
-            run["id"],
-            styled_status(run.get("status")),
-            run.get("trigger") or "",
-            task,
-            short_time(run.get("created_at")),
-            f"{run['duration_ms']} ms" if run.get("duration_ms") is not None else "",
-        )
+        if as_json:
+            print_json(runs)
+            return
+        names = TaskNames(api)
+        rows = [
+            {
+                "id": run["id"],
+                "status": styled_status(run.get("status")),
+                "task": names.label(run),
+                "created": short_time(run.get("created_at")),
+                "duration": human_duration(run.get("duration_ms")),
+                "trigger": run.get("trigger") or "",
+            }
+            for run in runs
+        ]
+    columns = fit_columns(rows, ("id", "status", "task", "created"), ("duration", "trigger"), console.width)
+    out = table(*columns, wrap=("task",))
+    for row in rows:
+        out.add_row(*(row[column] for column in columns))
     console.print(out)
     if not runs:
         console.print("[dim]No runs.[/]")
+
+
+class TaskNames:
+    """cy_name of each task id, one request per distinct task, so a page of runs reads by name."""
+
+    def __init__(self, api: CytasksClient) -> None:
+        self._api = api
+        self._names: dict[str, str] = {}
+
+    def name(self, task_id: str) -> str:
+        if task_id not in self._names:
+            from .client import ApiError
+
+            try:
+                self._names[task_id] = self._api.get_task(task_id).get("cy_name") or task_id
+            except ApiError:
+                self._names[task_id] = task_id
+        return self._names[task_id]
+
+    def label(self, run: dict[str, Any]) -> str:
+        if not run.get("task_id"):
+            return "ad hoc"
+        version = f" v{run['task_version']}" if run.get("task_version") is not None else ""
+        return f"{self.name(run['task_id'])}{version}"
+
+
+def fit_columns(
+    rows: list[dict[str, str]], required: tuple[str, ...], optional: tuple[str, ...], width: int
+) -> list[str]:
+    """The required columns, then each optional one that still fits in ``width`` with room for the
+    folding task column to show at least 10 characters (columns are 2 apart)."""
+    from rich.text import Text
+
+    def widest(column: str) -> int:
+        header = len(column) + (6 if column in ("created",) else 0)
+        return max([header, *(Text.from_markup(row[column]).cell_len for row in rows)])
+
+    chosen = list(required)
+    used = sum(widest(c) for c in chosen if c != "task") + 2 * (len(chosen) - 1) + 10
+    for column in optional:
+        extra = widest(column) + 2
+        if used + extra <= width:
+            chosen.append(column)
+            used += extra
+    return chosen
 
 
 @runs_app.command("show")
@@ -191,17 +245,20 @@ def show_run(
         run = api.get_run(run_id)
         if wait:
             finish(wait_for_run(api, run), as_json=as_json)
-    if as_json:
-        print_json(run)
-        return
+        if as_json:
+            print_json(run)
+            return
+        task_label = TaskNames(api).label(run)
     lines = [
         f"[bold]run {run['id']}[/]  {styled_status(run['status'])}",
-        f"task: {run.get('task_id') or 'ad hoc'}  version: {run.get('task_version') or '-'}  trigger: {run.get('trigger')}",
-        f"created: {short_time(run.get('created_at'))}  started: {short_time(run.get('started_at'))}  "
-        f"completed: {short_time(run.get('completed_at'))}",
+        f"task: {task_label}  trigger: {run.get('trigger')}",
+        f"created:   {format_time(run.get('created_at'))}",
     ]
+    for label, key in (("started:  ", "started_at"), ("completed:", "completed_at")):
+        if run.get(key):
+            lines.append(f"{label} {format_time(run.get(key))}")
     if run.get("duration_ms") is not None:
-        lines.append(f"duration: {run['duration_ms']} ms")
+        lines.append(f"duration:  {human_duration(run['duration_ms'])}")
     if run.get("workflow_id"):
         lines.append(f"workflow: {run['workflow_id']}")
     lines.append(f"logs: {run.get('logs_count', 0)}")
@@ -253,7 +310,7 @@ def _print_log_lines(items: list[dict[str, Any]], as_json: bool) -> None:
         if as_json:
             print_json(item)
             continue
-        stamp = short_time(item.get("created_at"))
+        stamp = format_time(item.get("created_at"))
         prefix = f"[dim]{stamp}[/] " if stamp else ""
         console.print(prefix, end="", highlight=False)
         console.print(str(item.get("message", "")), markup=False, highlight=False)

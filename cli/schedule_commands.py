@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from . import output
-from .output import api_call, console, fail, parse_json_arg, print_json, short_time, styled_status, table
+from .output import api_call, console, fail, format_time, parse_json_arg, print_json, short_time, styled_status, table
 
 app = typer.Typer(name="schedule", help="Run tasks on cron or interval schedules.", no_args_is_help=True)
 
@@ -34,7 +34,8 @@ def render(schedule: dict[str, Any]) -> None:
     when = f"cron [bold]{schedule['cron']}[/]" if schedule.get("cron") else f"every [bold]{schedule['interval']}[/]"
     if schedule.get("offset"):
         when += f" (offset {schedule['offset']})"
-    console.print(f"[bold]{schedule['task']}[/]  {when}  in {schedule['timezone']}", highlight=False)
+    tz = schedule.get("timezone") or "UTC"
+    console.print(f"[bold]{schedule['task']}[/]  {when}  in {tz}", highlight=False)
     state = "[yellow]paused[/]" if schedule["paused"] else "[green]active[/]"
     reason = schedule.get("pause_reason")
     console.print(
@@ -56,14 +57,16 @@ def render(schedule: dict[str, Any]) -> None:
     if not schedule.get("in_sync", True):
         console.print("  [yellow]Temporal's schedule differs from the stored one (reconciliation repairs it)[/]")
     if schedule.get("next_fire_times"):
-        console.print("  next: " + ", ".join(short_time(t) for t in schedule["next_fire_times"]), highlight=False)
+        console.print(f"  next fires ({tz}):", highlight=False)
+        for fire in schedule["next_fire_times"]:
+            console.print(f"    {format_time(fire, tz)}", highlight=False)
     actions = schedule.get("recent_actions") or []
     if actions:
-        grid = table("scheduled", "started", "run", "status", "backfill", title="Recent actions")
+        grid = table("scheduled", "started", "run", "status", "backfill", title="Recent actions", zone=tz)
         for action in actions:
             grid.add_row(
-                short_time(action.get("scheduled_time")),
-                short_time(action.get("started_at")),
+                short_time(action.get("scheduled_time"), tz),
+                short_time(action.get("started_at"), tz),
                 str(action.get("run_id") or "-"),
                 styled_status(action.get("status")) if action.get("status") else "-",
                 action.get("backfill_id") or "",
@@ -151,7 +154,7 @@ def trigger(
     elif result.get("run_id"):
         console.print(f"triggered: run [bold]{result['run_id']}[/]", highlight=False)
     else:
-        console.print(f"triggered at {short_time(result['triggered_at'])}", highlight=False)
+        console.print(f"triggered at {format_time(result['triggered_at'])}", highlight=False)
 
 
 def _when(value: str, option: str) -> str:

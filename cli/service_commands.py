@@ -7,11 +7,13 @@ import os
 import secrets
 import signal
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # lines are meant to be copied whole
 
 # Longer than the longest long poll (GET /v1/task-runs/{id}?wait=60), so clients can keep
 # their connections between polls.
@@ -30,11 +32,16 @@ def dev(
 
     The API key is CYTASKS_API_KEY, or a random one printed at start. Ctrl-C stops everything.
     """
+    from devstack import TemporalBinaryNotFound, TemporalStartError
+
     api_key = os.environ.get("CYTASKS_API_KEY") or secrets.token_urlsafe(24)
     try:
         asyncio.run(_run_dev(data_dir.resolve(), api_port, temporal_port, ui_port, api_key))
     except KeyboardInterrupt:
         pass
+    except (TemporalStartError, TemporalBinaryNotFound) as err:
+        console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: int, api_key: str) -> None:
@@ -50,6 +57,8 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
     data_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"Starting Postgres and the Temporal dev server in {data_dir} ...")
     async with DevStack(data_dir, temporal_port, ui_port, migrate=True) as stack:
+        for note in stack.notes:
+            console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
         os.environ.update(stack.env())
         os.environ["CYTASKS_API_KEY"] = api_key
         os.environ["CYTASKS_API_PORT"] = str(api_port)
@@ -83,14 +92,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
                 await asyncio.sleep(0.05)
             if serving.done():
                 serving.result()
-            console.print()
-            console.print(f"[bold green]cytasks is running[/]")
-            console.print(f"  API          http://{settings.API_HOST}:{api_port}  (docs at /docs)")
-            console.print(f"  Temporal UI  {stack.ui_url}")
-            console.print(f"  Temporal     {stack.temporal_address}")
-            console.print(f"  API key      {api_key}")
-            console.print()
-            console.print(f"  export CYTASKS_URL=http://{settings.API_HOST}:{api_port} CYTASKS_API_KEY={api_key}")
+            _print_running(stack, settings.API_HOST, api_port, api_key)
             console.print("Press Ctrl-C to stop.")
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -101,6 +103,25 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
             duties.cancel()
         await activities.close()
     console.print("Stopped.")
+
+
+def _print_running(stack, host: str, api_port: int, api_key: str) -> None:
+    """The addresses, then the exports one per line and never wrapped, so each copies whole."""
+    url = f"http://{host}:{api_port}"
+    lines = [
+        "",
+        "[bold green]cytasks is running[/]",
+        f"  API          {url}  (docs at /docs)",
+        f"  Temporal UI  {stack.ui_url}",
+        f"  Temporal     {stack.temporal_address}",
+        f"  API key      {api_key}",
+        "",
+        f"  export CYTASKS_URL={url}",
+        f"  export CYTASKS_API_KEY={api_key}",
+        "",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def api(
@@ -129,37 +150,89 @@ def worker() -> None:
     worker_module.main()
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply the schema migrations (and create the upcoming run partitions)."""
-    from persistence.migrate import upgrade
+DbDataDirOpt = typer.Option(
+    None,
+    "--data-dir",
+    help="The dev stack's data dir (default .data, used when CYTASKS_DATABASE_URL is not set).",
+)
+
+
+def _database(data_dir: Path | None):
+    """The settings naming the database to work on, or a one-line error and exit 1."""
+    from cli.db_target import NoDatabase, resolve
     from settings import get_settings
 
-    upgrade(get_settings().DATABASE_URL, revision)
-    console.print(f"Database upgraded to {revision}.")
+    try:
+        return resolve(get_settings(), data_dir)
+    except NoDatabase as err:
+        console.print(f"[bold red]Error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+HOW = "set CYTASKS_DATABASE_URL, or pass --data-dir of a running `cytasks dev`"
+
+
+def _unreachable(where: str, err: BaseException) -> typer.Exit:
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    console.print(
+        f"[bold red]Error:[/] cannot reach {escape(where)}: {escape(reason)} ({HOW})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head"), data_dir: Optional[Path] = DbDataDirOpt) -> None:
+    """Apply the schema migrations (and create the upcoming run partitions)."""
+    from sqlalchemy.exc import OperationalError
+
+    from persistence.migrate import upgrade
+
+    settings, where = _database(data_dir)
+    try:
+        upgrade(settings.DATABASE_URL, revision)
+    except (OperationalError, OSError) as err:
+        raise _unreachable(where, err) from None
+    console.print(f"Database upgraded to {revision} ({where}).", highlight=False)
 
 
 @db_app.command("maintain")
-def db_maintain() -> None:
-    """Create upcoming day partitions and drop runs (and their blobs) past the retention period."""
-    asyncio.run(_maintain())
+def db_maintain(data_dir: Optional[Path] = DbDataDirOpt) -> None:
+    """Create upcoming day partitions and drop runs (and their blobs) past the retention period.
+
+    `cytasks dev` and every worker already do this every 10 minutes; this runs it once now."""
+    from sqlalchemy.exc import OperationalError
+
+    settings, where = _database(data_dir)
+    try:
+        report = asyncio.run(_maintain(settings))
+    except (OperationalError, OSError) as err:
+        raise _unreachable(where, err) from None
+    console.print(
+        f"Maintenance done on {where} (retention {settings.RUN_RETENTION_DAYS} days, "
+        f"partitions {settings.PARTITION_DAYS_AHEAD} days ahead):",
+        highlight=False,
+    )
+    for line in report.lines():
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
-async def _maintain() -> None:
-    from persistence.db import get_engine
+async def _maintain(settings):
+    from persistence.db import dispose_engines, get_engine
     from persistence.maintenance import run_maintenance
-    from settings import get_settings
     from storage.blobs import make_blob_store
 
-    settings = get_settings()
     store = make_blob_store(settings)
-    report = await run_maintenance(
-        get_engine(settings.DATABASE_URL),
-        retention_days=settings.RUN_RETENTION_DAYS,
-        days_ahead=settings.PARTITION_DAYS_AHEAD,
-        delete_blob=store.delete,
-    )
-    console.print(report)
+    try:
+        return await run_maintenance(
+            get_engine(settings.DATABASE_URL),
+            retention_days=settings.RUN_RETENTION_DAYS,
+            days_ahead=settings.PARTITION_DAYS_AHEAD,
+            delete_blob=store.delete,
+        )
+    finally:
+        await dispose_engines()
 
 
 def register_commands(app: typer.Typer) -> None:

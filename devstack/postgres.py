@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+
+from devstack.leftovers import prune_postgres_handles
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class EmbeddedPostgres:
     database: str = DEFAULT_DATABASE
     _server: object | None = field(default=None, init=False, repr=False)
     _socket_dir: Path | None = field(default=None, init=False, repr=False)
+    notes: list[str] = field(default_factory=list, init=False)
+    """What start found and repaired, e.g. holders of the server that had died."""
 
     @property
     def database_url(self) -> str:
@@ -54,11 +59,19 @@ class EmbeddedPostgres:
         return self._server.get_pid()  # type: ignore[attr-defined]
 
     def start(self, timeout: float = 60.0) -> str:
-        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # XDG_RUNTIME_DIR unset: pgserver falls back to /tmp
+            import pgserver
 
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        stale, _holding = prune_postgres_handles(self.data_dir)
+        if stale:
+            self.notes.append(
+                f"forgot {len(stale)} dead holder(s) of the embedded Postgres ({', '.join(map(str, stale))})"
+            )
+            logger.warning(self.notes[-1])
         server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         self._server = server
         info = server.get_postmaster_info()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from temporalio.client import Client
 from devstack.ports import find_free_port
 from devstack.postgres import EmbeddedPostgres
 from devstack.temporal import TemporalDevServer
+from devstack.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class DevStack:
             extra_args=temporal_extra_args,
         )
         self.client: Client | None = None
+        self.watchdog: Watchdog | None = None
         self.startup_seconds: dict[str, float] = {}
 
     @property
@@ -61,6 +64,11 @@ class DevStack:
     @property
     def temporal_address(self) -> str:
         return self.temporal.address
+
+    @property
+    def notes(self) -> list[str]:
+        """Leftovers of an earlier unclean stop that start found and cleaned up."""
+        return [*self.postgres.notes, *self.temporal.notes]
 
     @property
     def ui_url(self) -> str | None:
@@ -81,6 +89,7 @@ class DevStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
         try:
+            self.watchdog = Watchdog.spawn(os.getpid(), self.postgres.data_dir, self.temporal.data_dir)
 
             async def start_postgres() -> None:
                 t0 = time.monotonic()
@@ -112,6 +121,9 @@ class DevStack:
             except Exception as err:
                 errors.append(err)
         self.client = None
+        if self.watchdog is not None:
+            self.watchdog.release()
+            self.watchdog = None
         if errors:
             raise errors[0]
 

@@ -24,6 +24,13 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from devstack.leftovers import (
+    port_holder,
+    remove_temporal_pidfile,
+    stop_orphaned_temporal,
+    temporal_owner_alive,
+    write_temporal_pidfile,
+)
 from devstack.ports import is_port_open
 
 logger = logging.getLogger(__name__)
@@ -153,6 +160,8 @@ class TemporalDevServer:
     extra_args: Sequence[str] = ()
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
     _log_file: object | None = field(default=None, init=False, repr=False)
+    notes: list[str] = field(default_factory=list, init=False)
+    """What start found and repaired, e.g. a server left running by a process that died."""
 
     @property
     def address(self) -> str:
@@ -208,11 +217,26 @@ class TemporalDevServer:
         """Spawn the server and return a client once it answers and the search attributes exist."""
         if self._process is not None:
             raise RuntimeError("Temporal dev server already started")
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        owner = temporal_owner_alive(self.data_dir)
+        if owner is not None:
+            raise TemporalStartError(
+                f"the Temporal dev server of {self.data_dir} is already run by process {owner}; "
+                "stop that process first or use another --data-dir"
+            )
+        stale = await asyncio.to_thread(stop_orphaned_temporal, self.data_dir)
+        if stale is not None:
+            self.notes.append(f"stopped a Temporal dev server (pid {stale}) left running by a process that died")
+            logger.warning(self.notes[-1])
         ports = [self.port] if self.headless else [self.port, self.effective_ui_port]
         for port in ports:
             if is_port_open(self.ip, port):
-                raise TemporalStartError(f"port {self.ip}:{port} is already in use")
-        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+                holder = port_holder(port)
+                raise TemporalStartError(
+                    f"port {self.ip}:{port} is already in use"
+                    + (f" by {holder}: stop it (kill {holder.split()[1]})" if holder else "")
+                    + " or choose another port"
+                )
         self._log_file = open(self.log_path, "ab")
         self._process = subprocess.Popen(
             self.command(),
@@ -221,6 +245,7 @@ class TemporalDevServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        write_temporal_pidfile(self.data_dir, self._process.pid)
         atexit.register(self.stop_blocking, 5.0)
         try:
             client = await connect_with_retry(
@@ -251,6 +276,7 @@ class TemporalDevServer:
         returncode = None
         if process is not None:
             returncode = _terminate_process_group(process, timeout)
+            remove_temporal_pidfile(self.data_dir)
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
             self._log_file = None

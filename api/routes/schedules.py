@@ -452,7 +452,7 @@ async def _set_paused(state: AppState, session: AsyncSession, task_id: str, paus
         task = await _locked_task(session, str(probe.id))
         spec = _spec_of(task)
         spec.paused = paused
-        if note is not None:
+        if note is not None or not paused:
             spec.note = note
         action = "schedule.pause" if paused else "schedule.unpause"
         await _write(state, session, task, spec, action, {"note": note})

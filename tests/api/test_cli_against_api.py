@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,41 @@ async def test_runs_logs_follow_prints_lines_as_they_come_until_the_run_ends(api
     lines = [line for line in followed.stdout.splitlines() if line.strip()]
     assert [line.split()[-1] for line in lines] == ["first", "second"]
     assert "completed" in followed.stderr
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@requires_engine
+async def test_runs_list_at_80_columns_names_tasks_and_keeps_statuses_whole(
+    api_worker, cli, live_server: str, api_settings, unique: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "one.cy"
+    script.write_text("return 1")
+    created = await asyncio.to_thread(cli, "task", "create", f"Narrow {unique}", str(script), "--json")
+    task = json.loads(created.stdout)
+    waited = await asyncio.to_thread(cli, "run", task["cy_name"], "--wait")
+    assert waited.exit_code == 0, waited.output
+    assert re.search(r"completed in \d+(\.\d)? (ms|s)\b|completed in \d+ min \d+ s", waited.stderr), waited.stderr
+
+    env = {**os.environ, "CYTASKS_URL": live_server, "CYTASKS_API_KEY": api_settings.API_KEY, "COLUMNS": "80"}
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).parent / "cytasks"), "runs", "list", "--task", task["cy_name"]],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), listed.stdout
+    assert "created (UTC)" in lines[0] and "task" in lines[0]
+    assert task["cy_name"][:10] in listed.stdout and task["id"] not in listed.stdout
+    assert " completed " in listed.stdout + " " and "…" not in listed.stdout
+
+    wide = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).parent / "cytasks"), "runs", "list", "--task", task["cy_name"]],
+        env={**env, "COLUMNS": "160"}, capture_output=True, text=True, timeout=60,
+    )
+    assert f"{task['cy_name']} v1" in wide.stdout and "duration" in wide.stdout and "trigger" in wide.stdout

@@ -364,3 +364,21 @@ def test_installed_console_script(script):
     )
     assert failed.returncode == 1
     assert "RuntimeError at line 1, column 8" in failed.stderr
+
+
+def test_conformance_corpus_defaults_to_cytasks_cy_corpus(corpus, monkeypatch):
+    monkeypatch.setenv("CYTASKS_CY_CORPUS", corpus)
+    result = invoke("cy", "conformance", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["overall"]["total"] == len(CORPUS)
+
+
+def test_conformance_without_a_corpus_says_where_it_comes_from(monkeypatch):
+    from cli import cy_commands
+
+    monkeypatch.delenv("CYTASKS_CY_CORPUS", raising=False)
+    monkeypatch.setattr(cy_commands, "_corpus_candidates", lambda: [])
+    result = invoke("cy", "conformance")
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "not part of this repository" in result.output and "CYTASKS_CY_CORPUS" in result.output

@@ -276,7 +276,10 @@ async def test_maintenance_deletes_expired_blobs_then_drops_partitions(database_
         )
     report = await run_maintenance(engine, retention_days=90, delete_blob=store.delete)
     assert day in report.days_dropped
+    assert {"task_runs_p20030303", "task_run_logs_p20030303"} <= set(report.partitions_dropped)
+    assert report.runs_deleted >= 1
     assert report.questions_deleted >= 1
+    assert "runs deleted: " in "\n".join(report.lines())
     async with engine.connect() as conn:
         left = await conn.execute(text("SELECT count(*) FROM questions WHERE id = :id"), {"id": question_id})
         assert left.scalar_one() == 0
@@ -284,3 +287,4 @@ async def test_maintenance_deletes_expired_blobs_then_drops_partitions(database_
     assert not await store.exists(output_ref)
     again = await run_maintenance(engine, retention_days=90, delete_blob=store.delete)
     assert again.days_dropped == [] and again.partitions_created == []
+    assert again.partitions_dropped == [] and again.runs_deleted == 0

@@ -63,9 +63,17 @@ async def test_schedule_commands(cli, make_task) -> None:
     )
     shown = cli("schedule", "show", name)
     assert shown.exit_code == 0 and "0 7 * * 1-5" in shown.stdout and "Europe/Paris" in shown.stdout
+    assert "next fires (Europe/Paris):" in shown.stdout
+    fires = [line.strip() for line in shown.stdout.splitlines() if line.startswith("    20")]
+    assert fires and all(line.endswith((" 07:00:00 CET", " 07:00:00 CEST")) for line in fires), shown.stdout
     paused = cli("schedule", "pause", name, "--note", "holidays")
     assert paused.exit_code == 0 and "paused" in paused.stdout and "holidays" in paused.stdout
-    assert "active" in cli("schedule", "unpause", name).stdout
+    unpaused = cli("schedule", "unpause", name)
+    assert "active" in unpaused.stdout and "holidays" not in unpaused.stdout
+    assert json.loads(cli("schedule", "show", name, "--json").stdout)["note"] is None
+    cli("schedule", "pause", name, "--note", "again")
+    kept = json.loads(cli("schedule", "unpause", name, "--note", "back from holidays", "--json").stdout)
+    assert kept["note"] == "back from holidays"
 
     bad = cli("schedule", "set", name, "--cron", "0 25 * * *")
     assert bad.exit_code == 1
