@@ -13,7 +13,8 @@ import io
 import json
 from typing import Any
 
-from .errors import CyError
+from .errors import CyError, ValueNotSerializable
+from .values import ensure_small, ensure_small_json
 
 __all__ = ["to_text", "format_value", "to_json_text", "escape_xml", "python_type_name", "json_unsupported"]
 
@@ -41,8 +42,6 @@ def to_text(value: Any) -> str:
     if kind is str:
         return value
     if kind is list or kind is dict:
-        from .values import ensure_small
-
         ensure_small(value, "the text of this value")
     return str(value)
 
@@ -52,8 +51,6 @@ def to_json_text(value: Any, indent: int | None = None) -> str:
     ``ValueError`` for cycles, ``ValueTooLarge`` when the text would pass the build limit."""
     kind = type(value)
     if kind is list or kind is dict:
-        from .values import ensure_small_json
-
         ensure_small_json(value, indent)
     return json.dumps(value, indent=indent, default=json_unsupported)
 
@@ -73,11 +70,7 @@ def format_value(value: Any, mode: str, item_tag: str = "item") -> str:
     if value is None:
         return "null"
     if (isinstance(value, list) or isinstance(value, dict)) and mode in _STRUCTURED_MODES:
-        from .values import ensure_small
-
         if ensure_small(value, f"the {mode} text of this value"):
-            from .errors import ValueNotSerializable
-
             raise ValueNotSerializable(f"Cannot format a value that contains itself as {mode}")
     if isinstance(value, list):
         if not value:

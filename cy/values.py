@@ -20,7 +20,7 @@ import re
 import threading
 from typing import Any
 
-from .errors import ValueNotSerializable, ValueTooLarge
+from .errors import CyError, ValueNotSerializable, ValueTooLarge
 
 MAX_TEXT = 10_000_000
 """Most characters any single conversion to text or JSON may produce (about 40 MB)."""
@@ -271,9 +271,8 @@ def _check_scalar(value: Any, root: str, keys: list) -> None:
         if not math.isfinite(value):
             raise NotPlain(_path_text(root, keys), f"the number {value!r}, which JSON cannot represent")
         return
-    from .formatting import python_type_name
-
-    raise NotPlain(_path_text(root, keys), f"a value of type {python_type_name(value)}")
+    name = value.type if isinstance(value, CyError) else type(value).__name__
+    raise NotPlain(_path_text(root, keys), f"a value of type {name}")
 
 
 def footprint(value: Any, cap: int | None = None) -> tuple[int, bool]:
