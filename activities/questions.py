@@ -20,6 +20,32 @@ log = logging.getLogger("cytasks.hitl")
 TEMPORAL_UI = "temporal-ui"
 
 
+async def _audit_signal(session, received: AnswerReceived, outcome: str, reason: str | None = None) -> None:
+    """An answer that came as a signal sent in Temporal: its answer audit row and audit entry
+    (the answerer is whoever the signal claims)."""
+    await question_repo.audit_answer(
+        session,
+        question_id=received.question_id,
+        run_id=received.run_id,
+        answer=received.answer,
+        answered_by=received.answered_by,
+        source=received.source,
+        client_address=TEMPORAL_UI,
+        outcome=outcome,
+        reason=reason,
+    )
+    await audit_repo.record(
+        session,
+        action="question.answer",
+        target_type="question",
+        target_id=received.question_id,
+        actor=received.answered_by,
+        source_address=TEMPORAL_UI,
+        outcome="ok" if outcome == "accepted" else outcome,
+        details={"run_id": received.run_id, "answer": received.answer, "reason": reason, "identity": "claimed in the signal"},
+    )
+
+
 class QuestionActivities:
     def __init__(self, settings: Settings, registry=None) -> None:
         self.settings = settings
@@ -68,26 +94,7 @@ class QuestionActivities:
                 answered_at=received.answered_at,
             )
             if stored is not None:
-                await question_repo.audit_answer(
-                    session,
-                    question_id=received.question_id,
-                    run_id=received.run_id,
-                    answer=received.answer,
-                    answered_by=received.answered_by,
-                    source=received.source,
-                    client_address="temporal-ui" if not received.via_api else None,
-                    outcome="accepted",
-                    reason=None if not received.via_api else "recorded by the workflow",
-                )
-                await audit_repo.record(
-                    session,
-                    action="question.answer",
-                    target_type="question",
-                    target_id=received.question_id,
-                    actor=received.answered_by,
-                    source_address=TEMPORAL_UI,
-                    details={"run_id": received.run_id, "answer": received.answer, "identity": "claimed in the signal"},
-                )
+                await _audit_signal(session, received, "accepted")
             else:
                 stored = await question_repo.get_question(session, received.question_id)
             await mark_run_running(session, received.run_id)
@@ -102,27 +109,7 @@ class QuestionActivities:
                 await mark_run_running(session, received.run_id)
                 return QuestionOutcome("answered", stored.answer, stored.answered_by)
             reason = "the signal claims to come through the API, but the API recorded no answer to this question"
-            await question_repo.audit_answer(
-                session,
-                question_id=received.question_id,
-                run_id=received.run_id,
-                answer=received.answer,
-                answered_by=received.answered_by,
-                source=received.source,
-                client_address=TEMPORAL_UI,
-                outcome="forbidden",
-                reason=reason,
-            )
-            await audit_repo.record(
-                session,
-                action="question.answer",
-                target_type="question",
-                target_id=received.question_id,
-                actor=received.answered_by,
-                source_address=TEMPORAL_UI,
-                outcome="forbidden",
-                details={"run_id": received.run_id, "answer": received.answer, "reason": reason},
-            )
+            await _audit_signal(session, received, "forbidden", reason)
         log.warning("question %s: rejected a forged API answer", received.question_id)
         return QuestionOutcome("rejected", reason=reason)
 
