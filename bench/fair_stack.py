@@ -39,6 +39,16 @@ SCRIPTS = {
         'c = app::http::request("GET", url)\n'
         "return [a.status, b.status, c.status]"
     ),
+    "http3log": (
+        "url = input.url\n"
+        'log("first")\n'
+        'a = app::http::request("GET", url)\n'
+        'log("second")\n'
+        'b = app::http::request("GET", url)\n'
+        'log("third")\n'
+        'c = app::http::request("GET", url)\n'
+        "return [a.status, b.status, c.status]"
+    ),
     "none": "return []",
     "sleep0": "sleep(0)\nreturn []",
 }

@@ -145,11 +145,16 @@ def other_load() -> str:
     """The busiest processes on the machine besides this benchmark's, for the record."""
     try:
         out = subprocess.run(
-            ["ps", "-eo", "pcpu,comm", "--sort=-pcpu"], capture_output=True, text=True, timeout=5
+            ["top", "-b", "-n", "1", "-o", "%CPU", "-w", "200"], capture_output=True, text=True, timeout=10
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return ""
-    return "; ".join(line.strip() for line in out.splitlines()[1:6])
+    lines = out.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.lstrip().startswith("PID")), None)
+    if header is None:
+        return ""
+    rows = [line.split() for line in lines[header + 1 : header + 7]]
+    return "; ".join(f"{row[8]}% {row[-1]}" for row in rows if len(row) >= 12)
 
 
 async def measure(args: argparse.Namespace) -> dict:
@@ -169,7 +174,7 @@ async def measure(args: argparse.Namespace) -> dict:
             for pool in pools:
                 await pool.aclose()
     result["load_after"] = load_average()
-    result["top_processes_after"] = other_load()
+    result["top_processes_after"] = other_load()  # instantaneous %CPU (top)
     return result
 
 
