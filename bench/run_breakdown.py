@@ -32,6 +32,9 @@ Phases (a workflow task is "WFT"; the phases of one run add up to its end-to-end
 ``workflow completed -> client sees`` the long poll's wake-up: result, row read, response
 ====================================  ==========================================================
 
+Last, the tool's own function is timed in this process, outside Temporal (see
+``tool_function_alone``), to tell the function's cost from the activity machinery's.
+
 ``append_run_logs`` markers (live log hand-overs, the ``http3log`` script) are reported as
 the time from the workflow task's start to their completion.
 
@@ -178,6 +181,41 @@ async def bare_breakdown(stack: FairStack, client, kind: str) -> tuple[list, flo
     return phases, t_done - t_start
 
 
+async def tool_function_alone(url: str, runs: int) -> dict:
+    """The tool's own function in this process, outside Temporal, against the same target:
+    ``app::http::request``'s function (a new ``httpx.AsyncClient`` per call), a GET on one
+    kept client (what the baseline's activity does), and building an ``httpx.AsyncClient``
+    alone. Interleaved; medians in ms."""
+    import time
+
+    import httpx
+
+    from integrations.context import ToolContext
+    from integrations.http import http_request
+
+    kept = httpx.AsyncClient(timeout=30)
+    times: dict[str, list[float]] = defaultdict(list)
+    try:
+        for _ in range(3):
+            await http_request(ToolContext(), "GET", url)
+            await kept.get(url)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await http_request(ToolContext(), "GET", url)
+            t1 = time.perf_counter()
+            await kept.get(url)
+            t2 = time.perf_counter()
+            async with httpx.AsyncClient(timeout=30):
+                pass
+            t3 = time.perf_counter()
+            times["app::http::request function (new client per call)"].append(t1 - t0)
+            times["GET on a kept httpx client (the baseline's activity)"].append(t2 - t1)
+            times["httpx.AsyncClient() built and closed, no request"].append(t3 - t2)
+    finally:
+        await kept.aclose()
+    return {name: round(statistics.median(values) * 1000, 2) for name, values in times.items()}
+
+
 def medians(samples: list[list[tuple[str, float]]]) -> list[tuple[str, float, int]]:
     order: list[str] = []
     values: dict[str, list[float]] = defaultdict(list)
@@ -215,6 +253,7 @@ async def measure(args: argparse.Namespace) -> dict:
                     "product_total_median_ms": round(statistics.median(product_total) * 1000, 1),
                     "bare_total_median_ms": round(statistics.median(bare_total) * 1000, 1),
                 }
+        result["tool_function_ms"] = await tool_function_alone(stack.target_url, max(args.runs, 20))
     result["load_after"] = [round(v, 2) for v in os.getloadavg()]
     return result
 
@@ -229,6 +268,10 @@ def print_report(result: dict) -> None:
             print(f"-- {side}{' (' + BARE_KIND[kind] + ')' if side == 'bare' else ''}")
             for row in data[side]:
                 print(f"  {row['phase']:<60} {row['median_ms']:>8.1f} ms")
+    print()
+    print("== the tool's function alone, in the load generator's process (median)")
+    for name, ms in result.get("tool_function_ms", {}).items():
+        print(f"  {name:<60} {ms:>8.2f} ms")
 
 
 def main() -> None:
