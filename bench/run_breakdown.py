@@ -208,9 +208,13 @@ async def tool_function_alone(url: str, runs: int) -> dict:
             async with httpx.AsyncClient(timeout=30):
                 pass
             t3 = time.perf_counter()
+            async with httpx.AsyncClient(timeout=30, verify=False):
+                pass
+            t4 = time.perf_counter()
             times["app::http::request function (new client per call)"].append(t1 - t0)
             times["GET on a kept httpx client (the baseline's activity)"].append(t2 - t1)
             times["httpx.AsyncClient() built and closed, no request"].append(t3 - t2)
+            times["the same with verify=False (no TLS context)"].append(t4 - t3)
     finally:
         await kept.aclose()
     return {name: round(statistics.median(values) * 1000, 2) for name, values in times.items()}
