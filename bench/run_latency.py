@@ -1,20 +1,27 @@
-"""End-to-end run latency and throughput against a bare Temporal baseline.
+"""End-to-end run latency and throughput of the product against a fair bare-Temporal baseline.
 
-Everything runs in this one process against one Temporal dev server: the embedded stack,
-one worker, and the API served over real HTTP on loopback. Two things are measured,
-interleaved so that machine noise hits both sides alike:
+The layout is the one a user of ``cytasks dev`` meets (see ``bench/fair_stack.py``):
+``cytasks dev`` itself in a subprocess (its worker and its API in one process, sharing one
+Temporal client, the API served by uvicorn over HTTP), the bare baseline in a worker
+process of its own configured like the product's worker (same ``CYTASKS_WORKFLOW_SANDBOX``,
+same runner, thread pool and cache size), both on the dev stack's Temporal server, and a
+local JSON server that both sides' HTTP calls hit. This process only generates load.
 
-* latency: HTTP POST of an ad-hoc script making 3 tool calls, until a GET shows a terminal
-  status; versus a bare workflow making 3 plain activities (start until result), with
-  no database and no HTTP. Reported as the ratio of medians (target <= 1.25).
-* throughput: 200 concurrent runs through the API versus 200 concurrent bare workflows,
-  runs per second, in alternating bursts (3 each by default; the median of each side).
-  Reported as ours / bare (target >= 0.7).
+* latency, per kind of run, one run at a time, product and bare interleaved run by run:
+  - product: ``POST /v1/tasks/execute`` until the long poll ``GET /v1/task-runs/{id}?wait=30``
+    shows a terminal status;
+  - bare: ``start_workflow`` + ``result()`` of ``BareWorkflow``;
+  kinds: ``http3`` (three ``app::http::request`` GETs vs three activities doing the same
+  GET), ``none`` (no tool call vs no activity), ``sleep0`` (``sleep(0)`` vs
+  ``workflow.sleep(0)``). Reported per round (median of the round) and over all rounds
+  (median, p10, p90), and as the ratio product/bare of the medians (target <= 1.25 for
+  ``http3``); the spread is the min and max of the per-round ratios.
+* throughput: ``--concurrency`` (100) ``http3`` runs at once, product and bare bursts
+  alternating, ``--rounds`` each; runs/s per burst, the median of each side, and the ratio
+  product/bare (target >= 0.7) with its spread over the paired bursts.
 
-The bare workflow runs in the SDK's default sandbox; TaskRunWorkflow runs unsandboxed, as
-the product's workers do by default (CYTASKS_WORKFLOW_SANDBOX, see settings.py).
-
-Usage: python bench/run_latency.py [--samples 30] [--concurrency 200] [--rounds 3] [--json]
+Usage: python bench/run_latency.py [--samples 20] [--rounds 5] [--concurrency 100]
+                                   [--kinds http3,none,sleep0] [--sleep-samples 5] [--json]
 """
 
 from __future__ import annotations
@@ -22,178 +29,195 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import uvicorn
-from temporalio.worker import Worker
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bare_workflow import BareWorkflow, bare_noop  # noqa: E402
+from bench.fair_stack import FairStack, bare_run, product_run  # noqa: E402
 
-SCRIPT = 'a = app::bench::noop("a")\nb = app::bench::noop(a)\nc = app::bench::noop(b)\nreturn [a, b, c]'
-TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
-BARE_QUEUE = "bench-bare"
 CLIENT_POOLS = 10
 
 
-def noop(value):
-    return value
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
-def register_bench_tools(registry) -> None:
-    if "app::bench::noop" not in registry:
-        registry.register("app::bench::noop", noop)
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
 
 
-class ApiServer:
-    """The API served on this event loop, as ``cytasks dev`` serves it."""
+def summary(values_s: list[float]) -> dict:
+    ms = [v * 1000 for v in values_s]
+    return {
+        "median_ms": round(statistics.median(ms), 1),
+        "p10_ms": round(percentile(ms, 0.1), 1),
+        "p90_ms": round(percentile(ms, 0.9), 1),
+        "n": len(ms),
+    }
 
-    def __init__(self, app, port: int) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=75)
+
+async def latency(stack: FairStack, http, client, kind: str, samples: int, rounds: int) -> dict:
+    url = stack.target_url
+    for _ in range(3):  # warm-up: compile caches, connections, sticky queues
+        await product_run(http, kind, url)
+        await bare_run(client, kind, url)
+    per_round = []
+    all_product, all_bare = [], []
+    for _ in range(rounds):
+        product, bare = [], []
+        for index in range(samples):
+            # Interleaved run by run; which side goes first alternates.
+            order = ("product", "bare") if index % 2 == 0 else ("bare", "product")
+            for side in order:
+                if side == "product":
+                    run = await product_run(http, kind, url)
+                    product.append(run["t_seen"] - run["t_post"])
+                else:
+                    _, started, done = await bare_run(client, kind, url, index)
+                    bare.append(done - started)
+        per_round.append(
+            {
+                "product_median_ms": round(statistics.median(product) * 1000, 1),
+                "bare_median_ms": round(statistics.median(bare) * 1000, 1),
+                "ratio": round(statistics.median(product) / statistics.median(bare), 3),
+                "load": load_average(),
+            }
         )
-        self.task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
-
-
-async def ours_once(http: httpx.AsyncClient) -> float:
-    """POST the run, then long-poll GET (``?wait=``) until it shows a terminal status."""
-    started = time.perf_counter()
-    response = await http.post("/v1/tasks/execute", json={"script": SCRIPT, "input": None})
-    response.raise_for_status()
-    location = response.headers["location"]
-    while True:
-        try:
-            body = (await http.get(location, params={"wait": 30})).json()
-        except httpx.TransportError:  # a keep-alive connection closed under us: GET again
-            continue
-        if body["status"] in TERMINAL:
-            if body["status"] != "completed":
-                raise RuntimeError(f"bench run ended {body['status']}: {body.get('error')}")
-            return time.perf_counter() - started
+        all_product += product
+        all_bare += bare
+    ratios = [r["ratio"] for r in per_round]
+    return {
+        "kind": kind,
+        "product": summary(all_product),
+        "bare": summary(all_bare),
+        "ratio": round(statistics.median(all_product) / statistics.median(all_bare), 3),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "rounds": per_round,
+    }
 
 
-async def bare_once(client, index: int) -> float:
-    started = time.perf_counter()
-    handle = await client.start_workflow(
-        BareWorkflow.run, "a", id=f"bench-bare-{time.time_ns()}-{index}", task_queue=BARE_QUEUE,
-        request_eager_start=True,
-    )
-    await handle.result()
-    return time.perf_counter() - started
-
-
-async def throughput(make_one, count: int) -> float:
+async def burst(make_one, count: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(*(make_one(i) for i in range(count)))
     return count / (time.perf_counter() - started)
 
 
-async def measure(samples: int, concurrency: int, rounds: int) -> dict:
-    from devstack import DevStack
-    from devstack.ports import find_free_port as free_port
+async def throughput(stack: FairStack, pools, client, concurrency: int, rounds: int) -> dict:
+    url = stack.target_url
 
-    import worker as worker_module
-    from activities.runs import RunActivities
-    from api.main import create_app
-    from integrations.registry import get_registry
-    from settings import Settings
+    async def product(i: int):
+        return await product_run(pools[i % len(pools)], "http3", url)
 
-    with tempfile.TemporaryDirectory() as data_dir:
-        stack = DevStack(Path(data_dir), headless=True, migrate=True)
-        await stack.start()
-        try:
-            settings = Settings(
-                DATA_DIR=Path(data_dir),
-                DATABASE_URL=stack.database_url,
-                TEMPORAL_ADDRESS=stack.temporal_address,
-                API_KEY="bench-key",
-            )
-            register_bench_tools(get_registry())
-            client = await worker_module.connect(settings)
-            activities = await RunActivities.create(settings)
-            ours_worker = worker_module.build_worker(client, settings, activities)
-            bare_worker = Worker(client, task_queue=BARE_QUEUE, workflows=[BareWorkflow], activities=[bare_noop])
-            port = free_port()
-            api = ApiServer(create_app(settings, temporal_client=client), port)
-            await api.start()
-            try:
-                # Several small connection pools: one pool of 200 connections makes the load
-                # generator itself the bottleneck (httpcore's pool bookkeeping grows with it).
-                pools = [
-                    httpx.AsyncClient(
-                        base_url=f"http://127.0.0.1:{port}",
-                        headers={"Authorization": "Bearer bench-key"},
-                        limits=httpx.Limits(max_connections=max(1, concurrency // CLIENT_POOLS)),
-                        timeout=120,
-                    )
-                    for _ in range(CLIENT_POOLS)
-                ]
-                http = pools[0]
-                async with ours_worker, bare_worker:
-                    for _ in range(3):
-                        await ours_once(http)
-                        await bare_once(client, 0)
-                    ours, bare = [], []
-                    for index in range(samples):
-                        ours.append(await ours_once(http))
-                        bare.append(await bare_once(client, index))
-                    ours_rates, bare_rates = [], []
-                    for _ in range(rounds):
-                        ours_rates.append(
-                            await throughput(lambda i: ours_once(pools[i % CLIENT_POOLS]), concurrency)
-                        )
-                        bare_rates.append(await throughput(lambda i: bare_once(client, i), concurrency))
-                    ours_rate = statistics.median(ours_rates)
-                    bare_rate = statistics.median(bare_rates)
-            finally:
-                for pool in pools:
-                    await pool.aclose()
-                await api.stop()
-        finally:
-            await stack.stop()
-    ours_median, bare_median = statistics.median(ours), statistics.median(bare)
+    async def bare(i: int):
+        return await bare_run(client, "http3", url, i)
+
+    await burst(product, min(concurrency, 20))
+    await burst(bare, min(concurrency, 20))
+    product_rates, bare_rates, loads = [], [], []
+    for index in range(rounds):
+        sides = (("product", product), ("bare", bare))
+        for name, make in sides if index % 2 == 0 else reversed(sides):
+            rate = await burst(make, concurrency)
+            (product_rates if name == "product" else bare_rates).append(rate)
+        loads.append(load_average())
+    ratios = [p / b for p, b in zip(product_rates, bare_rates)]
     return {
-        "samples": samples,
-        "ours_median_ms": round(ours_median * 1000, 1),
-        "bare_median_ms": round(bare_median * 1000, 1),
-        "latency_ratio": round(ours_median / bare_median, 3),
         "concurrency": concurrency,
-        "ours_runs_per_s": round(ours_rate, 1),
-        "bare_runs_per_s": round(bare_rate, 1),
-        "throughput_ratio": round(ours_rate / bare_rate, 3),
+        "product_runs_per_s": [round(r, 1) for r in product_rates],
+        "bare_runs_per_s": [round(r, 1) for r in bare_rates],
+        "product_median": round(statistics.median(product_rates), 1),
+        "bare_median": round(statistics.median(bare_rates), 1),
+        "ratio": round(statistics.median(product_rates) / statistics.median(bare_rates), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "load": loads,
     }
+
+
+def other_load() -> str:
+    """The busiest processes on the machine besides this benchmark's, for the record."""
+    try:
+        out = subprocess.run(
+            ["top", "-b", "-n", "1", "-o", "%CPU", "-w", "200"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = out.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.lstrip().startswith("PID")), None)
+    if header is None:
+        return ""
+    rows = [line.split() for line in lines[header + 1 : header + 7]]
+    return "; ".join(f"{row[8]}% {row[-1]}" for row in rows if len(row) >= 12)
+
+
+async def measure(args: argparse.Namespace) -> dict:
+    result: dict = {"load_before": load_average(), "sandbox": os.environ.get("CYTASKS_WORKFLOW_SANDBOX", "false")}
+    async with FairStack() as stack:
+        client = await stack.temporal_client()
+        pools = [stack.api_client(max(1, args.concurrency // CLIENT_POOLS)) for _ in range(CLIENT_POOLS)]
+        try:
+            http = pools[0]
+            result["latency"] = []
+            for kind in args.kinds:
+                samples = args.sleep_samples if kind == "sleep0" else args.samples
+                result["latency"].append(await latency(stack, http, client, kind, samples, args.rounds))
+            if args.concurrency:
+                result["throughput"] = await throughput(stack, pools, client, args.concurrency, args.rounds)
+        finally:
+            for pool in pools:
+                await pool.aclose()
+    result["load_after"] = load_average()
+    result["top_processes_after"] = other_load()  # instantaneous %CPU (top)
+    return result
+
+
+def print_report(result: dict) -> None:
+    print(f"workflow sandbox: {result['sandbox']} (both sides); load average before {result['load_before']}, "
+          f"after {result['load_after']}")
+    print(f"{'kind':8} {'product ms (p10-p90)':>24} {'bare ms (p10-p90)':>22} {'ratio':>6} {'rounds':>14}")
+    for row in result["latency"]:
+        p, b = row["product"], row["bare"]
+        print(
+            f"{row['kind']:8} {p['median_ms']:>8} ({p['p10_ms']}-{p['p90_ms']}){'':>3} "
+            f"{b['median_ms']:>7} ({b['p10_ms']}-{b['p90_ms']}) {row['ratio']:>6} "
+            f"{row['ratio_min']}-{row['ratio_max']}"
+        )
+    for row in result["latency"]:
+        print(f"  {row['kind']} per round: " + ", ".join(
+            f"{r['product_median_ms']}/{r['bare_median_ms']}={r['ratio']}" for r in row["rounds"]))
+    t = result.get("throughput")
+    if t:
+        print(
+            f"throughput at {t['concurrency']} concurrent http3 runs: product {t['product_median']}/s "
+            f"{t['product_runs_per_s']}, bare {t['bare_median']}/s {t['bare_runs_per_s']}, "
+            f"ratio {t['ratio']} ({t['ratio_min']}-{t['ratio_max']}) (target >= 0.7)"
+        )
+    http3 = next((r for r in result["latency"] if r["kind"] == "http3"), None)
+    if http3:
+        print(f"latency ratio http3 {http3['ratio']} ({http3['ratio_min']}-{http3['ratio_max']}) (target <= 1.25)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3, help="throughput bursts per side (median)")
+    parser.add_argument("--samples", type=int, default=20, help="runs per side per round (http3, none)")
+    parser.add_argument("--sleep-samples", type=int, default=5, help="runs per side per round for sleep0")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=100, help="0 skips the throughput bursts")
+    parser.add_argument("--kinds", type=lambda s: s.split(","), default=["http3", "none", "sleep0"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.samples, args.concurrency, args.rounds))
+    result = asyncio.run(measure(args))
     if args.json:
-        print(json.dumps(result))
-        return
-    print(f"latency   ours {result['ours_median_ms']} ms  bare {result['bare_median_ms']} ms  "
-          f"ratio {result['latency_ratio']} (target <= 1.25)")
-    print(f"throughput ours {result['ours_runs_per_s']}/s  bare {result['bare_runs_per_s']}/s  "
-          f"ratio {result['throughput_ratio']} (target >= 0.7)")
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)
 
 
 if __name__ == "__main__":
