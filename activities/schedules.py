@@ -157,4 +157,5 @@ class ScheduleActivities:
                 timeout_seconds=pinned.timeout_seconds,
                 trigger="schedule",
                 scheduled_time=scheduled_time,
+                max_concurrency=task.max_concurrency,
             )

@@ -76,6 +76,7 @@ def task_run_request(
     directive: str | None = None,
     llm_config: dict[str, Any] | None = None,
     timeout_seconds: float | None = None,
+    max_concurrency: int | None = None,
 ) -> Any:
     """The workflow's start argument: everything the run needs, pinned at start."""
     from workflows.types import TaskRunRequest
@@ -91,6 +92,7 @@ def task_run_request(
         llm_config=dict(llm_config or {}),
         timeout_seconds=timeout_seconds,
         trigger=trigger,
+        max_concurrency=max_concurrency,
     )
 
 

@@ -75,6 +75,7 @@ async def run_resource(state: AppState, run: Any) -> dict[str, Any]:
         "task_id": run.task_id,
         "task_version": run.task_version,
         "status": run.status,
+        "waiting_reason": run.waiting_reason if run.status == "pending" else None,
         "trigger": run.trigger,
         "input": run_input,
         "output": output,
@@ -164,6 +165,7 @@ async def _pinned_request(state: AppState, session: AsyncSession, run: Any) -> A
         directive=version.directive,
         llm_config=version.llm_config,
         timeout_seconds=version.timeout_seconds,
+        max_concurrency=task.max_concurrency,
     )
 
 
@@ -252,6 +254,7 @@ async def submit_run(
         directive=task.directive if task is not None else None,
         llm_config=task.llm_config if task is not None else None,
         timeout_seconds=timeout_seconds if timeout_seconds is not None else (task.timeout_seconds if task else None),
+        max_concurrency=task.max_concurrency if task is not None else None,
     )
     await _start_or_fail(state, session, run_id, request)
     _accepted(response, run_id)
