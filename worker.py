@@ -73,7 +73,6 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         concurrency.request_slot,
         concurrency.release_slot,
         concurrency.closed_holders,
-        concurrency.mark_waiting,
     ]
 
 

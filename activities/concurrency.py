@@ -1,12 +1,14 @@
-"""The activities of the per-task concurrency gate: asking a task's semaphore for a slot,
-giving it back, recording that a run waits, and telling which holders have ended."""
+"""The activities of the per-task concurrency gate: asking a task's semaphore for a slot
+(recording the run as waiting when there is none), giving it back, and telling which
+holders have ended."""
 
 from __future__ import annotations
 
 import logging
 
 from temporalio import activity
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WithStartWorkflowOperation, WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from persistence.db import get_sessionmaker
@@ -31,17 +33,25 @@ class ConcurrencyActivities:
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
     @activity.defn
-    async def request_slot(self, request: SlotRequest) -> None:
-        """Queue the run at its task's semaphore, starting the semaphore if it is not running."""
-        await activity.client().start_workflow(
+    async def request_slot(self, request: SlotRequest) -> bool:
+        """Ask the task's semaphore (started if it is not running) for a slot. True: granted at
+        once. False: the run is queued and recorded as waiting; ``slot_granted`` comes later."""
+        start = WithStartWorkflowOperation(
             SEMAPHORE_WORKFLOW,
             SemaphoreState(task_id=request.task_id, limit=request.limit, task_name=request.task_name),
             id=semaphore_id_for(request.task_id),
             task_queue=activity.info().task_queue,
-            start_signal="acquire",
-            start_signal_args=[request],
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             static_summary=f"Concurrency slots of {request.task_name or request.task_id}",
         )
+        granted = await activity.client().execute_update_with_start_workflow(
+            "acquire", request, start_workflow_operation=start, result_type=bool
+        )
+        if not granted:
+            # The grant cannot overtake this: the run reads its signal only after this returns.
+            async with self.sessions() as session, session.begin():
+                await mark_runs_waiting(session, [request.run_id], WAITING_FOR_SLOT)
+        return granted
 
     @activity.defn
     async def release_slot(self, release: SlotRelease) -> None:
@@ -70,9 +80,3 @@ class ConcurrencyActivities:
             if description.status not in ALIVE:
                 closed.append(holder)
         return closed
-
-    @activity.defn
-    async def mark_waiting(self, run_ids: list[str]) -> int:
-        """Record on the runs' rows that they wait for a slot (shown on the run resource)."""
-        async with self.sessions() as session, session.begin():
-            return await mark_runs_waiting(session, run_ids, WAITING_FOR_SLOT)

@@ -1,8 +1,8 @@
 """``max_concurrency`` on Temporal: one semaphore workflow per task grants slots to runs.
 
 A run of a task with a limit asks the semaphore ``taskslots-<task id>`` for a slot
-(signal-with-start, so the first run starts it) and waits, ``pending``, until the semaphore
-signals ``slot_granted``. The semaphore keeps its holders and its queue (ordered by the runs'
+(update-with-start, so the first run starts it). The update answers at once whether the slot
+is granted; if not, the run waits, ``pending``, until the semaphore signals ``slot_granted``. The semaphore keeps its holders and its queue (ordered by the runs'
 start time) in workflow state. A run gives its slot back when it ends; a holder that can no
 longer do so (terminated, timed out by Temporal, deleted) is found out while others wait: the
 semaphore describes its holders every ``HOLDER_CHECK`` and drops the closed ones, and a grant
@@ -60,7 +60,7 @@ class SlotGate:
         # From here on the run gives back whatever it may hold, however it ends: a release of
         # a run that never got its slot only takes it out of the queue.
         self.held = True
-        await workflow.execute_local_activity_method(
+        granted = await workflow.execute_local_activity_method(
             ConcurrencyActivities.request_slot,
             SlotRequest(
                 task_id=str(request.task_id),
@@ -72,7 +72,8 @@ class SlotGate:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
-        await workflow.wait_condition(lambda: self.granted)
+        if not granted:
+            await workflow.wait_condition(lambda: self.granted)
 
     async def release(self, request: TaskRunRequest) -> None:
         if not self.held:
@@ -99,18 +100,24 @@ class TaskConcurrencyWorkflow:
         self._changed = True
         self._side_tasks: set[asyncio.Task] = set()
 
-    @workflow.signal
-    def acquire(self, request: SlotRequest) -> None:
+    @workflow.update
+    def acquire(self, request: SlotRequest) -> bool:
+        """Queue the request; True when it gets a slot at once (no signal follows then)."""
         state = self._state
         state.limit = max(1, int(request.limit))
         state.task_name = request.task_name or state.task_name
-        if any(slot.holder == request.holder for slot in state.holders + state.queue):
-            return
-        index = len(state.queue)
-        while index > 0 and state.queue[index - 1].requested_at > request.requested_at:
-            index -= 1
-        state.queue.insert(index, request)
-        self._changed = True
+        if any(slot.holder == request.holder for slot in state.holders):
+            return True
+        if not any(slot.holder == request.holder for slot in state.queue):
+            index = len(state.queue)
+            while index > 0 and state.queue[index - 1].requested_at > request.requested_at:
+                index -= 1
+            state.queue.insert(index, request)
+            self._changed = True
+        if state.queue[0].holder == request.holder and len(state.holders) < state.limit:
+            state.holders.append(state.queue.pop(0))
+            return True
+        return False
 
     @workflow.signal
     def release(self, release: SlotRelease) -> None:
@@ -130,8 +137,6 @@ class TaskConcurrencyWorkflow:
         state = self._state
         state.holders = [slot for slot in state.holders if slot.holder != holder]
         state.queue = [slot for slot in state.queue if slot.holder != holder]
-        queued = {slot.run_id for slot in state.queue}
-        state.marked_waiting = [run_id for run_id in state.marked_waiting if run_id in queued]
         self._changed = True
 
     def _grant(self) -> list[SlotRequest]:
@@ -141,8 +146,6 @@ class TaskConcurrencyWorkflow:
             slot = state.queue.pop(0)
             state.holders.append(slot)
             granted.append(slot)
-        if granted:
-            state.marked_waiting = [run_id for run_id in state.marked_waiting if run_id not in {s.run_id for s in granted}]
         return granted
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -158,17 +161,6 @@ class TaskConcurrencyWorkflow:
         except Exception as error:  # the holder is gone: its slot goes to the next in line
             workflow.logger.info("slot of %s taken back: %s", slot.holder, error)
             self._drop(slot.holder)
-
-    async def _mark_waiting(self, run_ids: list[str]) -> None:
-        try:
-            await workflow.execute_local_activity_method(
-                ConcurrencyActivities.mark_waiting,
-                run_ids,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
-            )
-        except ActivityError as error:
-            workflow.logger.warning("could not record runs %s as waiting: %s", run_ids, error)
 
     async def _drop_closed_holders(self) -> None:
         holders = [slot.holder for slot in self._state.holders]
@@ -200,10 +192,6 @@ class TaskConcurrencyWorkflow:
             self._changed = False
             for slot in self._grant():
                 self._spawn(self._notify(slot))
-            unmarked = [slot.run_id for slot in state.queue if slot.run_id not in state.marked_waiting]
-            if unmarked:
-                state.marked_waiting.extend(unmarked)
-                self._spawn(self._mark_waiting(unmarked))
             if self._history_full():
                 await workflow.wait_condition(self._quiet)
                 workflow.continue_as_new(state)

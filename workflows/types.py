@@ -165,8 +165,6 @@ class SemaphoreState:
     task_name: str | None = None
     holders: list[SlotRequest] = field(default_factory=list)
     queue: list[SlotRequest] = field(default_factory=list)
-    marked_waiting: list[str] = field(default_factory=list)
-    """Run ids already recorded as waiting for a slot."""
 
 
 SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
