@@ -188,3 +188,28 @@ async def test_a_free_slot_is_granted_by_the_answer_to_the_request(runner):
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
     ]
     assert signals == []  # only a run that had to wait is signalled
+
+
+async def test_histories_of_gated_runs_replay(runner):
+    from temporalio.worker import Replayer
+
+    from worker import workflow_runner
+    from workflows.concurrency import TaskConcurrencyWorkflow
+    from workflows.task_run import TaskRunWorkflow
+
+    task = new_task()
+    first = await runner.start(SLEEPY, {"seconds": 1, "n": 0}, max_concurrency=1, **task)
+    assert await eventually(running(runner, first))
+    second = await runner.start(SLEEPY, {"seconds": 0, "n": 1}, max_concurrency=1, **task)
+    assert (await runner.wait(second)).status == "completed"
+    histories = [
+        await runner.client.get_workflow_handle(workflow_id).fetch_history()
+        for workflow_id in (f"taskrun-{first}", f"taskrun-{second}", semaphore_id_for(task["task_id"]))
+    ]
+    for sandboxed in (True, False):
+        replayer = Replayer(
+            workflows=[TaskRunWorkflow, TaskConcurrencyWorkflow], workflow_runner=workflow_runner(sandboxed)
+        )
+        for history in histories:
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+            assert result.replay_failure is None
