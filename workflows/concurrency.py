@@ -108,15 +108,16 @@ class TaskConcurrencyWorkflow:
         state.task_name = request.task_name or state.task_name
         if any(slot.holder == request.holder for slot in state.holders):
             return True
+        if not state.queue and len(state.holders) < state.limit:
+            # Granted in the answer; the main loop has nothing to do until a release.
+            state.holders.append(request)
+            return True
         if not any(slot.holder == request.holder for slot in state.queue):
             index = len(state.queue)
             while index > 0 and state.queue[index - 1].requested_at > request.requested_at:
                 index -= 1
             state.queue.insert(index, request)
-            self._changed = True
-        if state.queue[0].holder == request.holder and len(state.holders) < state.limit:
-            state.holders.append(state.queue.pop(0))
-            return True
+        self._changed = True
         return False
 
     @workflow.signal
