@@ -213,3 +213,18 @@ async def test_histories_of_gated_runs_replay(runner):
         for history in histories:
             result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
             assert result.replay_failure is None
+
+
+async def test_the_semaphore_continues_as_new_with_its_queue(runner, monkeypatch):
+    import workflows.concurrency
+
+    monkeypatch.setattr(workflows.concurrency, "MAX_HISTORY_EVENTS", 20)
+    task = new_task()
+    run_ids = await start_all(runner, 6, task, limit=2, seconds=1)
+    rows = [await runner.wait(run_id) for run_id in run_ids]
+    assert [row.status for row in rows] == ["completed"] * 6
+    assert max_overlap(rows) <= 2
+    described = await runner.client.get_workflow_handle(semaphore_id_for(task["task_id"])).describe()
+    execution = described.raw_description.workflow_execution_info
+    assert execution.first_run_id != execution.execution.run_id  # it continued as new
+    assert await slots(runner, task) == {"task_id": task["task_id"], "limit": 2, "holders": [], "queue": []}
