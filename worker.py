@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.concurrency import ConcurrencyActivities
 from activities.maintenance import MaintenanceActivities
 from activities.questions import QuestionActivities
 from activities.run_watch import RunWatchActivities, RunWatchOptions
@@ -27,6 +28,7 @@ from integrations.registry import get_registry
 from schedules.service import reconcile_at_start
 from settings import Settings, get_settings
 from storage.temporal import data_converter
+from workflows.concurrency import TaskConcurrencyWorkflow
 from workflows.maintenance import MaintenanceWorkflow, RunWatchWorkflow
 from workflows.maintenance_schedules import ensure_maintenance_schedule, ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
@@ -52,6 +54,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
     schedules = ScheduleActivities(settings, run_activities.blobs)
     maintenance = MaintenanceActivities(settings, run_activities.blobs)
     run_watch = RunWatchActivities(settings)
+    concurrency = ConcurrencyActivities(settings)
     return [
         tools.run_tool,
         run_activities.mark_run_running,
@@ -67,6 +70,9 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         maintenance.reconcile_schedules,
         maintenance.maintain_partitions_and_retention,
         run_watch.reconcile_runs,
+        concurrency.request_slot,
+        concurrency.release_slot,
+        concurrency.closed_holders,
     ]
 
 
@@ -82,7 +88,7 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[TaskRunWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
+        workflows=[TaskRunWorkflow, TaskConcurrencyWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
         workflow_runner=workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),

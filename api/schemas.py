@@ -222,6 +222,11 @@ class TaskRunRead(BaseModel):
     task_id: uuid.UUID | None = None
     task_version: int | None = None
     status: RunStatus
+    waiting_reason: str | None = Field(
+        default=None,
+        description="Why a `pending` run has not started: `waiting_for_slot` while the task's "
+        "`max_concurrency` runs are executing (it starts, in order, when one ends)",
+    )
     trigger: str
     input: Any = None
     output: Any = None

@@ -201,6 +201,8 @@ class TaskRun(Base):
     parent_workflow_run_id: Mapped[str | None] = mapped_column(Text)
     workflow_node_instance_id: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(Text)
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
+    """Why a pending run has not started yet (``waiting_for_slot``)."""
 
     @property
     def is_terminal(self) -> bool:

@@ -65,7 +65,8 @@ async def start_task_run(
         search_attributes=search_attributes,
         static_summary=run_summary(request),
         request_eager_start=eager,
-        execution_timeout=backstop_timeout(request.timeout_seconds),
+        # A run that may wait for a concurrency slot cannot know when its timeout starts.
+        execution_timeout=None if request.max_concurrency else backstop_timeout(request.timeout_seconds),
     )
 
 

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from cy.errors import CyError
     from cy.values import TooBig, exported, footprint, printable
     from hitl.workflow import HumanQuestions
+    from workflows.concurrency import SlotGate, gated
     from workflows.host import (
         COMPILE_ALONE_BYTES,
         MAX_EXPORT_CHARS,
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         WorkflowHost,
         compiled_program,
     )
-    from workflows.types import RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
+    from workflows.types import WAITING_FOR_SLOT, RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
 
 TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
 TASK_ID = SearchAttributeKey.for_keyword("CytasksTaskId")
@@ -75,6 +76,7 @@ class TaskRunWorkflow:
         self._track_status = False
         self._request: TaskRunRequest | None = None
         self._human = HumanQuestions()
+        self._slot = SlotGate()
 
     @workflow.query
     def status(self) -> str:
@@ -85,6 +87,11 @@ class TaskRunWorkflow:
         """An answer to the open question: ``{"question_id"?, "answer", "answered_by"?, "source"?}``.
         Checked like the API checks answers; an invalid one is recorded and ignored."""
         self._human.receive(payload)
+
+    @workflow.signal(name="slot_granted")
+    def slot_granted(self) -> None:
+        """The task's semaphore gave this run a slot: it may start."""
+        self._slot.grant()
 
     @workflow.query
     def pending_question(self) -> Optional[dict]:
@@ -136,6 +143,8 @@ class TaskRunWorkflow:
         self._request = request
         # The client sets the search attributes only where the server has them registered.
         self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
+        if gated(request):
+            await self._wait_for_slot(request)
         started_at = workflow.now()
         await workflow.execute_local_activity(
             "mark_run_running",
@@ -201,6 +210,7 @@ class TaskRunWorkflow:
             finished.status, finished.error = recorded["status"], recorded.get("error")
         self._set_status(finished.status)
         self._details(request, finished.status, finished.error)
+        await self._slot.release(request)
         if cancelled is not None:
             raise cancelled
         error = finished.error or {}
@@ -222,6 +232,37 @@ class TaskRunWorkflow:
             if finished.has_output:
                 self._attach_output(summary, finished.output)
         return summary
+
+    async def _wait_for_slot(self, request: TaskRunRequest) -> None:
+        """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it
+        waits leaves the queue (it holds nothing) and ends ``cancelled`` without starting."""
+        workflow.set_current_details(
+            f"**{run_label(request)}**: pending\n\nWaiting for a slot ({WAITING_FOR_SLOT}): "
+            f"at most {request.max_concurrency} runs of this task execute at once"
+        )
+        try:
+            await self._slot.acquire(request)
+        except asyncio.CancelledError:
+            await self._slot.release(request)
+            now = workflow.now()
+            finished = RunFinished(
+                run_id=request.run_id,
+                status="cancelled",
+                started_at=now,
+                completed_at=now,
+                error={
+                    "type": "Cancelled",
+                    "message": "The run was cancelled while it waited for a concurrency slot",
+                    "line": 0,
+                    "column": 0,
+                },
+            )
+            await workflow.execute_local_activity(
+                "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+            )
+            self._set_status("cancelled")
+            self._details(request, "cancelled", finished.error)
+            raise
 
     @staticmethod
     def _attach_output(summary: TaskRunSummary, output: Any) -> None:

@@ -30,6 +30,8 @@ class TaskRunRequest:
     max_iterations: int | None = None
     scheduled_time: datetime | None = None
     """For schedule fires: the time the schedule action was due."""
+    max_concurrency: int | None = None
+    """The task's limit on runs executing at once (None: no limit, no gate)."""
     output_schema: dict[str, Any] | None = None
     """The pinned version's output_schema: a completed run's output must match it."""
 
@@ -48,6 +50,7 @@ class TaskRunRequest:
             llm_config=dict(pinned.llm_config or {}),
             timeout_seconds=pinned.timeout_seconds,
             output_schema=pinned.output_schema,
+            max_concurrency=task.max_concurrency,
             trigger=trigger,
         )
 
@@ -167,3 +170,43 @@ class QuestionOutcome:
     answer: Any = None
     answered_by: str | None = None
     reason: str | None = None
+
+
+@dataclass
+class SlotRequest:
+    """A run asks its task's semaphore for a slot; ``holder`` is the run's workflow id."""
+
+    task_id: str
+    holder: str
+    run_id: str
+    limit: int
+    requested_at: datetime
+    task_name: str | None = None
+
+
+@dataclass
+class SlotRelease:
+    """A run gives its slot back, or leaves the queue when it never got one."""
+
+    task_id: str
+    holder: str
+
+
+@dataclass
+class SemaphoreState:
+    """Everything a task's semaphore knows; carried over when it continues as new."""
+
+    task_id: str
+    limit: int = 1
+    task_name: str | None = None
+    holders: list[SlotRequest] = field(default_factory=list)
+    queue: list[SlotRequest] = field(default_factory=list)
+
+
+SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
+WAITING_FOR_SLOT = "waiting_for_slot"
+
+
+def semaphore_id_for(task_id: str) -> str:
+    """One semaphore per task: the workflow id is derived from the task id."""
+    return f"taskslots-{task_id}"

@@ -79,6 +79,7 @@ async def run_resource(state: AppState, run: Any) -> dict[str, Any]:
         "task_id": run.task_id,
         "task_version": run.task_version,
         "status": run.status,
+        "waiting_reason": run.waiting_reason if run.status == "pending" else None,
         "trigger": run.trigger,
         "input": run_input,
         "output": output,

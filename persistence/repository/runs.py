@@ -213,12 +213,26 @@ async def mark_run_running(
     }
     if workflow_run_id is not None:
         values["workflow_run_id"] = workflow_run_id
+    values["waiting_reason"] = None
     statement = (
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.in_(("pending", "running", "paused")))
         .values(**values)
     )
     return (await session.execute(statement)).rowcount == 1
+
+
+async def mark_runs_waiting(session: AsyncSession, run_ids: Iterable[uuid.UUID | str], reason: str) -> int:
+    """Record why pending runs have not started yet; runs no longer pending are left alone."""
+    ids = [_as_run_id(run_id) for run_id in run_ids]
+    if not ids:
+        return 0
+    statement = (
+        update(_runs)
+        .where(_runs.c.id.in_(ids), _runs.c.status == "pending")
+        .values(waiting_reason=reason)
+    )
+    return (await session.execute(statement)).rowcount
 
 
 async def set_run_status(session: AsyncSession, run_id: uuid.UUID | str, status: str) -> bool:
