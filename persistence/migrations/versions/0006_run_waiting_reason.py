@@ -1,7 +1,7 @@
 """Why a pending run has not started yet (a run waiting for a concurrency slot).
 
-Revision ID: 0005_run_waiting_reason
-Revises: 0004_access
+Revision ID: 0006_run_waiting_reason
+Revises: 0005_access
 Create Date: 2026-12-01
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_run_waiting_reason"
-down_revision = "0004_access"
+revision = "0006_run_waiting_reason"
+down_revision = "0005_access"
 branch_labels = None
 depends_on = None
 
