@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+
+from .route import CytasksRoute
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
@@ -22,11 +24,12 @@ def install_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect_url = app.swagger_ui_oauth2_redirect_url
+    router = APIRouter(route_class=CytasksRoute)
 
     def asset(request: Request, name: str) -> str:
         return f"{request.scope.get('root_path', '')}{ASSETS_URL}/{name}"
 
-    @app.get(docs_url, include_in_schema=False)
+    @router.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
@@ -40,11 +43,11 @@ def install_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc
 
     if oauth2_redirect_url:
 
-        @app.get(oauth2_redirect_url, include_in_schema=False)
+        @router.get(oauth2_redirect_url, include_in_schema=False)
         async def swagger_ui_redirect() -> HTMLResponse:
             return get_swagger_ui_oauth2_redirect_html()
 
-    @app.get(redoc_url, include_in_schema=False)
+    @router.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_redoc_html(
@@ -54,3 +57,5 @@ def install_docs(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc
             redoc_favicon_url=asset(request, "favicon.png"),
             with_google_fonts=False,
         )
+
+    app.include_router(router)
