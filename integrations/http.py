@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .context import ToolContext
+from .tls import tls_context
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 CREDENTIAL_REFERENCE = re.compile(r"\{\{\s*credential:([A-Za-z0-9_.-]+)\s*\}\}")
@@ -56,7 +57,7 @@ async def http_request(
     elif body is not None:
         kwargs["content"] = str(body).encode()
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
             response = await client.request(method.upper(), target, **kwargs)
     except httpx.HTTPError as error:
         raise RuntimeError(ctx.redact(f"{type(error).__name__}: {error}")) from None

@@ -8,6 +8,7 @@ import httpx
 
 from .context import ToolContext, ToolOutput
 from .credentials import CredentialNotAllowed, MissingCredential, origin_of
+from .tls import tls_context
 
 
 LLM_KEY_CREDENTIAL = "llm_api_key"
@@ -69,7 +70,7 @@ async def llm_run(
     headers = {"Authorization": f"Bearer {config['api_key']}"} if config.get("api_key") else {}
     url = str(config["base_url"]).rstrip("/") + "/chat/completions"
     try:
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=120, verify=tls_context()) as client:
             response = await client.post(url, json=body, headers=headers)
     except httpx.HTTPError as error:
         raise RuntimeError(ctx.redact(f"LLM endpoint unreachable: {type(error).__name__}: {error}")) from None
