@@ -37,6 +37,7 @@ from ..schemas import (
     Trigger,
     UtcDatetime,
 )
+from ..task_versions import pinned_version
 from ..validation import validate_input_off_loop
 from ..values import load_stored, store_run_input
 from .tasks import compile_check, invalid_cursor, task_id_filter, task_not_found
@@ -346,18 +347,7 @@ async def _pinned_version(session: AsyncSession, task: Any, in_body: int | None,
             f"version {in_body} in the body and {in_query} in the query disagree",
             errors=[{"field": "version", "in": "query", "message": "differs from the body's version"}],
         )
-    wanted = in_body if in_body is not None else in_query
-    if wanted is None or wanted == task.version:
-        return task
-    version = await task_repo.get_version(session, task.id, wanted)
-    if version is None:
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"Task '{task.cy_name}' has no version {wanted} (its versions are 1 to {task.version})",
-            errors=[{"field": "version", "in": "body", "message": f"no such version (1 to {task.version})"}],
-        )
-    return version
+    return await pinned_version(session, task, in_body if in_body is not None else in_query)
 
 
 MAX_WAIT_SECONDS = 60

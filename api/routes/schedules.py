@@ -34,6 +34,7 @@ from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..route import CytasksRoute
 from ..schemas import INT32_MAX, UtcDatetime
+from ..task_versions import pinned_version
 from ..validation import validate_input_off_loop
 from .runs import run_resource
 from .tasks import invalid_cursor, task_not_found
@@ -402,15 +403,8 @@ async def put_schedule(task_id: str, body: ScheduleSet, session: SessionDep, sta
     except ScheduleSpecError as error:
         raise invalid_schedule(error.errors) from error
     probe = await _task(session, task_id)
-    schema = probe.input_schema
-    if body.version is not None and body.version != probe.version:
-        pinned = await task_repo.get_version(session, probe.id, body.version)
-        if pinned is None:
-            raise invalid_schedule(
-                [{"field": "version", "in": "body", "message": f"no such version (1 to {probe.version})"}]
-            )
-        schema = pinned.input_schema
-    await validate_input_off_loop(state.settings, schema, body.input)
+    pinned = await pinned_version(session, probe, body.version)
+    await validate_input_off_loop(state.settings, pinned.input_schema, body.input)
     async with _schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         if task.schedule is not None:

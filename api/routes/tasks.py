@@ -30,6 +30,7 @@ from ..schemas import (
     TaskUpdate,
     TaskVersionRead,
 )
+from ..task_versions import pinned_version
 from ..validation import check_json_schema_off_loop
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=CytasksRoute)
@@ -262,18 +263,6 @@ class VersionDiff(BaseModel):
     )
 
 
-async def _version_or_422(session: Any, task: Any, number: int, field: str) -> Any:
-    version = await task_repo.get_version(session, task.id, number)
-    if version is None:
-        raise ProblemError(
-            422 if field == "version" else 404,
-            "validation-error" if field == "version" else "not-found",
-            f"Task '{task.cy_name}' has no version {number} (its versions are 1 to {task.version})",
-            errors=[{"field": field, "in": "body" if field == "version" else "path", "message": "no such version"}],
-        )
-    return version
-
-
 @router.post(
     "/{task_id:task_ref}/rollback",
     response_model=TaskRead,
@@ -284,7 +273,7 @@ async def rollback_task(
     task_id: str, body: RollbackBody, session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> Any:
     task = await load_task(session, task_id)
-    version = await _version_or_422(session, task, body.version, "version")
+    version = await pinned_version(session, task, body.version)
     changes = {field: getattr(version, field) for field in VERSIONED_TASK_FIELDS}
     await compile_check(state, changes["script"])
     task = await task_repo.update_task(session, task.id, changes, updated_by=principal.name)
@@ -308,8 +297,8 @@ async def diff_versions(
     session: SessionDep,
 ) -> Any:
     task = await load_task(session, task_id)
-    old = await _version_or_422(session, task, a, "a")
-    new = await _version_or_422(session, task, b, "b")
+    old = await pinned_version(session, task, a, field="a", where="path")
+    new = await pinned_version(session, task, b, field="b", where="path")
     script_diff = "".join(
         difflib.unified_diff(
             old.script.splitlines(keepends=True),

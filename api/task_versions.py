@@ -1,0 +1,30 @@
+"""A task version a request names: the run's, the schedule's, a rollback's, a diff's end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.repository import tasks as task_repo
+
+from .problems import ProblemError
+
+
+async def pinned_version(
+    session: AsyncSession, task: Any, number: int | None, *, field: str = "version", where: str = "body"
+) -> Any:
+    """The task itself (its fields are its current version) when ``number`` is None or current,
+    else that version; a 422 naming ``field`` (404 for a path parameter) when there is none."""
+    if number is None or number == task.version:
+        return task
+    version = await task_repo.get_version(session, task.id, number)
+    if version is None:
+        status, slug = (404, "not-found") if where == "path" else (422, "validation-error")
+        raise ProblemError(
+            status,
+            slug,
+            f"Task '{task.cy_name}' has no version {number} (its versions are 1 to {task.version})",
+            errors=[{"field": field, "in": where, "message": f"no such version (1 to {task.version})"}],
+        )
+    return version
