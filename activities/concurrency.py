@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from persistence.db import get_sessionmaker
 from persistence.repository.runs import mark_runs_waiting
 from settings import Settings
-from workflows.types import (
+from taskrun.contract import (
     SEMAPHORE_WORKFLOW,
     WAITING_FOR_SLOT,
     SemaphoreState,
@@ -23,7 +23,7 @@ from workflows.types import (
     semaphore_id_for,
 )
 
-log = logging.getLogger("cytasks.concurrency")
+logger = logging.getLogger(__name__)
 
 ALIVE = (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW)
 
@@ -32,7 +32,7 @@ class ConcurrencyActivities:
     def __init__(self, settings: Settings) -> None:
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
-    @activity.defn
+    @activity.defn(name="request_slot")
     async def request_slot(self, request: SlotRequest) -> bool:
         """Ask the task's semaphore (started if it is not running) for a slot. True: granted at
         once. False: the run is queued and recorded as waiting; ``slot_granted`` comes later."""
@@ -53,7 +53,7 @@ class ConcurrencyActivities:
                 await mark_runs_waiting(session, [request.run_id], WAITING_FOR_SLOT)
         return granted
 
-    @activity.defn
+    @activity.defn(name="release_slot")
     async def release_slot(self, release: SlotRelease) -> None:
         """Give the slot back (or leave the queue). A semaphore that is gone holds nothing."""
         handle = activity.client().get_workflow_handle(semaphore_id_for(release.task_id))
@@ -63,7 +63,7 @@ class ConcurrencyActivities:
             if error.status.name != "NOT_FOUND":
                 raise
 
-    @activity.defn
+    @activity.defn(name="closed_holders")
     async def closed_holders(self, holders: list[str]) -> list[str]:
         """The holders (workflow ids) whose workflow is no longer running: they can never
         give their slot back themselves (terminated, timed out, or gone)."""

@@ -12,15 +12,14 @@ from persistence.maintenance import run_maintenance
 from persistence.repository import finish_run, list_stale_pending_runs
 from settings import Settings
 from storage.blobs import BlobStore
-from workflows.client import workflow_exists
+from taskrun.client import workflow_exists
+from taskrun.contract import run_error
 
-NEVER_STARTED = {
-    "type": "WorkflowNeverStarted",
-    "message": "The run was recorded but its workflow never started (the API process stopped "
+NEVER_STARTED = run_error(
+    "WorkflowNeverStarted",
+    "The run was recorded but its workflow never started (the API process stopped "
     "between the two); it was not executed. Submit it again.",
-    "line": 0,
-    "column": 0,
-}
+)
 
 
 class MaintenanceActivities:

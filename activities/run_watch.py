@@ -18,8 +18,8 @@ from persistence.repository.runs import (
     sample_active_runs,
 )
 from settings import Settings
-from workflows.client import closed_while_active, terminate_task_run, workflow_outcome
-from workflows.outcome import FORCED_CANCEL_REASON, run_error
+from taskrun.client import closed_while_active, terminate_task_run, workflow_outcome
+from taskrun.outcome import FORCED_CANCEL_REASON, run_error
 
 
 @dataclass

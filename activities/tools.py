@@ -25,7 +25,7 @@ from cy.errors import CyError
 from cy.tools import ToolRegistry
 from integrations.context import ToolContext, ToolOutput
 from integrations.credentials import CredentialStore
-from workflows.types import CY_ERROR_PREFIX, ToolInvocation, ToolResult
+from taskrun.contract import CY_ERROR_PREFIX, ToolInvocation, ToolResult
 
 
 TOOL_THREADS = 64

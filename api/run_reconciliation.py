@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import TERMINAL_RUN_STATUSES
 from persistence.repository import runs as run_repo
-from workflows.client import workflow_outcome
-from workflows.outcome import WorkflowOutcome
-from workflows.types import workflow_id_for
+from taskrun.client import workflow_outcome
+from taskrun.outcome import WorkflowOutcome
+from taskrun.contract import workflow_id_for
 
 from . import runs_service
 from .problems import ProblemError

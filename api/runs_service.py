@@ -66,8 +66,8 @@ async def temporal_reachable(client: Client | None) -> bool:
 
 async def start_run(client: Client, settings: Any, request: Any) -> str:
     """Start the run's workflow and return its id; an already started workflow counts as started."""
-    from workflows.client import start_task_run
-    from workflows.types import workflow_id_for
+    from taskrun.client import start_task_run
+    from taskrun.contract import workflow_id_for
 
     try:
         await start_task_run(
@@ -83,8 +83,8 @@ async def start_run(client: Client, settings: Any, request: Any) -> str:
 
 async def ensure_started(client: Client, settings: Any, request: Any) -> str:
     """Start the run's workflow unless Temporal already has one (open or closed) for this run."""
-    from workflows.client import workflow_exists
-    from workflows.types import workflow_id_for
+    from taskrun.client import workflow_exists
+    from taskrun.contract import workflow_id_for
 
     if await workflow_exists(client, request.run_id):
         return workflow_id_for(request.run_id)
@@ -96,7 +96,7 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
     if client is None:
         return False
     try:
-        from workflows.client import workflow_exists
+        from taskrun.client import workflow_exists
 
         return await asyncio.wait_for(workflow_exists(client, run_id), timeout=5.0)
     except Exception:
@@ -105,7 +105,7 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
 
 async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None) -> bool:
     """Ask the run's workflow to cancel; False when Temporal has no such (open) workflow."""
-    from workflows.client import cancel_task_run
+    from taskrun.client import cancel_task_run
 
     try:
         await cancel_task_run(client, run_id, workflow_id=workflow_id)

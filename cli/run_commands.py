@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import typer
 
+from taskrun.contract import TERMINAL_RUN_STATUSES
+
 from .client import CytasksClient
 from .output import (
     api_call,
@@ -25,7 +27,7 @@ from .output import (
     table,
 )
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "timed_out"})
+TERMINAL = frozenset(TERMINAL_RUN_STATUSES)
 POLL_SECONDS = 0.3
 
 runs_app = typer.Typer(name="runs", help="Inspect and cancel task runs.", no_args_is_help=True)

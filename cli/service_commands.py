@@ -70,7 +70,7 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
         import worker as worker_module
         from activities.runs import RunActivities
         from api.main import create_app
-        from devstack.temporal import ensure_search_attributes
+        from taskrun.search_attributes import ensure_search_attributes
 
         client = await worker_module.connect(settings)
         await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)

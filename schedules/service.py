@@ -23,6 +23,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from taskrun.search_attributes import search_attributes_registered
+
 from .spec import ScheduleSpec
 from .temporal import (
     OVERLAP_TO_TEMPORAL,
@@ -34,7 +36,7 @@ from .temporal import (
     task_id_from_schedule_id,
 )
 
-log = logging.getLogger("cytasks.schedules")
+logger = logging.getLogger(__name__)
 
 
 class ScheduleRejected(ValueError):
@@ -43,12 +45,6 @@ class ScheduleRejected(ValueError):
 
 def _is_not_found(error: RPCError) -> bool:
     return error.status == RPCStatusCode.NOT_FOUND
-
-
-async def _attributes_registered(client: Client, namespace: str) -> bool:
-    from workflows.client import search_attributes_registered
-
-    return await search_attributes_registered(client, namespace)
 
 
 async def describe_schedule(client: Client, task_id: Any) -> ScheduleDescription | None:
@@ -88,7 +84,7 @@ async def apply_schedule(
         task_name=task_name,
         task_status=task_status,
         task_queue=spec.task_queue or default_task_queue,
-        with_search_attributes=await _attributes_registered(client, namespace),
+        with_search_attributes=await search_attributes_registered(client, namespace),
     )
     schedule_id = schedule_id_for(task_id)
     try:
@@ -238,7 +234,7 @@ async def reconcile(
         except Exception as error:
             report.errors[listed.id] = f"{type(error).__name__}: {error}"
     if report.changed or report.errors:
-        log.info("schedule reconciliation: %s", report.as_dict())
+        logger.info("schedule reconciliation: %s", report.as_dict())
     return report
 
 
@@ -261,7 +257,7 @@ async def reconcile_in_background(
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            log.warning("schedule reconciliation failed (attempt %d): %s", attempt + 1, error)
+            logger.warning("schedule reconciliation failed (attempt %d): %s", attempt + 1, error)
             await asyncio.sleep(delay)
     return None
 

@@ -327,5 +327,3 @@ def time_range_errors(start: datetime, end: datetime, where: str) -> list[dict[s
     return errors
 
 
-def iso(value: datetime) -> str:
-    return value.isoformat()

@@ -23,8 +23,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from workflows.task_run import STATUS, TASK_ID, TASK_NAME, TRIGGER, TaskRunWorkflow
-from workflows.types import TaskRunRequest
+from taskrun.contract import STATUS, TASK_ID, TASK_NAME, TASK_RUN_WORKFLOW, TRIGGER, TaskRunRequest
 
 from .spec import ScheduleSpec
 
@@ -112,7 +111,7 @@ def build_schedule(
         )
     request = TaskRunRequest(run_id="", script="", task_id=str(task_id), input=spec.input, trigger="schedule")
     action = ScheduleActionStartWorkflow(
-        TaskRunWorkflow.run,
+        TASK_RUN_WORKFLOW,
         request,
         id=workflow_id_prefix(task_id),
         task_queue=task_queue,

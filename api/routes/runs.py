@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import new_run_id
-from workflows.types import TaskRunRequest
+from taskrun.contract import TaskRunRequest
 from persistence.repository import idempotency as idempotency_repo
 from persistence.repository import runs as run_repo
 from persistence.repository import tasks as task_repo

@@ -350,7 +350,7 @@ async def schedule_resource(state: AppState, session: AsyncSession, task: Any) -
         task_name=task.cy_name,
         task_status=task.status,
         task_queue=spec.task_queue or state.settings.TASK_QUEUE,
-        with_search_attributes=await schedule_service._attributes_registered(client, state.settings.TEMPORAL_NAMESPACE),
+        with_search_attributes=await schedule_service.search_attributes_registered(client, state.settings.TEMPORAL_NAMESPACE),
     )
     info = description.info
     resource["in_sync"] = (

@@ -14,16 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
-from persistence.models import (
-    ACTIVE_RUN_STATUSES,
-    RUN_STATUSES,
-    RUN_TRIGGERS,
-    TERMINAL_RUN_STATUSES,
-    TaskRun,
-    TaskRunLog,
-)
+from persistence.models import RUN_TRIGGERS, TaskRun, TaskRunLog
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
-from workflows.types import workflow_id_for
+from taskrun.contract import ACTIVE_RUN_STATUSES, RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_id_for
 
 _runs = TaskRun.__table__
 _logs = TaskRunLog.__table__

@@ -26,16 +26,16 @@ def assert_problem(response: httpx.Response, status: int, slug: str | None = Non
 
 
 def engine_importable() -> bool:
-    """Whether the run engine (workflows.client and the Cy interpreter under it) imports."""
+    """Whether the run engine (taskrun.client and the Cy interpreter under it) imports."""
     try:
-        import workflows.client  # noqa: F401
+        import taskrun.client  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 requires_engine = pytest.mark.skipif(
-    not engine_importable(), reason="workflows.client (and the Cy interpreter) not importable yet"
+    not engine_importable(), reason="taskrun.client (and the Cy interpreter) not importable yet"
 )
 
 

@@ -138,7 +138,7 @@ def test_run_without_wait_prints_the_run(cli, unique: str, tmp_path: Path) -> No
 
 
 @pytest.mark.asyncio(loop_scope="session")
-@pytest.mark.skipif(not engine_importable(), reason="workflows.client / the worker are not importable yet")
+@pytest.mark.skipif(not engine_importable(), reason="taskrun.client / the worker are not importable yet")
 async def test_run_and_exec_wait_for_the_result(api_worker, cli, unique: str, tmp_path: Path) -> None:
     script = tmp_path / "double.cy"
     script.write_text("return {\"doubled\": input.n * 2}")

@@ -16,7 +16,7 @@ from api_test_helpers import engine_importable
 pytestmark = [
     pytest.mark.stack,
     pytest.mark.asyncio(loop_scope="session"),
-    pytest.mark.skipif(not engine_importable(), reason="workflows.client / the worker are not importable yet"),
+    pytest.mark.skipif(not engine_importable(), reason="taskrun.client / the worker are not importable yet"),
 ]
 
 TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
@@ -87,7 +87,7 @@ async def test_a_run_timed_out_in_temporal_is_timed_out_on_read(e2e, temporal, a
     from persistence.db import get_sessionmaker
     from persistence.repository import create_run
     from workflows.task_run import TaskRunWorkflow
-    from workflows.types import TaskRunRequest
+    from taskrun.contract import TaskRunRequest
 
     script = "sleep(120)\nreturn 1"
     async with get_sessionmaker(api_settings.DATABASE_URL)() as session, session.begin():
@@ -129,9 +129,9 @@ async def test_a_cancel_the_workflow_cannot_act_on_is_forced_by_the_watcher(e2e,
     from activities.run_watch import RunWatchOptions
     from persistence.db import get_sessionmaker
     from persistence.repository import create_run
-    from workflows.client import start_task_run
+    from taskrun.client import start_task_run
     from workflows.maintenance import RunWatchWorkflow
-    from workflows.types import TaskRunRequest
+    from taskrun.contract import TaskRunRequest
 
     async with get_sessionmaker(api_settings.DATABASE_URL)() as session, session.begin():
         run_id = str((await create_run(session, trigger="adhoc", cy_script="return 1")).id)

@@ -14,7 +14,7 @@ from api_test_helpers import assert_problem, engine_importable
 pytestmark = [
     pytest.mark.stack,
     pytest.mark.asyncio(loop_scope="session"),
-    pytest.mark.skipif(not engine_importable(), reason="workflows.client / the worker are not importable yet"),
+    pytest.mark.skipif(not engine_importable(), reason="taskrun.client / the worker are not importable yet"),
 ]
 
 TERMINAL = {"completed", "failed", "cancelled", "timed_out"}

@@ -12,8 +12,8 @@ from activities.runs import RunActivities
 from integrations.registry import get_registry
 from persistence.db import get_sessionmaker
 from persistence.repository import create_run, get_run
-from workflows.client import start_task_run
-from workflows.types import TaskRunRequest
+from taskrun.client import start_task_run
+from taskrun.contract import TaskRunRequest
 
 from . import plugin
 

@@ -43,7 +43,7 @@ async def start_as_schedule_would(client, settings) -> str:
     from persistence.db import get_sessionmaker
     from persistence.repository import create_task
     from workflows.task_run import TaskRunWorkflow
-    from workflows.types import TaskRunRequest
+    from taskrun.contract import TaskRunRequest
 
     async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
         task = await create_task(session, name="Scheduled doubling", script="return input * 2")

@@ -10,7 +10,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from workflows.concurrency import PATCH
-from workflows.types import WAITING_FOR_SLOT, semaphore_id_for
+from taskrun.contract import WAITING_FOR_SLOT, semaphore_id_for
 
 pytestmark = pytest.mark.stack
 

@@ -13,9 +13,9 @@ from persistence.db import get_sessionmaker
 from persistence.ids import new_run_id
 from persistence.repository import create_run, get_run
 from storage.blobs import make_blob_store
-from workflows.client import start_task_run
+from taskrun.client import start_task_run
 from workflows.maintenance import MaintenanceWorkflow
-from workflows.types import TaskRunRequest
+from taskrun.contract import TaskRunRequest
 
 pytestmark = pytest.mark.stack
 

@@ -16,11 +16,11 @@ from temporalio.client import WorkflowFailureError
 
 from activities.run_watch import RunWatchOptions
 from persistence.repository import create_run
-from workflows.client import start_task_run
+from taskrun.client import start_task_run
 from workflows.maintenance import RunWatchWorkflow
 from workflows.maintenance_schedules import ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
-from workflows.types import TaskRunRequest
+from taskrun.contract import TaskRunRequest
 
 pytestmark = pytest.mark.stack
 

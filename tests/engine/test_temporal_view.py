@@ -10,7 +10,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from workflows.types import TaskRunSummary
+from taskrun.contract import TaskRunSummary
 
 pytestmark = pytest.mark.stack
 

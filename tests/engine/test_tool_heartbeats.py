@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from activities.tools import ToolActivities
 from integrations.registry import get_registry
-from workflows.types import ToolInvocation, ToolResult
+from taskrun.contract import ToolInvocation, ToolResult
 
 from .test_worker_restart import start_worker
 

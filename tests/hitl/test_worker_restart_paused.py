@@ -14,8 +14,8 @@ import pytest
 
 from persistence.db import get_sessionmaker
 from persistence.repository import create_run, get_run
-from workflows.client import start_task_run
-from workflows.types import TaskRunRequest
+from taskrun.client import start_task_run
+from taskrun.contract import TaskRunRequest
 
 from hitl_helpers import wait_question, wait_status
 

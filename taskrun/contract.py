@@ -1,4 +1,9 @@
-"""Workflow and activity payloads (plain dataclasses: JSON on the wire)."""
+"""The contract between the run workflows and everything that talks to them.
+
+Names (workflows, signal, search attributes), run statuses, the run error shape, and the
+workflow and activity payloads (plain dataclasses: JSON on the wire). A leaf: it imports
+nothing from the product, so every layer can share one copy of each fact.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,41 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
+TASK_RUN_WORKFLOW = "TaskRunWorkflow"
+SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
+HUMAN_RESPONDED_SIGNAL = "human_responded"
+"""The signal that carries a person's answer to a paused run."""
+HUMAN_RESPONDED_FIELDS = ("question_id", "answer", "answered_by", "source", "via_api")
+"""The fields of the signal's payload (the API sends all of them, a hand-sent one may omit some)."""
+
+RUN_STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled", "timed_out")
+TERMINAL_RUN_STATUSES = ("completed", "failed", "cancelled", "timed_out")
+ACTIVE_RUN_STATUSES = ("pending", "running", "paused")
+WAITING_FOR_SLOT = "waiting_for_slot"
+"""A pending run's waiting reason while its task's concurrency limit holds it back."""
+
+TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
+TASK_ID = SearchAttributeKey.for_keyword("CytasksTaskId")
+TRIGGER = SearchAttributeKey.for_keyword("CytasksTrigger")
+STATUS = SearchAttributeKey.for_keyword("CytasksStatus")
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+SEARCH_ATTRIBUTE_KEYS = (TASK_NAME, TASK_ID, TRIGGER, STATUS)
+SEARCH_ATTRIBUTE_NAMES = tuple(key.name for key in SEARCH_ATTRIBUTE_KEYS)
+
 # Marks a Cy error raised by a tool, so it is not confused with a Python exception name.
 CY_ERROR_PREFIX = "cy:"
 
+
+
 def workflow_id_for(run_id: str) -> str:
     return f"taskrun-{run_id}"
+
+
+def run_error(error_type: str, message: str, *, line: int = 0, column: int = 0) -> dict[str, Any]:
+    """A run's error as stored and shown: line and column are 0 when no script line is at fault."""
+    return {"type": error_type, "message": message, "line": line, "column": column}
 
 
 @dataclass
@@ -201,10 +236,6 @@ class SemaphoreState:
     task_name: str | None = None
     holders: list[SlotRequest] = field(default_factory=list)
     queue: list[SlotRequest] = field(default_factory=list)
-
-
-SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
-WAITING_FOR_SLOT = "waiting_for_slot"
 
 
 def semaphore_id_for(task_id: str) -> str:

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from temporalio.client import WorkflowExecutionStatus
 
+from .contract import run_error
+
 FORCED_CANCEL_REASON = "cytasks: cancel forced"
 
 
@@ -34,10 +36,6 @@ class WorkflowOutcome:
 
 WorkflowOutcome.OPEN = WorkflowOutcome("open")
 WorkflowOutcome.MISSING = WorkflowOutcome("missing")
-
-
-def run_error(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": error_type, "message": message, "line": 0, "column": 0}
 
 
 def outcome_of_closed(

@@ -1,4 +1,4 @@
-"""Starting, cancelling and inspecting TaskRun workflows from the API and the CLI."""
+"""Starting, cancelling, signalling and inspecting TaskRun workflows (the client side)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,20 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from .outcome import WorkflowOutcome, outcome_of_closed, run_error
-from .task_run import SEARCH_ATTRIBUTE_NAMES, STATUS, TASK_ID, TASK_NAME, TRIGGER, TaskRunWorkflow
-from .types import TaskRunRequest, workflow_id_for
-
-_registered_attributes: dict[int, bool] = {}
-
-
-async def search_attributes_registered(client: Client, namespace: str) -> bool:
-    """Whether the server knows our custom search attributes (asked once per client)."""
-    key = id(client)
-    if key not in _registered_attributes:
-        from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
-
-        try:
-            response = await client.operator_service.list_search_attributes(
-                ListSearchAttributesRequest(namespace=namespace)
-            )
-            names = set(response.custom_attributes)
-            _registered_attributes[key] = all(name in names for name in SEARCH_ATTRIBUTE_NAMES)
-        except RPCError:
-            _registered_attributes[key] = False
-    return _registered_attributes[key]
-
+from .contract import (
+    HUMAN_RESPONDED_SIGNAL,
+    STATUS,
+    TASK_ID,
+    TASK_NAME,
+    TASK_RUN_WORKFLOW,
+    TRIGGER,
+    TaskRunRequest,
+    TaskRunSummary,
+    run_error,
+    workflow_id_for,
+)
+from .outcome import WorkflowOutcome, outcome_of_closed
+from .search_attributes import search_attributes_registered
 
 def run_summary(request: TaskRunRequest) -> str:
     if request.task_name:
@@ -58,8 +49,9 @@ async def start_task_run(
             ]
         )
     return await client.start_workflow(
-        TaskRunWorkflow.run,
+        TASK_RUN_WORKFLOW,
         request,
+        result_type=TaskRunSummary,
         id=workflow_id_for(request.run_id),
         task_queue=task_queue,
         search_attributes=search_attributes,
@@ -84,6 +76,11 @@ def backstop_timeout(timeout_seconds: float | None) -> timedelta | None:
 async def cancel_task_run(client: Client, run_id: str, *, workflow_id: str | None = None) -> None:
     """Cancel the run's workflow (``workflow_id`` for runs a schedule started)."""
     await client.get_workflow_handle(workflow_id or workflow_id_for(run_id)).cancel()
+
+
+async def send_answer(client: Client, workflow_id: str, payload: dict) -> None:
+    """Hand a paused run the answer to its question (the workflow checks it before using it)."""
+    await client.get_workflow_handle(workflow_id).signal(HUMAN_RESPONDED_SIGNAL, payload)
 
 
 async def workflow_exists(client: Client, run_id: str, *, workflow_id: str | None = None) -> bool:
@@ -175,7 +172,7 @@ async def closed_while_active(client: Client, closed_after: datetime, *, limit: 
         return []
     since = closed_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     query = (
-        f"WorkflowType = '{TaskRunWorkflow.__name__}' AND ExecutionStatus != 'Running' "
+        f"WorkflowType = '{TASK_RUN_WORKFLOW}' AND ExecutionStatus != 'Running' "
         f"AND CloseTime > '{since}' AND {STATUS.name} IN ('pending', 'running', 'paused')"
     )
     seen: dict[str, None] = {}
