@@ -23,7 +23,7 @@ from activities.run_watch import RunWatchActivities, RunWatchOptions
 from activities.runs import RunActivities
 from activities.schedules import ScheduleActivities
 from activities.tools import ToolActivities
-from devstack.temporal import ensure_search_attributes
+from taskrun.search_attributes import ensure_search_attributes
 from integrations.registry import get_registry
 from schedules.service import reconcile_at_start
 from settings import Settings, get_settings
@@ -33,10 +33,10 @@ from workflows.maintenance import MaintenanceWorkflow, RunWatchWorkflow
 from workflows.maintenance_schedules import ensure_maintenance_schedule, ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
 
-log = logging.getLogger("cytasks.worker")
+logger = logging.getLogger(__name__)
 
 # Deterministic code the workflow uses; loaded once per process instead of once per run.
-PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "settings", "pydantic", "pydantic_settings")
+PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "taskrun", "validation", "settings", "pydantic", "pydantic_settings")
 
 
 async def connect(settings: Settings) -> Client:
@@ -104,12 +104,12 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
     try:
         await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
     except Exception as error:  # the server may forbid it; runs then skip the attributes
-        log.warning("could not register search attributes: %s", error)
+        logger.warning("could not register search attributes: %s", error)
     run_activities = await RunActivities.create(settings)
     worker = build_worker(client, settings, run_activities)
     stop = stop or asyncio.Event()
     async with worker:
-        log.info("worker polling task queue %s on %s", settings.TASK_QUEUE, settings.TEMPORAL_ADDRESS)
+        logger.info("worker polling task queue %s on %s", settings.TASK_QUEUE, settings.TEMPORAL_ADDRESS)
         duties = await start_duties(client, settings)
         await stop.wait()
         duties.cancel()
@@ -139,7 +139,7 @@ async def start_duties(client: Client, settings: Settings) -> asyncio.Task:
         try:
             await ensure
         except Exception as error:
-            log.warning("could not create the %s schedule: %s", name, error)
+            logger.warning("could not create the %s schedule: %s", name, error)
     return asyncio.create_task(reconcile_at_start(client, settings))
 
 

@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
+from cy.tools import ToolRegistry
 from hitl.notifiers import deliver, notice, resolve_notifier
+from integrations.registry import get_registry
 from persistence.db import get_sessionmaker
 from persistence.repository import audit as audit_repo
 from persistence.repository import questions as question_repo
 from persistence.repository.runs import mark_run_running, set_run_status
 from settings import Settings
-from workflows.types import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome
+from taskrun.contract import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome
 
-log = logging.getLogger("cytasks.hitl")
+logger = logging.getLogger(__name__)
 
 TEMPORAL_UI = "temporal-ui"
 
@@ -47,16 +49,14 @@ async def _audit_signal(session, received: AnswerReceived, outcome: str, reason:
 
 
 class QuestionActivities:
-    def __init__(self, settings: Settings, registry=None) -> None:
+    def __init__(self, settings: Settings, registry: ToolRegistry | None = None) -> None:
         self.settings = settings
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
         self._registry = registry
 
     @property
-    def registry(self):
+    def registry(self) -> ToolRegistry:
         if self._registry is None:
-            from integrations.registry import get_registry
-
             self._registry = get_registry()
         return self._registry
 
@@ -110,7 +110,7 @@ class QuestionActivities:
                 return QuestionOutcome("answered", stored.answer, stored.answered_by)
             reason = "the signal claims to come through the API, but the API recorded no answer to this question"
             await _audit_signal(session, received, "forbidden", reason)
-        log.warning("question %s: rejected a forged API answer", received.question_id)
+        logger.warning("question %s: rejected a forged API answer", received.question_id)
         return QuestionOutcome("rejected", reason=reason)
 
     @activity.defn(name="expire_question")
@@ -142,7 +142,7 @@ class QuestionActivities:
             await deliver(notifier, notice(question))
         except Exception as error:
             message = f"{type(error).__name__}: {error}"
-            log.warning("notifying question %s failed (attempt %d): %s", question["id"], attempt, message)
+            logger.warning("notifying question %s failed (attempt %d): %s", question["id"], attempt, message)
             await self._record(question["id"], {"status": "failed", "attempts": attempt, "error": message})
             raise
         await self._record(question["id"], {"status": "delivered", "attempts": attempt})

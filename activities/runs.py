@@ -14,8 +14,8 @@ from persistence.repository.runs import append_logs
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, run_value_key, store_value
+from taskrun.contract import RunFinished, RunLogLines, RunRecorded, RunStarted, run_error
 from validation import SchemaFault, failures_of
-from workflows.types import RunFinished, RunLogLines, RunRecorded, RunStarted
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ def output_violation(schema: dict, output: object) -> dict | None:
         failures = failures_of(schema, output)
     except SchemaFault as fault:
         return {
-            "type": "OutputSchemaViolation",
-            "message": f"The output could not be checked: output_schema at {fault.schema_path}: {fault.message}",
-            "line": 0,
-            "column": 0,
+            **run_error(
+                "OutputSchemaViolation",
+                f"The output could not be checked: output_schema at {fault.schema_path}: {fault.message}",
+            ),
             "path": "$",
         }
     if not failures:
@@ -43,10 +43,10 @@ def output_violation(schema: dict, output: object) -> dict | None:
     first = failures[0]
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
     return {
-        "type": "OutputSchemaViolation",
-        "message": f"The output does not match the task's output_schema: at {first.path}: {first.message}{more}",
-        "line": 0,
-        "column": 0,
+        **run_error(
+            "OutputSchemaViolation",
+            f"The output does not match the task's output_schema: at {first.path}: {first.message}{more}",
+        ),
         "path": first.path,
         "violations": [{"path": f.path, "message": f.message} for f in failures[:MAX_REPORTED_VIOLATIONS]],
     }
@@ -86,8 +86,9 @@ class RunActivities:
             return await append_logs(session, batch.run_id, batch.lines)
 
     @activity.defn(name="finish_run")
-    async def finish_run(self, finished: RunFinished) -> RunRecorded:
-        """Record the run's end; answers the status and error stored. A completed run whose
+    async def finish_run(self, finished: RunFinished) -> RunRecorded | bool:
+        """Record the run's end; answers the status and error stored (``bool`` in the type: what
+        earlier versions answered, so that histories recorded then still replay). A completed run whose
         output breaks its output_schema is recorded failed (OutputSchemaViolation, the output
         kept for inspection). Data the database refuses (never a transient failure) is not
         retried forever: the run is recorded failed with why its result could not be kept."""
@@ -109,12 +110,10 @@ class RunActivities:
         finished.has_output = False
         finished.output = None
         finished.logs = [line.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd") for line in finished.logs]
-        finished.error = {
-            "type": "OutputNotStorable",
-            "message": f"The run's result could not be stored: {type(reason).__name__}: {str(reason)[:500]}",
-            "line": 0,
-            "column": 0,
-        }
+        finished.error = run_error(
+            "OutputNotStorable",
+            f"The run's result could not be stored: {type(reason).__name__}: {str(reason)[:500]}",
+        )
         await self._finish(finished)
         return RunRecorded(finished.status, finished.error)
 

@@ -14,8 +14,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jsonschema import exceptions as jsonschema_exceptions
-from jsonschema.validators import validator_for
 from temporalio import activity
 
 from persistence.db import get_sessionmaker
@@ -23,11 +21,12 @@ from persistence.ids import new_run_id
 from persistence.repository import create_run, finish_run, get_task, get_version, set_run_workflow
 from persistence.repository.schedules import SCHEDULE_CREATOR, backfill_creator, find_run_by_workflow_run
 from settings import Settings
-from storage.blobs import BlobStore, make_blob_store
+from storage.blobs import BlobStore
 from storage.values import load_value, run_value_key, store_value
-from workflows.types import TaskRunRequest
+from taskrun.contract import TERMINAL_RUN_STATUSES, TaskRunRequest, run_error
+from validation import SchemaFault, failures_of
 
-log = logging.getLogger("cytasks.schedules")
+logger = logging.getLogger(__name__)
 
 # How far back a retried attempt looks for the run its first attempt recorded.
 RETRY_LOOKBACK = timedelta(days=1)
@@ -53,20 +52,19 @@ def input_errors(schema: dict[str, Any] | None, value: Any) -> str | None:
     if schema is None:
         return None
     try:
-        cls = validator_for(schema)
-        failures = list(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(value))
-    except jsonschema_exceptions.SchemaError as error:
-        return f"the task's input_schema is invalid: {error.message}"
+        failures = failures_of(schema, value)
+    except SchemaFault as fault:
+        return f"the task's input_schema cannot be evaluated at {fault.schema_path}: {fault.message}"
     if not failures:
         return None
     first = failures[0]
-    return f"input at {first.json_path}: {first.message}"
+    return f"input at {first.path}: {first.message}"
 
 
 class ScheduleActivities:
-    def __init__(self, settings: Settings, blobs: BlobStore | None = None) -> None:
+    def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
-        self.blobs = blobs or make_blob_store(settings)
+        self.blobs = blobs
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
     @activity.defn(name="prepare_scheduled_run")
@@ -78,15 +76,15 @@ class ScheduleActivities:
         try:
             task_id = uuid.UUID(str(request.task_id))
         except ValueError:
-            log.warning("schedule fire %s names no valid task id (%r): skipped", info.workflow_id, request.task_id)
+            logger.warning("schedule fire %s names no valid task id (%r): skipped", info.workflow_id, request.task_id)
             return None
         async with self.sessions() as session, session.begin():
             task = await get_task(session, task_id)
             if task is None:
-                log.warning("schedule fire %s: task %s no longer exists: skipped", info.workflow_id, task_id)
+                logger.warning("schedule fire %s: task %s no longer exists: skipped", info.workflow_id, task_id)
                 return None
             if task.status != "enabled" or task.schedule is None:
-                log.info(
+                logger.info(
                     "schedule fire %s: task %s is %s%s: skipped",
                     info.workflow_id,
                     task.cy_name,
@@ -128,17 +126,15 @@ class ScheduleActivities:
                         session,
                         run.id,
                         status="failed",
-                        error={
-                            "type": "InputValidationFailed",
-                            "message": f"The schedule's input no longer matches the task's input_schema: {problem}",
-                            "line": 0,
-                            "column": 0,
-                        },
+                        error=run_error(
+                            "InputValidationFailed",
+                            f"The schedule's input no longer matches the task's input_schema: {problem}",
+                        ),
                     )
                     return None
             elif run.status != "pending":
                 # A retried attempt after the run already moved on: nothing more to start.
-                if run.status in ("completed", "failed", "cancelled", "timed_out"):
+                if run.status in TERMINAL_RUN_STATUSES:
                     return None
             pinned: Any = task
             if run.task_version is not None and run.task_version != task.version:

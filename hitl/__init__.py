@@ -2,7 +2,8 @@
 
 * :mod:`hitl.spec` builds questions from calls and validates answers (used by the workflow
   and the API alike);
-* :mod:`hitl.workflow` is the workflow side (ask, wait on a durable condition, resume);
+* the workflow side (ask, wait on a durable condition, resume) is
+  :mod:`workflows.human_questions`, which uses this package; nothing here imports it;
 * :mod:`hitl.notifiers` delivers questions (the built-in webhook, or a plugin's notifier);
 * :mod:`hitl.tool` registers ``app::human::ask``.
 """

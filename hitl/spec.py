@@ -13,6 +13,8 @@ from typing import Any, Callable
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema.validators import validator_for
 
+from validation import SchemaFault, failures_of
+
 QUESTION_METADATA = "question"
 """``ToolSpec.metadata[QUESTION_METADATA]``: ``(args, kwargs) -> dict`` of question fields."""
 
@@ -223,15 +225,13 @@ def validate_answer(question: dict[str, Any], answer: Any) -> list[dict[str, Any
             }
         ]
     if form:
-        validator = validator_for(form)(form, format_checker=validator_for(form).FORMAT_CHECKER)
-        failures = sorted(validator.iter_errors(answer), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+        try:
+            failures = failures_of(form, answer)
+        except SchemaFault as fault:
+            return [{"path": "$.answer", "message": f"the question's form cannot be evaluated at {fault.schema_path}: {fault.message}"}]
         return [
-            {
-                "path": "$.answer" + error.json_path[1:],
-                "message": error.message,
-                "validator": str(error.validator),
-            }
-            for error in failures[:MAX_REPORTED_ERRORS]
+            {"path": "$.answer" + failure.path[1:], "message": failure.message, "validator": failure.validator}
+            for failure in failures[:MAX_REPORTED_ERRORS]
         ]
     if answer is None:
         return [{"path": "$.answer", "message": "an answer is required"}]

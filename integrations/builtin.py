@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from cy.tools import RetryPolicy, ToolRegistry
+from hitl.tool import register_human_tools
 
 from .http import http_request
 from .llm import llm_run
@@ -43,7 +44,4 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
         retry=RetryPolicy(maximum_attempts=1),
     )
     registry.register("sleep", sleep, metadata={DURABLE_TIMER: True})
-
-    from hitl.tool import register_human_tools
-
     register_human_tools(registry)

@@ -22,7 +22,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.concurrency import ConcurrencyActivities
-    from workflows.types import (
+    from taskrun.contract import (
         SEMAPHORE_WORKFLOW,
         SemaphoreState,
         SlotRelease,

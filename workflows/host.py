@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
+from activities.runs import RunActivities
 from cy import CyOptions, Program, compile_script
 from cy.errors import ERROR_CLASSES, CyError, ToolInvocationError
 from cy.host import LOG_TRUNCATED, ToolCall
@@ -26,7 +27,7 @@ from cy.values import exported, printable
 from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
 from integrations.registry import get_registry
 
-from .types import CY_ERROR_PREFIX, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
+from taskrun.contract import CY_ERROR_PREFIX, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
 
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
@@ -139,8 +140,8 @@ class WorkflowHost:
         now = workflow.now()
         if self._handed_at is None or (now - self._handed_at).total_seconds() >= LIVE_LOG_EVERY_SECONDS:
             self.hand_over_logs()
-        await workflow.execute_local_activity(
-            "cy_checkpoint", start_to_close_timeout=timedelta(seconds=30)
+        await workflow.execute_local_activity_method(
+            RunActivities.checkpoint, start_to_close_timeout=timedelta(seconds=30)
         )
 
     def hand_over_logs(self) -> None:
@@ -156,10 +157,9 @@ class WorkflowHost:
         async def hand_over() -> None:
             if previous is not None:
                 await previous
-            await workflow.execute_local_activity(
-                "append_run_logs",
+            await workflow.execute_local_activity_method(
+                RunActivities.append_run_logs,
                 RunLogLines(self.request.run_id, lines),
-                result_type=int,
                 start_to_close_timeout=timedelta(seconds=30),
             )
 

@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.maintenance import MaintenanceActivities
     from activities.run_watch import RunWatchActivities, RunWatchOptions, RunWatchReport
 
 STALE_PENDING_SECONDS = 120
@@ -23,22 +24,19 @@ class MaintenanceWorkflow:
     @workflow.run
     async def run(self) -> dict:
         retry = RetryPolicy(maximum_attempts=3)
-        failed = await workflow.execute_activity(
-            "fail_runs_never_started",
+        failed = await workflow.execute_activity_method(
+            MaintenanceActivities.fail_runs_never_started,
             STALE_PENDING_SECONDS,
-            result_type=list,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=retry,
         )
-        reconciled = await workflow.execute_activity(
-            "reconcile_schedules",
-            result_type=dict,
+        reconciled = await workflow.execute_activity_method(
+            MaintenanceActivities.reconcile_schedules,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=retry,
         )
-        report = await workflow.execute_activity(
-            "maintain_partitions_and_retention",
-            result_type=dict,
+        report = await workflow.execute_activity_method(
+            MaintenanceActivities.maintain_partitions_and_retention,
             start_to_close_timeout=timedelta(minutes=30),
             retry_policy=retry,
         )

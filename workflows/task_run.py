@@ -7,13 +7,14 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.runs import RunActivities
+    from activities.schedules import ScheduleActivities
     from cy.errors import CyError
     from cy.values import TooBig, exported, footprint, printable
-    from hitl.workflow import HumanQuestions
+    from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
     from workflows.host import (
         COMPILE_ALONE_BYTES,
@@ -22,14 +23,19 @@ with workflow.unsafe.imports_passed_through():
         WorkflowHost,
         compiled_program,
     )
-    from workflows.types import WAITING_FOR_SLOT, RunFinished, RunStarted, TaskRunRequest, TaskRunSummary
-
-TASK_NAME = SearchAttributeKey.for_keyword("CytasksTaskName")
-TASK_ID = SearchAttributeKey.for_keyword("CytasksTaskId")
-TRIGGER = SearchAttributeKey.for_keyword("CytasksTrigger")
-STATUS = SearchAttributeKey.for_keyword("CytasksStatus")
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
-SEARCH_ATTRIBUTE_NAMES = ("CytasksTaskName", "CytasksTaskId", "CytasksTrigger", "CytasksStatus")
+    from taskrun.contract import (
+        HUMAN_RESPONDED_SIGNAL,
+        SCHEDULED_START,
+        STATUS,
+        TASK_RUN_WORKFLOW,
+        WAITING_FOR_SLOT,
+        RunFinished,
+        RunRecorded,
+        RunStarted,
+        TaskRunRequest,
+        TaskRunSummary,
+        run_error,
+    )
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 MAX_ERROR_MESSAGE_CHARS = 4_000
@@ -53,12 +59,7 @@ class ScriptTooLarge(CyError):
 
 def internal_error(error: Exception) -> dict[str, Any]:
     """A failure of the run that is not the script's doing, as a run error."""
-    return {
-        "type": "InternalError",
-        "message": f"The run failed unexpectedly: {type(error).__name__}: {error}",
-        "line": 0,
-        "column": 0,
-    }
+    return run_error("InternalError", f"The run failed unexpectedly: {type(error).__name__}: {error}")
 
 
 def clean_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def clean_error(error: dict[str, Any]) -> dict[str, Any]:
     return error
 
 
-@workflow.defn(name="TaskRunWorkflow")
+@workflow.defn(name=TASK_RUN_WORKFLOW)
 class TaskRunWorkflow:
     def __init__(self) -> None:
         self._status = "pending"
@@ -82,7 +83,7 @@ class TaskRunWorkflow:
     def status(self) -> str:
         return self._status
 
-    @workflow.signal(name="human_responded")
+    @workflow.signal(name=HUMAN_RESPONDED_SIGNAL)
     def human_responded(self, payload: Any) -> None:
         """An answer to the open question: ``{"question_id"?, "answer", "answered_by"?, "source"?}``.
         Checked like the API checks answers; an invalid one is recorded and ignored."""
@@ -105,10 +106,9 @@ class TaskRunWorkflow:
         """A Temporal Schedule started this workflow: record the run and pin the task's
         current version (the schedule itself only knows the task id and the input)."""
         request.scheduled_time = workflow.info().typed_search_attributes.get(SCHEDULED_START)
-        return await workflow.execute_local_activity(
-            "prepare_scheduled_run",
+        return await workflow.execute_local_activity_method(
+            ScheduleActivities.prepare_scheduled_run,
             request,
-            result_type=Optional[TaskRunRequest],
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
 
@@ -146,8 +146,8 @@ class TaskRunWorkflow:
         if gated(request):
             await self._wait_for_slot(request)
         started_at = workflow.now()
-        await workflow.execute_local_activity(
-            "mark_run_running",
+        await workflow.execute_local_activity_method(
+            RunActivities.mark_run_running,
             RunStarted(request.run_id, started_at, workflow.info().run_id),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
@@ -176,21 +176,11 @@ class TaskRunWorkflow:
             finished.error = clean_error(error.to_dict())
         except asyncio.TimeoutError:
             finished.status = "timed_out"
-            finished.error = {
-                "type": "TaskTimeout",
-                "message": f"The run did not finish within {request.timeout_seconds:g} seconds",
-                "line": 0,
-                "column": 0,
-            }
+            finished.error = run_error("TaskTimeout", f"The run did not finish within {request.timeout_seconds:g} seconds")
         except asyncio.CancelledError as error:
             cancelled = error
             finished.status = "cancelled"
-            finished.error = {
-                "type": "Cancelled",
-                "message": "The run was cancelled",
-                "line": 0,
-                "column": 0,
-            }
+            finished.error = run_error("Cancelled", "The run was cancelled")
         except workflow.NondeterminismError:
             raise
         except Exception as error:  # a bug must end the run, not retry its workflow task forever
@@ -203,11 +193,11 @@ class TaskRunWorkflow:
         finished.completed_at = workflow.now()
         finished.llm_usage = host.llm_usage
         finished.output_schema = request.output_schema
-        recorded = await workflow.execute_local_activity(
-            "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+        recorded = await workflow.execute_local_activity_method(
+            RunActivities.finish_run, finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
-        if isinstance(recorded, dict) and recorded.get("status"):  # earlier histories recorded True
-            finished.status, finished.error = recorded["status"], recorded.get("error")
+        if isinstance(recorded, RunRecorded):
+            finished.status, finished.error = recorded.status, recorded.error
         self._set_status(finished.status)
         self._details(request, finished.status, finished.error)
         await self._slot.release(request)
@@ -250,15 +240,10 @@ class TaskRunWorkflow:
                 status="cancelled",
                 started_at=now,
                 completed_at=now,
-                error={
-                    "type": "Cancelled",
-                    "message": "The run was cancelled while it waited for a concurrency slot",
-                    "line": 0,
-                    "column": 0,
-                },
+                error=run_error("Cancelled", "The run was cancelled while it waited for a concurrency slot"),
             )
-            await workflow.execute_local_activity(
-                "finish_run", finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+            await workflow.execute_local_activity_method(
+                RunActivities.finish_run, finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
             )
             self._set_status("cancelled")
             self._details(request, "cancelled", finished.error)

@@ -18,13 +18,19 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from cy.errors import HumanResponseTimeout, ToolInvocationError
-from workflows.types import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome
+with workflow.unsafe.imports_passed_through():
+    from activities.questions import QuestionActivities
+    from cy.errors import HumanResponseTimeout, ToolInvocationError
+    from hitl.spec import QuestionError, may_answer, question_from_call, validate_answer
+    from taskrun.contract import (
+        HUMAN_RESPONDED_FIELDS,
+        HUMAN_RESPONDED_SIGNAL,
+        AnswerReceived,
+        QuestionClosed,
+        QuestionOpened,
+        QuestionOutcome,
+    )
 
-from .spec import QuestionError, may_answer, question_from_call, validate_answer
-
-SIGNAL_NAME = "human_responded"
-SIGNAL_FIELDS = ("question_id", "answer", "answered_by", "source", "via_api")
 UI_SOURCE = "temporal-ui"
 MAX_REJECTED_SIGNALS = 50
 MAX_QUEUED_ANSWERS = 10
@@ -78,7 +84,7 @@ class HumanQuestions:
         if len(self.rejected) >= MAX_REJECTED_SIGNALS:
             self.rejected.pop(0)
         self.rejected.append(entry)
-        message = f"Ignored a {SIGNAL_NAME} signal: {reason}"
+        message = f"Ignored a {HUMAN_RESPONDED_SIGNAL} signal: {reason}"
         workflow.logger.warning(message)
         if self.log is not None:
             self.log(message)
@@ -86,9 +92,9 @@ class HumanQuestions:
     def _check(self, payload: Any) -> str | None:
         if not isinstance(payload, dict):
             return f"the signal must be a JSON object with an 'answer', got {type(payload).__name__}"
-        unknown = sorted(str(key) for key in payload if key not in SIGNAL_FIELDS)
+        unknown = sorted(str(key) for key in payload if key not in HUMAN_RESPONDED_FIELDS)
         if unknown:
-            return f"unknown field(s) {', '.join(unknown)}; expected {', '.join(SIGNAL_FIELDS)}"
+            return f"unknown field(s) {', '.join(unknown)}; expected {', '.join(HUMAN_RESPONDED_FIELDS)}"
         if "answer" not in payload:
             return "the signal has no 'answer'"
         question_id = payload.get("question_id")
@@ -138,8 +144,8 @@ class HumanQuestions:
         self.asked += 1
         self.open = question
         self._answer = None
-        notify = await workflow.execute_local_activity(
-            "open_question", QuestionOpened(question), result_type=bool, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+        notify = await workflow.execute_local_activity_method(
+            QuestionActivities.open_question, QuestionOpened(question), start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
         self._status("paused")
         if notify:
@@ -158,10 +164,9 @@ class HumanQuestions:
             for payload in queued:
                 self.receive(payload)
         if timed_out:
-            outcome = await workflow.execute_local_activity(
-                "expire_question",
+            outcome = await workflow.execute_local_activity_method(
+                QuestionActivities.expire_question,
                 QuestionClosed(question_id, request.run_id, "timeout", True, workflow.now()),
-                result_type=QuestionOutcome,
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             )
         elif verify:
@@ -206,8 +211,8 @@ class HumanQuestions:
         """Store the answer and its audit row, or learn that the API stored another one first,
         or that the answer is rejected (an API claim the database does not back)."""
         answer = self._answer or {}
-        return await workflow.execute_local_activity(
-            "record_answer",
+        return await workflow.execute_local_activity_method(
+            QuestionActivities.record_answer,
             AnswerReceived(
                 question_id=question_id,
                 run_id=request.run_id,
@@ -217,7 +222,6 @@ class HumanQuestions:
                 via_api=bool(answer.get("via_api")),
                 answered_at=workflow.now(),
             ),
-            result_type=QuestionOutcome,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
 
@@ -228,10 +232,9 @@ class HumanQuestions:
             return
         self.open = None
         self._answer = None
-        await workflow.execute_local_activity(
-            "expire_question",
+        await workflow.execute_local_activity_method(
+            QuestionActivities.expire_question,
             QuestionClosed(question["id"], run_id, reason, False, workflow.now()),
-            result_type=QuestionOutcome,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
 
@@ -240,8 +243,8 @@ class HumanQuestions:
 
     async def _notify(self, question: dict[str, Any]) -> None:
         try:
-            await workflow.execute_activity(
-                "notify_question",
+            await workflow.execute_activity_method(
+                QuestionActivities.notify_question,
                 QuestionOpened(question),
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=NOTIFY_RETRY,
