@@ -57,10 +57,3 @@ def created_at_from_run_id(run_id: uuid.UUID | str) -> datetime:
     return datetime.fromtimestamp(unix_ms / 1000, tz=UTC)
 
 
-def parse_run_id(value: uuid.UUID | str) -> uuid.UUID | None:
-    """The run id in `value`, or None when it is not a UUIDv7."""
-    try:
-        run_id = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return run_id if run_id.version == 7 else None

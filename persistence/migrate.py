@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -34,10 +33,6 @@ def upgrade(database_url: str, revision: str = "head", partition_days_ahead: int
             ensure_partitions_sync(conn, days_ahead=partition_days_ahead, days_back=1)
     finally:
         engine.dispose()
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(upgrade, database_url, revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -115,23 +114,6 @@ class FileBlobStore:
 
     async def exists(self, ref: str) -> bool:
         return self.path_for(ref).is_file()
-
-    async def delete_older_than(self, prefix: str, age_seconds: float) -> int:
-        """Delete blobs under `prefix` not modified for `age_seconds`; returns how many."""
-
-        def sweep() -> int:
-            base = self.root / _checked_key(prefix)
-            cutoff = time.time() - age_seconds
-            removed = 0
-            if not base.exists():
-                return 0
-            for path in base.rglob("*"):
-                if path.is_file() and path.stat().st_mtime < cutoff:
-                    path.unlink(missing_ok=True)
-                    removed += 1
-            return removed
-
-        return await asyncio.to_thread(sweep)
 
 
 class S3BlobStore:

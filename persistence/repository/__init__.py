@@ -13,7 +13,6 @@ from persistence.repository.api_keys import (
 from persistence.repository.idempotency import (
     IdempotencyClaim,
     claim_idempotency_key,
-    delete_idempotency_keys_older_than,
     request_hash,
 )
 from persistence.repository.pagination import InvalidCursor, Page, decode_cursor, encode_cursor

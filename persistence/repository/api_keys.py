@@ -96,10 +96,6 @@ async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
     return list((await session.execute(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name))).scalars())
 
 
-async def get_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
-    return await session.get(ApiKey, key_id)
-
-
 async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
     """Delete the key; the deleted row (or None when there was none)."""
     api_key = await session.get(ApiKey, key_id)

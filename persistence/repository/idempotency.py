@@ -6,10 +6,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,7 +70,3 @@ async def claim_idempotency_key(
     return IdempotencyClaim(False, existing.run_id, existing.run_created_at, existing.request_hash == request_hash)
 
 
-async def delete_idempotency_keys_older_than(session: AsyncSession, age: timedelta) -> int:
-    cutoff = datetime.now(UTC) - age
-    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
-    return result.rowcount
