@@ -91,7 +91,10 @@ class ToolActivities:
 
 
 async def with_heartbeats(call: Callable[[], Awaitable[Any]]) -> Any:
-    """Await ``call()`` while heartbeating a few times per heartbeat timeout."""
+    """Await ``call()`` while heartbeating a few times per heartbeat timeout (a local activity
+    has no heartbeat: it holds its workflow task, which the worker keeps alive)."""
+    if activity.info().is_local:
+        return await call()
     timeout = activity.info().heartbeat_timeout
     every = (timeout / 4 if timeout else DEFAULT_HEARTBEAT_EVERY).total_seconds()
 

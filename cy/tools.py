@@ -96,6 +96,31 @@ class RetryPolicy:
     non_retryable_error_types: tuple[str, ...] = ()
 
 
+LOCAL_TOOL_MAX_SECONDS = 60
+"""A tool declared local may take at most this long (it holds its run's workflow task)."""
+LOCAL_CALL_MAX_SECONDS = 10
+"""A call of a tool with a ``timeout_param`` runs locally when it bounds itself to this."""
+
+
+def check_locality(
+    name: str,
+    local: bool,
+    hi_latency: bool,
+    timeout_seconds: float | None,
+    timeout_param: str | None,
+    params: tuple["Param", ...] | None,
+) -> None:
+    if local and hi_latency:
+        raise ValueError(f"Tool '{name}' waits for a person (hi_latency); it cannot run as a local activity")
+    if local and timeout_seconds is not None and timeout_seconds > LOCAL_TOOL_MAX_SECONDS:
+        raise ValueError(
+            f"Tool '{name}' is local, so its timeout_seconds must be at most {LOCAL_TOOL_MAX_SECONDS}, "
+            f"got {timeout_seconds:g}"
+        )
+    if timeout_param is not None and params is not None and timeout_param not in {p.name for p in params}:
+        raise ValueError(f"Tool '{name}' has no parameter '{timeout_param}' (its timeout_param)")
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """A registered tool."""
@@ -111,6 +136,11 @@ class ToolSpec:
     is_async: bool = False
     timeout_seconds: float | None = None
     retry: RetryPolicy | None = None
+    local: bool = False
+    """Runs as a local activity in a run (no server round trip per call; see docs/plugins.md)."""
+    timeout_param: str | None = None
+    """The argument a call bounds its own duration with: a call that bounds it to at most
+    ``LOCAL_CALL_MAX_SECONDS`` runs as a local activity."""
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -124,6 +154,7 @@ class ToolSpec:
             "pure": self.pure,
             "hi_latency": self.hi_latency,
             "timeout_seconds": self.timeout_seconds,
+            "local": self.local,
             "params": None
             if self.params is None
             else [
@@ -247,12 +278,15 @@ class ToolRegistry:
         retry: RetryPolicy | None = None,
         params: tuple[Param, ...] | None | str = "auto",
         metadata: dict[str, Any] | None = None,
+        local: bool = False,
+        timeout_param: str | None = None,
     ) -> ToolSpec:
         """Register ``fn`` under ``name`` (flat, 2-part or 3-part) and return its spec."""
         if not callable(fn):
             raise ValueError(f"Tool '{name}' must be callable, got {type(fn).__name__}")
         if params == "auto":
             params = signature_params(fn, skip_first=uses_host)
+        check_locality(name, local, hi_latency, timeout_seconds, timeout_param, params)  # type: ignore[arg-type]
         spec = ToolSpec(
             fqn=canonical_name(name),
             fn=fn,
@@ -264,6 +298,8 @@ class ToolRegistry:
             is_async=inspect.iscoroutinefunction(fn),
             timeout_seconds=timeout_seconds,
             retry=retry,
+            local=local,
+            timeout_param=timeout_param,
             metadata=dict(metadata or {}),
         )
         return self.add(spec, written_name=name)

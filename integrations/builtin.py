@@ -42,6 +42,7 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
         uses_host=True,
         timeout_seconds=120,
         retry=RetryPolicy(maximum_attempts=1),
+        timeout_param="timeout",
     )
     registry.register("sleep", sleep, metadata={DURABLE_TIMER: True})
     register_human_tools(registry)

@@ -22,7 +22,7 @@ from activities.runs import RunActivities
 from cy import CyOptions, Program, compile_script
 from cy.errors import ERROR_CLASSES, CyError, ToolInvocationError
 from cy.host import LOG_TRUNCATED, ToolCall
-from cy.tools import RetryPolicy, ToolRegistry
+from cy.tools import LOCAL_CALL_MAX_SECONDS, RetryPolicy, ToolRegistry, ToolSpec
 from cy.values import exported, printable
 from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
 from integrations.registry import get_registry
@@ -76,6 +76,30 @@ def temporal_retry(policy: RetryPolicy | None) -> TemporalRetryPolicy:
         maximum_interval=timedelta(seconds=policy.maximum_interval_seconds),
         non_retryable_error_types=list(policy.non_retryable_error_types),
     )
+
+
+LOCAL_CALL_GRACE_SECONDS = 2
+
+
+def local_call_timeout(spec: ToolSpec, args: list[Any], kwargs: dict[str, Any]) -> float | None:
+    """The start-to-close timeout of a call that runs as a local activity, or None for a call
+    that runs as a regular one: the tool is declared local, or the call bounds its own
+    duration (the tool's ``timeout_param``) to at most ``LOCAL_CALL_MAX_SECONDS``."""
+    if spec.local:
+        return spec.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS
+    if spec.timeout_param is None or spec.params is None:
+        return None
+    bound = kwargs.get(spec.timeout_param)
+    if bound is None:
+        positional = [p for p in spec.params if not p.keyword_only]
+        names = [p.name for p in positional]
+        if spec.timeout_param in names and names.index(spec.timeout_param) < len(args):
+            bound = args[names.index(spec.timeout_param)]
+        else:
+            bound = next((p.default for p in spec.params if p.name == spec.timeout_param), None)
+    if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not 0 < bound <= LOCAL_CALL_MAX_SECONDS:
+        return None
+    return float(bound) + LOCAL_CALL_GRACE_SECONDS
 
 
 def tool_error(call: ToolCall, error: ActivityError) -> CyError:
@@ -202,18 +226,27 @@ class WorkflowHost:
             directive=self.request.directive,
             llm_config=self.request.llm_config,
         )
+        local_timeout = local_call_timeout(spec, args, kwargs)
         try:
-            result = await workflow.execute_activity(
-                spec.fqn,
-                invocation,
-                result_type=ToolResult,
-                start_to_close_timeout=timedelta(
-                    seconds=spec.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS
-                ),
-                heartbeat_timeout=timedelta(seconds=20),
-                retry_policy=temporal_retry(spec.retry),
-                summary=spec.fqn,
-            )
+            if local_timeout is not None and workflow.patched("local-tools"):
+                result = await workflow.execute_local_activity(
+                    spec.fqn,
+                    invocation,
+                    result_type=ToolResult,
+                    start_to_close_timeout=timedelta(seconds=local_timeout),
+                    retry_policy=temporal_retry(spec.retry),
+                    summary=spec.fqn,
+                )
+            else:
+                result = await workflow.execute_activity(
+                    spec.fqn,
+                    invocation,
+                    result_type=ToolResult,
+                    start_to_close_timeout=timedelta(seconds=spec.timeout_seconds or DEFAULT_TOOL_TIMEOUT_SECONDS),
+                    heartbeat_timeout=timedelta(seconds=20),
+                    retry_policy=temporal_retry(spec.retry),
+                    summary=spec.fqn,
+                )
         except ActivityError as error:
             if isinstance(error.cause, TemporalCancelledError):
                 raise asyncio.CancelledError() from None

@@ -20,6 +20,14 @@ def count_call(path: str, label: str) -> int:
     return len(Path(path).read_text().splitlines())
 
 
+def flaky(path: str, failures: int) -> int:
+    """Fails its first ``failures`` executions (counted in a file), then answers the count."""
+    executions = count_call(path, "flaky")
+    if executions <= failures:
+        raise RuntimeError(f"flaky failure {executions}")
+    return executions
+
+
 def big(size: int) -> str:
     return "x" * size
 
@@ -50,6 +58,13 @@ def register(registry: ToolRegistry) -> None:
     registry.register("app::test::leak_credential", leak_credential, uses_host=True, retry=RetryPolicy(maximum_attempts=1))
     registry.register("app::test::count_call", count_call)
     registry.register("app::test::big", big)
+    registry.register(
+        "app::test::flaky_local",
+        flaky,
+        local=True,
+        timeout_seconds=10,
+        retry=RetryPolicy(maximum_attempts=3, initial_interval_seconds=0.1, backoff_coefficient=1.0),
+    )
     registry.register("app::test::fail", fail, retry=RetryPolicy(maximum_attempts=2, initial_interval_seconds=0.1))
     registry.register("app::test::reject", reject)
     registry.register("app::test::slow", slow, timeout_seconds=60)
