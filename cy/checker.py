@@ -7,7 +7,7 @@ targets, checks ``break``/``continue`` placement and return coverage, and record
 
 from __future__ import annotations
 
-from . import ast
+from . import syntax
 from .errors import CompilerError, CyError, ToolResolutionError
 from .tools import THREE_PART_PREFIXES, TWO_PART_PREFIXES, ToolRegistry
 
@@ -73,7 +73,7 @@ class Checker:
         self.stub_tools = stub_tools
         self.flat_names = registry.flat_names
         self.errors: list[CyError] = []
-        self.calls: list[ast.Call] = []
+        self.calls: list[syntax.Call] = []
         self.assigned: set[str] = set()
         self.read: set[str] = set()
         self.first_read: dict[str, tuple[int, int]] = {}
@@ -83,7 +83,7 @@ class Checker:
 
     # -- statements -------------------------------------------------------------------
 
-    def check(self, program: ast.Program, *, validate_output: bool = True) -> list[CyError]:
+    def check(self, program: syntax.Program, *, validate_output: bool = True) -> list[CyError]:
         self.block(program.body)
         if validate_output:
             error = return_coverage_error(program.body)
@@ -97,32 +97,32 @@ class Checker:
 
     def statement(self, node) -> None:
         kind = type(node)
-        if kind is ast.Assign:
+        if kind is syntax.Assign:
             self.assignment_target(node)
             self.expr(node.value)
             if node.op != "=":
                 self.read.add(node.name)
                 self.first_read.setdefault(node.name, (node.line, node.col))
             self.assigned.add(node.name)
-        elif kind is ast.ExprStmt:
+        elif kind is syntax.ExprStmt:
             self.expr(node.expr)
-        elif kind is ast.IndexAssign or kind is ast.FieldAssign:
+        elif kind is syntax.IndexAssign or kind is syntax.FieldAssign:
             self.expr(node.target)
             self.expr(node.value)
-        elif kind is ast.If:
+        elif kind is syntax.If:
             for condition, body in node.branches:
                 self.expr(condition)
                 self.block(body)
             if node.otherwise is not None:
                 self.block(node.otherwise)
-        elif kind is ast.While:
+        elif kind is syntax.While:
             self.expr(node.condition)
             self.loop_body(node.body)
-        elif kind is ast.For:
+        elif kind is syntax.For:
             self.expr(node.iterable)
             self.assigned.add(node.var)
             self.loop_body(node.body)
-        elif kind is ast.Try:
+        elif kind is syntax.Try:
             self.block(node.body)
             self.assigned.add(node.catch_var)
             self.block(node.catch_body)
@@ -131,10 +131,10 @@ class Checker:
                 self.in_finally = True
                 self.block(node.final)
                 self.in_finally = saved
-        elif kind is ast.Return:
+        elif kind is syntax.Return:
             self.expr(node.value)
-        elif kind is ast.Break or kind is ast.Continue:
-            word = "break" if kind is ast.Break else "continue"
+        elif kind is syntax.Break or kind is syntax.Continue:
+            word = "break" if kind is syntax.Break else "continue"
             if self.in_finally:
                 self.errors.append(
                     CompilerError(f"'{word}' cannot be used inside a finally block", node.line, node.col)
@@ -152,7 +152,7 @@ class Checker:
         self.loop_depth -= 1
         self.in_finally = saved
 
-    def assignment_target(self, node: ast.Assign) -> None:
+    def assignment_target(self, node: syntax.Assign) -> None:
         name = node.name
         if name == "input":
             message = "Cannot reassign the input variable"
@@ -171,49 +171,49 @@ class Checker:
         while stack:
             node = stack.pop()
             kind = type(node)
-            if kind is ast.Var:
+            if kind is syntax.Var:
                 self.read.add(node.name)
                 self.first_read.setdefault(node.name, (node.line, node.col))
-            elif kind is ast.Literal:
+            elif kind is syntax.Literal:
                 continue
-            elif kind is ast.Binary:
+            elif kind is syntax.Binary:
                 stack.append(node.right)
                 stack.append(node.left)
-            elif kind is ast.Call:
+            elif kind is syntax.Call:
                 self.resolve(node)
                 for _, value in reversed(node.kwargs):
                     stack.append(value)
                 stack.extend(reversed(node.args))
-            elif kind is ast.Field:
+            elif kind is syntax.Field:
                 stack.append(node.obj)
-            elif kind is ast.Index:
+            elif kind is syntax.Index:
                 stack.append(node.index)
                 stack.append(node.obj)
-            elif kind is ast.Logical:
+            elif kind is syntax.Logical:
                 stack.extend(reversed(node.operands))
-            elif kind is ast.Unary:
+            elif kind is syntax.Unary:
                 stack.append(node.operand)
-            elif kind is ast.Interp:
+            elif kind is syntax.Interp:
                 stack.extend(reversed(node.values))
-            elif kind is ast.ListLit:
+            elif kind is syntax.ListLit:
                 stack.extend(reversed(node.items))
-            elif kind is ast.DictLit:
+            elif kind is syntax.DictLit:
                 for key, value in reversed(node.pairs):
                     stack.append(value)
                     stack.append(key)
-            elif kind is ast.Comprehension:
+            elif kind is syntax.Comprehension:
                 self.assigned.add(node.var)
                 if node.condition is not None:
                     stack.append(node.condition)
                 stack.append(node.iterable)
                 stack.append(node.element)
-            elif kind is ast.IfExpr:
+            elif kind is syntax.IfExpr:
                 stack.append(node.otherwise)
                 for condition, value in reversed(node.branches):
                     stack.append(value)
                     stack.append(condition)
 
-    def resolve(self, call: ast.Call) -> None:
+    def resolve(self, call: syntax.Call) -> None:
         self.calls.append(call)
         error = namespace_error(call.name)
         if error is not None:
@@ -235,15 +235,15 @@ def has_return(body: list | None) -> bool:
         return False
     for node in body:
         kind = type(node)
-        if kind is ast.Return:
+        if kind is syntax.Return:
             return True
-        if kind is ast.If:
+        if kind is syntax.If:
             if has_return(node.branches[0][1]) or has_return(node.otherwise):
                 return True
-        elif kind is ast.While or kind is ast.For:
+        elif kind is syntax.While or kind is syntax.For:
             if has_return(node.body):
                 return True
-        elif kind is ast.Try:
+        elif kind is syntax.Try:
             if has_return(node.body) or has_return(node.catch_body) or has_return(node.final):
                 return True
     return False
@@ -253,7 +253,7 @@ def return_coverage_error(body: list) -> CompilerError | None:
     """The return-coverage rule of the reference (§17), reported at line 0, column 0."""
     if not has_return(body):
         return CompilerError(NO_RETURN, 0, 0)
-    if any(type(node) is ast.If for node in body) and not _branches_covered(body):
+    if any(type(node) is syntax.If for node in body) and not _branches_covered(body):
         return CompilerError(BRANCH_WITHOUT_RETURN, 0, 0)
     return None
 
@@ -262,7 +262,7 @@ def _branches_covered(body: list | None) -> bool:
     if not body:
         return True
     for position, node in enumerate(body):
-        if type(node) is not ast.If:
+        if type(node) is not syntax.If:
             continue
         then_returns = has_return(node.branches[0][1])
         else_returns = has_return(node.otherwise)

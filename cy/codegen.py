@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from . import ast
+from . import syntax
 from . import runtime as rt
 from .errors import CompilerError
 from .options import CyOptions
@@ -92,7 +92,7 @@ def _bad_field_base(pos):
 class CodeGenerator:
     """Generates ``def _cy_main(_input, _vars, _host, _st)`` for one program."""
 
-    def __init__(self, program: ast.Program, options: CyOptions, *, is_async: bool) -> None:
+    def __init__(self, program: syntax.Program, options: CyOptions, *, is_async: bool) -> None:
         self.program = program
         self.options = options
         self.is_async = is_async
@@ -174,43 +174,43 @@ class CodeGenerator:
 
     def statement(self, node, defined: set):
         kind = type(node)
-        if kind is ast.Assign:
+        if kind is syntax.Assign:
             value = node.value
             if node.op != "=":
-                value = ast.Binary(node.line, node.col, node.op[0], ast.Var(node.line, node.col, node.name), value)
+                value = syntax.Binary(node.line, node.col, node.op[0], syntax.Var(node.line, node.col, node.name), value)
             code, _ = self.expr(value, defined)
             self.names.add(node.name)
             self.emit(f"v_{node.name} = {code}")
             return defined | {node.name}
-        if kind is ast.ExprStmt:
+        if kind is syntax.ExprStmt:
             code, _ = self.expr(node.expr, defined)
             self.emit(code)
             return defined
-        if kind is ast.Return:
+        if kind is syntax.Return:
             code, _ = self.expr(node.value, defined)
             self.emit(f"return (True, {code})")
             return _TERMINATES
-        if kind is ast.Break:
+        if kind is syntax.Break:
             self.emit("break")
             return _TERMINATES
-        if kind is ast.Continue:
+        if kind is syntax.Continue:
             self.emit("continue")
             return _TERMINATES
-        if kind is ast.If:
+        if kind is syntax.If:
             return self.if_statement(node, defined)
-        if kind is ast.While:
+        if kind is syntax.While:
             return self.while_statement(node, defined)
-        if kind is ast.For:
+        if kind is syntax.For:
             return self.for_statement(node, defined)
-        if kind is ast.Try:
+        if kind is syntax.Try:
             return self.try_statement(node, defined)
-        if kind is ast.IndexAssign:
+        if kind is syntax.IndexAssign:
             return self.index_assign(node, defined)
-        if kind is ast.FieldAssign:
+        if kind is syntax.FieldAssign:
             return self.field_assign(node, defined)
         raise CompilerError(f"Unsupported statement {kind.__name__}", node.line, node.col)
 
-    def if_statement(self, node: ast.If, defined: set):
+    def if_statement(self, node: syntax.If, defined: set):
         ends = []
         for number, (condition, body) in enumerate(node.branches):
             code, _ = self.expr(condition, defined)
@@ -237,7 +237,7 @@ class CodeGenerator:
             # workflow is spread over several activations instead of stalling one.
             self.emit("if _st.calls >= _st.yield_at: await _yield(_host, _st)")
 
-    def while_statement(self, node: ast.While, defined: set):
+    def while_statement(self, node: syntax.While, defined: set):
         pos = _pos(node)
         self.enter_py_block(node)
         self.emit("while True:")
@@ -250,7 +250,7 @@ class CodeGenerator:
         self.blocks -= 1
         return defined
 
-    def for_statement(self, node: ast.For, defined: set):
+    def for_statement(self, node: syntax.For, defined: set):
         pos = _pos(node)
         items, position = self.temp(), self.temp()
         code, _ = self.expr(node.iterable, defined)
@@ -269,7 +269,7 @@ class CodeGenerator:
         self.blocks -= 1
         return defined
 
-    def try_statement(self, node: ast.Try, defined: set):
+    def try_statement(self, node: syntax.Try, defined: set):
         self.enter_py_block(node, 2 if node.final is not None else 1)
         self.emit("try:")
         end_try = self.indented(node.body, defined)
@@ -293,11 +293,11 @@ class CodeGenerator:
         self.blocks -= 2 if node.final is not None else 1
         return after if after is _TERMINATES else after | defined
 
-    def index_assign(self, node: ast.IndexAssign, defined: set):
+    def index_assign(self, node: syntax.IndexAssign, defined: set):
         target = node.target
         value_node = node.value
         if node.op != "=":
-            value_node = ast.Binary(node.line, node.col, node.op[0], target, value_node)
+            value_node = syntax.Binary(node.line, node.col, node.op[0], target, value_node)
         pos = _pos(node)
         value, container, key = self.temp(), self.temp(), self.temp()
         self.emit(f"{value} = {self.expr(value_node, defined)[0]}")
@@ -307,21 +307,21 @@ class CodeGenerator:
         self.emit(f"else: _setidx({container}, {key}, {value}, {pos})")
         return defined
 
-    def field_assign(self, node: ast.FieldAssign, defined: set):
+    def field_assign(self, node: syntax.FieldAssign, defined: set):
         target = node.target
         value_node = node.value
         if node.op != "=":
-            value_node = ast.Binary(node.line, node.col, node.op[0], target, value_node)
+            value_node = syntax.Binary(node.line, node.col, node.op[0], target, value_node)
         path = []
         base = target
-        while type(base) is ast.Field:
+        while type(base) is syntax.Field:
             path.append(base.name)
             base = base.obj
         path.reverse()
         pos = _pos(node)
         value = self.temp()
         self.emit(f"{value} = {self.expr(value_node, defined)[0]}")
-        if type(base) is not ast.Var:
+        if type(base) is not syntax.Var:
             self.emit(f"_badbase({pos})")
             return defined
         root, _ = self.var(base.name, node.line, node.col, defined)
@@ -333,45 +333,45 @@ class CodeGenerator:
     def expr(self, node, defined) -> tuple[str, bool]:
         """Python source for ``node`` and whether it is a cheap, side-effect-free name."""
         kind = type(node)
-        if kind is ast.Var:
+        if kind is syntax.Var:
             return self.var(node.name, node.line, node.col, defined)
-        if kind is ast.Literal:
+        if kind is syntax.Literal:
             return self.literal(node.value), True
-        if kind is ast.Binary:
+        if kind is syntax.Binary:
             return self.binary(node, defined), False
-        if kind is ast.Logical:
+        if kind is syntax.Logical:
             return self.logical(node, defined), False
-        if kind is ast.Unary:
+        if kind is syntax.Unary:
             return self.unary(node, defined), False
-        if kind is ast.Field:
+        if kind is syntax.Field:
             obj, simple = self.expr(node.obj, defined)
             bound, ref = self.bind(obj, simple)
             name = repr(node.name)
             return f"({ref}.get({name}) if _type({bound}) is _dict else _fld({ref}, {name}))", False
-        if kind is ast.Index:
+        if kind is syntax.Index:
             return self.index(node, defined), False
-        if kind is ast.Call:
+        if kind is syntax.Call:
             return self.call(node, defined), False
-        if kind is ast.Interp:
+        if kind is syntax.Interp:
             values = [self.expr(value, defined)[0] for value in node.values]
             parts = tuple(
                 part if type(part) is str else (part.slot, part.hint) for part in node.parts
             )
             packed = "(" + "".join(v + ", " for v in values) + ")"
             return f"_render({packed}, {self.const(parts)}, _MODE, _TAG, _L, {_pos(node)}, _st)", False
-        if kind is ast.ListLit:
+        if kind is syntax.ListLit:
             return "[" + ", ".join(self.expr(item, defined)[0] for item in node.items) + "]", False
-        if kind is ast.DictLit:
+        if kind is syntax.DictLit:
             pairs = []
             for key, value in node.pairs:
                 key_code, _ = self.expr(key, defined)
-                if type(key) is not ast.Literal:
+                if type(key) is not syntax.Literal:
                     key_code = f"_key({key_code})"
                 pairs.append(f"{key_code}: {self.expr(value, defined)[0]}")
             return "{" + ", ".join(pairs) + "}", False
-        if kind is ast.Comprehension:
+        if kind is syntax.Comprehension:
             return self.comprehension(node, defined), False
-        if kind is ast.IfExpr:
+        if kind is syntax.IfExpr:
             code = self.expr(node.otherwise, defined)[0]
             for condition, value in reversed(node.branches):
                 code = f"{self.expr(value, defined)[0]} if {self.expr(condition, defined)[0]} else {code}"
@@ -406,9 +406,9 @@ class CodeGenerator:
         name = self.temp()
         return f"({name} := {code})", name
 
-    def binary(self, node: ast.Binary, defined) -> str:
+    def binary(self, node: syntax.Binary, defined) -> str:
         spine = [node]
-        while type(spine[-1].left) is ast.Binary:
+        while type(spine[-1].left) is syntax.Binary:
             spine.append(spine[-1].left)
         if len(spine) <= _MAX_CHAIN:
             left, left_simple = self.expr(node.left, defined)
@@ -426,7 +426,7 @@ class CodeGenerator:
             base = spine.pop()
         return "(" + ", ".join(steps) + ")[-1]"
 
-    def binary_step(self, node: ast.Binary, left: str, left_simple: bool, defined) -> str:
+    def binary_step(self, node: syntax.Binary, left: str, left_simple: bool, defined) -> str:
         op = node.op
         right, right_simple = self.expr(node.right, defined)
         pos = _pos(node)
@@ -458,7 +458,7 @@ class CodeGenerator:
         helper = _COMPARE_HELPERS[op]
         return f"({a} {op} {b} if {both_int} else {helper}({a}, {b}, {pos}))"
 
-    def logical(self, node: ast.Logical, defined) -> str:
+    def logical(self, node: syntax.Logical, defined) -> str:
         codes = [self.expr(operand, defined)[0] for operand in node.operands]
         if node.op == "and":
             return "(" + " and ".join(codes) + ")"
@@ -470,11 +470,11 @@ class CodeGenerator:
             code = f"({name} if ({name} := {operand}) is not None else {code})"
         return code
 
-    def unary(self, node: ast.Unary, defined) -> str:
+    def unary(self, node: syntax.Unary, defined) -> str:
         if node.op == "not":
             return f"(not {self.expr(node.operand, defined)[0]})"
         operand = node.operand
-        if type(operand) is ast.Literal and type(operand.value) in (int, float):
+        if type(operand) is syntax.Literal and type(operand.value) in (int, float):
             value = -operand.value if node.op == "-" else operand.value
             return self.literal(value)
         code, simple = self.expr(operand, defined)
@@ -482,7 +482,7 @@ class CodeGenerator:
         op = node.op
         return f"({op}{ref} if _type({bound}) is _int else _unary({op!r}, {ref}, {_pos(node)}))"
 
-    def index(self, node: ast.Index, defined) -> str:
+    def index(self, node: syntax.Index, defined) -> str:
         obj, obj_simple = self.expr(node.obj, defined)
         key, key_simple = self.expr(node.index, defined)
         obj_bind, o = self.bind(obj, obj_simple)
@@ -495,7 +495,7 @@ class CodeGenerator:
             f"_idx({o}, {k}, {pos}))"
         )
 
-    def call(self, node: ast.Call, defined) -> str:
+    def call(self, node: syntax.Call, defined) -> str:
         args = [self.expr(arg, defined)[0] for arg in node.args]
         kwargs = [(name, self.expr(value, defined)[0]) for name, value in node.kwargs]
         packed_args = "(" + "".join(a + ", " for a in args) + ")"
@@ -527,7 +527,7 @@ class CodeGenerator:
             self.options.max_call_operations,
         )
 
-    def comprehension(self, node: ast.Comprehension, defined) -> str:
+    def comprehension(self, node: syntax.Comprehension, defined) -> str:
         items = self.temp()
         element_var = self.temp()
         iterable, _ = self.expr(node.iterable, defined)
@@ -548,7 +548,7 @@ def _pos(node) -> str:
     return f"({node.line}, {node.col})"
 
 
-def compile_function(program: ast.Program, options: CyOptions, *, is_async: bool):
+def compile_function(program: syntax.Program, options: CyOptions, *, is_async: bool):
     """Generate, compile and return the program's main function."""
     generator = CodeGenerator(program, options, is_async=is_async)
     source, extra = generator.generate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from . import ast
+from . import syntax
 from .errors import CyError, CySyntaxError
 
 _LITERAL_ESCAPES = (("\\$", "$"), ("\\{", "{"), ("\\}", "}"), ("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ('\\"', '"'))
@@ -42,7 +42,7 @@ def process_escapes(text: str) -> str:
 def compile_string(content: str, line: int, col: int, max_depth: int = 100):
     """A ``Literal`` or, when the text interpolates, an ``Interp`` node."""
     if "$" not in content or not _HAS_INTERPOLATION.search(content):
-        return ast.Literal(line, col, process_escapes(content))
+        return syntax.Literal(line, col, process_escapes(content))
     return _Template(content, max_depth).build(line, col)
 
 
@@ -51,14 +51,14 @@ class _Template:
         self.raw = raw
         self.max_depth = max_depth
 
-    def build(self, line: int, col: int) -> ast.Interp:
+    def build(self, line: int, col: int) -> syntax.Interp:
         values: list = []
         slots: dict[tuple[int, int], int] = {}
         compiled = self._compile_matches()
         for start, end, expr_text, is_simple in compiled:
             pos_line, pos_col = self._position(start)
             if is_simple:
-                node = ast.Var(pos_line, pos_col, expr_text)
+                node = syntax.Var(pos_line, pos_col, expr_text)
             else:
                 node = self._expression(expr_text.strip(), pos_line, pos_col)
             if node is not None:
@@ -81,11 +81,11 @@ class _Template:
                 continue
             if m_start > cursor:
                 parts.append(_resolve(text[cursor:m_start]))
-            parts.append(ast.Placeholder(slot, _resolve(hint) if hint is not None else None))
+            parts.append(syntax.Placeholder(slot, _resolve(hint) if hint is not None else None))
             cursor = m_end
         if cursor < len(text):
             parts.append(_resolve(text[cursor:]))
-        return ast.Interp(line, col, parts, values)
+        return syntax.Interp(line, col, parts, values)
 
     # -- matching ---------------------------------------------------------------------
 
@@ -163,7 +163,7 @@ class _Template:
             return self._indexed(content)
         if "." in content and not ("(" in content and ")" in content):
             return _field_chain(content, line, col)
-        return ast.Var(line, col, _strip_dollar(content))
+        return syntax.Var(line, col, _strip_dollar(content))
 
     def _full_parse(self, content: str, line: int, col: int):
         from .parser import Parser
@@ -180,12 +180,12 @@ class _Template:
                         col,
                     ) from None
                 raise CySyntaxError(f"Invalid expression syntax: {content}", line, col) from None
-            return ast.Var(line, col, content)
+            return syntax.Var(line, col, content)
         if program.body:
             first = program.body[0]
-            if isinstance(first, ast.Assign) and first.op == "=":
+            if isinstance(first, syntax.Assign) and first.op == "=":
                 return first.value
-        return ast.Var(line, col, content)
+        return syntax.Var(line, col, content)
 
     def _indexed(self, content: str):
         current = None
@@ -199,29 +199,29 @@ class _Template:
             index_text = remaining[open_at + 1 : close_at].strip()
             if current is None:
                 if not obj_text:
-                    return ast.Var(1, 1, content)
+                    return syntax.Var(1, 1, content)
                 if "." in obj_text:
                     current = _field_chain(obj_text, 1, 1)
                 else:
-                    current = ast.Var(1, 1, _strip_dollar(obj_text))
-            current = ast.Index(1, 1, current, self._index_expression(index_text))
+                    current = syntax.Var(1, 1, _strip_dollar(obj_text))
+            current = syntax.Index(1, 1, current, self._index_expression(index_text))
             remaining = remaining[close_at + 1 :].strip()
             if not remaining or not remaining.startswith("["):
                 break
-        return current if current is not None else ast.Var(1, 1, content)
+        return current if current is not None else syntax.Var(1, 1, content)
 
     def _index_expression(self, text: str):
         text = text.strip()
         if len(text) >= 1 and text[0] == text[-1] and text[0] in "'\"":
-            return ast.Literal(1, 1, text[1:-1])
+            return syntax.Literal(1, 1, text[1:-1])
         try:
-            return ast.Literal(1, 1, float(text) if "." in text else int(text))
+            return syntax.Literal(1, 1, float(text) if "." in text else int(text))
         except ValueError:
             pass
         if text.startswith("$") and len(text) > 1 and _is_identifier(text[1:]):
-            return ast.Var(1, 1, text[1:])
+            return syntax.Var(1, 1, text[1:])
         if _is_identifier(text):
-            return ast.Var(1, 1, text)
+            return syntax.Var(1, 1, text)
         node = self._expression(text, 1, 1)
         if node is None:
             raise CySyntaxError(f"Failed to parse index expression: {text}", 1, 1)
@@ -253,9 +253,9 @@ def _is_identifier(text: str) -> bool:
 
 def _field_chain(text: str, line: int, col: int):
     parts = text.split(".")
-    node = ast.Var(line, col, _strip_dollar(parts[0]))
+    node = syntax.Var(line, col, _strip_dollar(parts[0]))
     for name in parts[1:]:
-        node = ast.Field(line, col, node, name)
+        node = syntax.Field(line, col, node, name)
     return node
 
 

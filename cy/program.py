@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import ast
+from . import syntax
 from .checker import Checker
 from .codegen import compile_function
 from .errors import CyError, CyNameError, CyRuntimeError, LimitExceeded
@@ -46,7 +46,7 @@ def _default_registry() -> ToolRegistry:
     return default_registry()
 
 
-def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple[ast.Program, Checker, list[CyError]]:
+def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple[syntax.Program, Checker, list[CyError]]:
     tree = parse(source, options.max_nesting_depth)
     checker = Checker(registry, stub_tools=options.stub_tools)
     try:
@@ -125,7 +125,7 @@ class Program:
     """A compiled script. Thread-safe to run concurrently; each run has its own state."""
 
     def __init__(
-        self, source: str, tree: ast.Program, checker: Checker, options: CyOptions, registry: ToolRegistry
+        self, source: str, tree: syntax.Program, checker: Checker, options: CyOptions, registry: ToolRegistry
     ) -> None:
         self.source = source
         self._registry = registry

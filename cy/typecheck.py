@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from . import ast
+from . import syntax
 from .errors import CyTypeError
 from .tools import ToolRegistry
 
@@ -99,35 +99,35 @@ class TypeChecker:
 
     def statement(self, node) -> None:
         kind = type(node)
-        if kind is ast.Assign:
+        if kind is syntax.Assign:
             value = node.value
             if node.op != "=":
-                value = ast.Binary(node.line, node.col, node.op[0], ast.Var(node.line, node.col, node.name), value)
+                value = syntax.Binary(node.line, node.col, node.op[0], syntax.Var(node.line, node.col, node.name), value)
             self.env[node.name] = self.expr(value)
-        elif kind is ast.IndexAssign or kind is ast.FieldAssign:
+        elif kind is syntax.IndexAssign or kind is syntax.FieldAssign:
             self.expr(node.value)
             base = node.target
-            while type(base) in (ast.Field, ast.Index):
-                if type(base) is ast.Index:
+            while type(base) in (syntax.Field, syntax.Index):
+                if type(base) is syntax.Index:
                     self.expr(base.index)
                 base = base.obj
             self.expr(base)
-        elif kind is ast.ExprStmt or kind is ast.Return:
-            self.expr(node.expr if kind is ast.ExprStmt else node.value)
-        elif kind is ast.If:
+        elif kind is syntax.ExprStmt or kind is syntax.Return:
+            self.expr(node.expr if kind is syntax.ExprStmt else node.value)
+        elif kind is syntax.If:
             for condition, body in node.branches:
                 self.expr(condition)
                 self.block(body)
             if node.otherwise is not None:
                 self.block(node.otherwise)
-        elif kind is ast.While:
+        elif kind is syntax.While:
             self.expr(node.condition)
             self.block(node.body)
-        elif kind is ast.For:
+        elif kind is syntax.For:
             self.expr(node.iterable)
             self.assign(node.var, ANY)
             self.block(node.body)
-        elif kind is ast.Try:
+        elif kind is syntax.Try:
             self.block(node.body)
             self.assign(node.catch_var, ANY)
             self.block(node.catch_body)
@@ -138,9 +138,9 @@ class TypeChecker:
 
     def expr(self, node) -> tuple[str, bool]:
         kind = type(node)
-        if kind is ast.Literal:
+        if kind is syntax.Literal:
             return type_of_value(node.value)
-        if kind is ast.Var:
+        if kind is syntax.Var:
             found = self.env.get(node.name)
             if found is None:
                 if self.known_names is None or node.name in self.known_names:
@@ -148,9 +148,9 @@ class TypeChecker:
                 self.report(node, f"Undefined variable '{node.name}'")
                 return ANY
             return found
-        if kind is ast.Binary:
+        if kind is syntax.Binary:
             return self.binary(node)
-        if kind is ast.Logical:
+        if kind is syntax.Logical:
             types = [self.expr(operand) for operand in node.operands]
             if node.op == "??":
                 result = (types[-1][0], types[-1][1])
@@ -161,10 +161,10 @@ class TypeChecker:
             for current in types[1:]:
                 result = _join(result, current)
             return result
-        if kind is ast.Unary:
+        if kind is syntax.Unary:
             operand = self.expr(node.operand)
             return BOOLEAN if node.op == "not" else NUMBER if operand[0] in ("number", "any", "boolean") else ANY
-        if kind is ast.Field:
+        if kind is syntax.Field:
             base = self.expr(node.obj)
             if base[0] in ("number", "string", "boolean", "list") and not base[1]:
                 self.report(
@@ -172,33 +172,33 @@ class TypeChecker:
                     f"cannot access field '{node.name}' on {base[0]}. Field access requires an object.",
                 )
             return ("any", True)
-        if kind is ast.Index:
+        if kind is syntax.Index:
             self.expr(node.obj)
             self.expr(node.index)
             return ("any", True)
-        if kind is ast.Call:
+        if kind is syntax.Call:
             return self.call(node)
-        if kind is ast.Interp:
+        if kind is syntax.Interp:
             for value in node.values:
                 self.expr(value)
             return STRING
-        if kind is ast.ListLit:
+        if kind is syntax.ListLit:
             for item in node.items:
                 self.expr(item)
             return LIST
-        if kind is ast.DictLit:
+        if kind is syntax.DictLit:
             for key, value in node.pairs:
                 self.expr(key)
                 self.expr(value)
             return DICT
-        if kind is ast.Comprehension:
+        if kind is syntax.Comprehension:
             self.expr(node.iterable)
             self.assign(node.var, ANY)
             if node.condition is not None:
                 self.expr(node.condition)
             self.expr(node.element)
             return LIST
-        if kind is ast.IfExpr:
+        if kind is syntax.IfExpr:
             result = None
             for condition, value in node.branches:
                 self.expr(condition)
@@ -207,7 +207,7 @@ class TypeChecker:
             return _join(result, self.expr(node.otherwise))
         return ANY
 
-    def binary(self, node: ast.Binary) -> tuple[str, bool]:
+    def binary(self, node: syntax.Binary) -> tuple[str, bool]:
         left = self.expr(node.left)
         right = self.expr(node.right)
         op = node.op
@@ -243,7 +243,7 @@ class TypeChecker:
             )
         return NUMBER
 
-    def call(self, node: ast.Call) -> tuple[str, bool]:
+    def call(self, node: syntax.Call) -> tuple[str, bool]:
         args = [self.expr(arg) for arg in node.args]
         kwargs = [(name, self.expr(value)) for name, value in node.kwargs]
         spec = node.spec
@@ -277,7 +277,7 @@ _NULLABLE_ADD = (
 
 
 def type_errors(
-    tree: ast.Program,
+    tree: syntax.Program,
     registry: ToolRegistry,
     *,
     input_value: Any = UNKNOWN_INPUT,
