@@ -118,7 +118,7 @@ def base_registry():
     """The native registry, built once; each case gets its own copy."""
     global _BASE_REGISTRY
     if _BASE_REGISTRY is None:
-        from cy.natives import default_registry
+        from .natives.registry import default_registry
 
         _BASE_REGISTRY = default_registry()
     return _BASE_REGISTRY.copy()
@@ -164,7 +164,7 @@ def build_registry(tools: dict[str, Any] | None):
 
 
 def _option_fields() -> set[str] | None:
-    from cy import CyOptions
+    from .options import CyOptions
 
     if dataclasses.is_dataclass(CyOptions):
         return {f.name for f in dataclasses.fields(CyOptions)}
@@ -173,7 +173,7 @@ def _option_fields() -> set[str] | None:
 
 def build_options(options: dict[str, Any] | None):
     """``CyOptions`` from a case's ``options`` (run-level and ignored keys left out)."""
-    from cy import CyOptions
+    from .options import CyOptions
 
     known = _option_fields()
     kwargs = {}
@@ -256,7 +256,7 @@ class Execution:
 
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
-    from cy.errors import CyError
+    from .errors import CyError
 
     if isinstance(exc, CyError):
         data = exc.to_dict()
@@ -284,8 +284,8 @@ def _caused_by_pause(exc: BaseException) -> bool:
 
 def execute_case(case: dict[str, Any]) -> Execution:
     """Compile and run one case. Never raises for script errors (they are recorded)."""
-    from cy import compile_script
-    from cy.host import AsyncLocalHost, LocalHost
+    from .program import compile_script
+    from .host import AsyncLocalHost, LocalHost
 
     execution = Execution(id=case["id"])
     options = case.get("options") or {}

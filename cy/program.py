@@ -41,7 +41,7 @@ class Analysis:
 
 
 def _default_registry() -> ToolRegistry:
-    from .natives import default_registry
+    from .natives.registry import default_registry
 
     return default_registry()
 
