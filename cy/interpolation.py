@@ -9,11 +9,12 @@ placeholder expressions are relative to the string content.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from . import syntax
 from .errors import CyError, CySyntaxError
+from .scanner import process_escapes
 
-_LITERAL_ESCAPES = (("\\$", "$"), ("\\{", "{"), ("\\}", "}"), ("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ('\\"', '"'))
 _TEMPLATE_ESCAPES = ("$", "{", "}", "\\", '"', "n", "t", "r")
 _RESOLVED = {"$": "$", "{": "{", "}": "}", "\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 
@@ -28,28 +29,24 @@ _INDEX_PREFIX_OPERATORS = (" + ", " - ", " * ", " / ", " and ", " or ", " not ")
 _EXPRESSION_MARKERS = ("(", ")", "+", "-", "*", "/", "and", "or", "not")
 _PREFIX = "tempExpr = "
 
-
-def process_escapes(text: str) -> str:
-    """Resolve the escapes of a non-interpolated string literal."""
-    if "\\" not in text:
-        return text
-    protected = text.replace("\\\\", "\x00")
-    for sequence, char in _LITERAL_ESCAPES:
-        protected = protected.replace(sequence, char)
-    return protected.replace("\x00", "\\")
+ParseProgram = Callable[[str], syntax.Program]
 
 
-def compile_string(content: str, line: int, col: int, max_depth: int = 100):
-    """A ``Literal`` or, when the text interpolates, an ``Interp`` node."""
+def compile_string(content: str, line: int, col: int, parse_program: ParseProgram):
+    """A ``Literal`` or, when the text interpolates, an ``Interp`` node.
+
+    ``parse_program`` parses a whole program (the parser passes its own); placeholder
+    expressions that are not simple names or paths are parsed with it.
+    """
     if "$" not in content or not _HAS_INTERPOLATION.search(content):
         return syntax.Literal(line, col, process_escapes(content))
-    return _Template(content, max_depth).build(line, col)
+    return _Template(content, parse_program).build(line, col)
 
 
 class _Template:
-    def __init__(self, raw: str, max_depth: int) -> None:
+    def __init__(self, raw: str, parse_program: ParseProgram) -> None:
         self.raw = raw
-        self.max_depth = max_depth
+        self.parse_program = parse_program
 
     def build(self, line: int, col: int) -> syntax.Interp:
         values: list = []
@@ -166,10 +163,8 @@ class _Template:
         return syntax.Var(line, col, _strip_dollar(content))
 
     def _full_parse(self, content: str, line: int, col: int):
-        from .parser import Parser
-
         try:
-            program = Parser(_PREFIX + content.replace("$", ""), self.max_depth).program()
+            program = self.parse_program(_PREFIX + content.replace("$", ""))
         except CyError:
             if any(marker in content for marker in _EXPRESSION_MARKERS):
                 if re.search(r"\.\w+\s*\[['\"]", content) or re.search(r"\]\.\w+", content):

@@ -11,7 +11,8 @@ import re
 
 from . import syntax
 from .errors import CySyntaxError
-from .scanner import DQ, EOF, ERROR, NUMBER, OP, SQ, TQ, WORD, Token, scan
+from .interpolation import compile_string
+from .scanner import DQ, EOF, ERROR, NUMBER, OP, SQ, TQ, WORD, Token, process_escapes, scan
 
 ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%="})
 STATEMENT_KEYWORDS = frozenset({"if", "while", "for", "return", "break", "continue", "try"})
@@ -351,8 +352,6 @@ class Parser:
         if kind == TQ:
             return self.string(tok, tok.text[3:-3])
         if kind == SQ:
-            from .interpolation import process_escapes
-
             return syntax.Literal(tok.line, tok.col, process_escapes(tok.text[1:-1]))
         if kind == OP:
             text = tok.text
@@ -370,9 +369,11 @@ class Parser:
         self.error(tok, "an expression")
 
     def string(self, tok: Token, content: str):
-        from .interpolation import compile_string
+        return compile_string(content, tok.line, tok.col, self.parse_nested)
 
-        return compile_string(content, tok.line, tok.col, self.max_depth)
+    def parse_nested(self, source: str) -> syntax.Program:
+        """Parse ``source`` as a program with this parser's nesting limit (placeholders)."""
+        return Parser(source, self.max_depth).program()
 
     def postfix(self, node):
         tokens = self.tokens

@@ -44,6 +44,7 @@ _PATTERN = re.compile(
     re.VERBOSE,
 )
 _NEWLINE = re.compile("\n")
+_LITERAL_ESCAPES = (("\\$", "$"), ("\\{", "{"), ("\\}", "}"), ("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ('\\"', '"'))
 
 
 def scan(source: str) -> list[Token]:
@@ -64,3 +65,13 @@ def scan(source: str) -> list[Token]:
         last = tokens[-1]
         append(Token(EOF, "", last.line, last.col))
     return tokens
+
+
+def process_escapes(text: str) -> str:
+    """Resolve the escapes of a non-interpolated string literal's content."""
+    if "\\" not in text:
+        return text
+    protected = text.replace("\\\\", "\x00")
+    for sequence, char in _LITERAL_ESCAPES:
+        protected = protected.replace(sequence, char)
+    return protected.replace("\x00", "\\")
