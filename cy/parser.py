@@ -2,7 +2,7 @@
 
 Keywords are contextual, as in the reference grammar: a word is a keyword only where
 that keyword can appear; anywhere else it is an ordinary identifier (``a.if`` is a
-field access, ``True = 1`` an assignment the checker rejects).
+field access, ``True = 1`` an assignment the resolver rejects).
 """
 
 from __future__ import annotations

@@ -192,3 +192,54 @@ class Program:
     body: list
     source: str = ""
     calls: list = field(default_factory=list)
+
+
+STATEMENTS = (Assign, IndexAssign, FieldAssign, ExprStmt, If, While, For, Try, Return, Break, Continue)
+NODE_TYPES = {
+    kind.__name__: kind
+    for kind in (
+        Literal, Var, Interp, ListLit, DictLit, Comprehension, Field, Index, Binary, Logical,
+        Unary, Call, IfExpr, *STATEMENTS, Program,
+    )
+}
+
+
+class _Dispatch(dict):
+    """Node class to ``visit_`` function; a class without one goes to ``generic_visit``."""
+
+    def __init__(self, table: dict, fallback) -> None:
+        super().__init__(table)
+        self.fallback = fallback
+
+    def __missing__(self, kind):
+        return self.fallback
+
+
+class Visitor:
+    """Base of every pass over the tree: ``visit`` calls ``visit_<NodeClass>``.
+
+    The table from node class to method is built once per subclass, when the class is
+    created, so a visit is one dictionary lookup and one call. Extra positional
+    arguments are passed through unchanged.
+    """
+
+    _visits: _Dispatch = _Dispatch({}, None)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = {}
+        for name in dir(cls):
+            if not name.startswith("visit_"):
+                continue
+            kind = NODE_TYPES.get(name[6:])
+            if kind is None:
+                raise TypeError(f"{cls.__name__}.{name} names no syntax node")
+            table[kind] = getattr(cls, name)
+        cls._visits = _Dispatch(table, cls.generic_visit)
+
+    def visit(self, node, *args):
+        return self._visits[type(node)](self, node, *args)
+
+    def generic_visit(self, node, *args):
+        """What a node without a ``visit_`` method gives; ``None`` unless overridden."""
+        return None
