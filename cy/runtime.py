@@ -151,13 +151,6 @@ def too_large(kind: str, size: int, limits: Limits, pos: tuple[int, int]):
     )
 
 
-def check_size(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
-    kind = type(value)
-    if (kind is str or kind is list or kind is dict) and len(value) > limits.max_value_size:
-        too_large(kind.__name__, len(value), limits, pos)
-    return value
-
-
 def check_int(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
     if type(value) is int and value.bit_length() > limits.max_int_bits:
         raise LimitExceeded(
@@ -312,15 +305,6 @@ def deep_equal(a: Any, b: Any, pos: tuple[int, int]) -> bool:
     ensure_small(a, "a value compared with ==", pos=pos)
     ensure_small(b, "a value compared with ==", pos=pos)
     return bool(a == b)
-
-
-def equals(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except RecursionError:
-        raise
-    except Exception:
-        return False
 
 
 def contains(a: Any, b: Any, pos: tuple[int, int]) -> bool:
