@@ -1,9 +1,13 @@
 """Conformance runner: execute a corpus of Cy cases and judge them against expectations.
 
-The corpus format is one JSON object per line (see LANGUAGE.md §25). Each case carries a
-``script``, an ``input`` and either an expected value (``expected_raw``: the exact JSON
-text ``Cy.run()`` returned), an expected error (``error_class``, ``expected_error`` as a
-message substring, optionally ``error_line``/``error_col``) or ``expected_no_output``.
+Runs after the pipeline: imports ``program`` and the support modules it needs, each from
+its defining module (never the package ``cy``).
+
+The corpus format is one JSON object per line (see §25 of the Cy reference, LANGUAGE.md
+in the shared design docs). Each case carries a ``script``, an ``input`` and either an
+expected value (``expected_raw``: the exact JSON text ``Cy.run()`` returned), an expected
+error (``error_class``, ``expected_error`` as a message substring, optionally
+``error_line``/``error_col``) or ``expected_no_output``.
 Optional fields configure the run: ``tools`` (Python lambda sources), ``options``,
 ``mode: "async"``, ``hitl`` (answers for hi-latency calls, in order) and expectations on
 ``expected_pauses`` and ``expected_logs``.

@@ -1,4 +1,9 @@
-"""String literals: escape sequences and ``${...}`` / ``$name`` interpolation templates.
+"""Interpolation, part of the parser stage: ``${...}`` / ``$name`` templates in strings.
+
+Pipeline: scanner -> **parser (+ interpolation)** -> resolver -> typecheck -> codegen ->
+program. Imports only ``syntax``, ``errors`` and ``scanner`` (for ``process_escapes``);
+never ``parser``: placeholder expressions that need a real parse go through the
+``parse_program`` callback the parser passes to ``compile_string``.
 
 Templates are analysed at compile time. Placeholder expressions are found on the raw
 text; which of them are substituted is decided on the text with escapes resolved

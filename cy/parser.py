@@ -1,5 +1,10 @@
-"""Recursive-descent parser: tokens to the syntax tree of ``cy.syntax``.
+"""Parser stage of the Cy front end: tokens to the syntax tree of ``cy.syntax``.
 
+Pipeline: scanner -> **parser (+ interpolation)** -> resolver -> typecheck -> codegen ->
+program. Imports only ``syntax``, ``errors``, ``scanner`` and ``interpolation`` (to which
+it hands itself as the callback that parses placeholder expressions).
+
+A recursive-descent parser.
 Keywords are contextual, as in the reference grammar: a word is a keyword only where
 that keyword can appear; anywhere else it is an ordinary identifier (``a.if`` is a
 field access, ``True = 1`` an assignment the resolver rejects).

@@ -301,7 +301,8 @@ has_return = _Returns().body
 
 
 def return_coverage_error(body: list) -> CompilerError | None:
-    """The return-coverage rule of the reference (§17), reported at line 0, column 0."""
+    """The return-coverage rule of the Cy reference (§17 of LANGUAGE.md in the shared
+    design docs), reported at line 0, column 0."""
     if not has_return(body):
         return CompilerError(NO_RETURN, 0, 0)
     if any(type(node) is syntax.If for node in body) and not _branches_covered(body):

@@ -1,4 +1,5 @@
-"""Helpers called by generated code: the exact semantics and error messages of §4-§13.
+"""Helpers called by generated code: the exact semantics and error messages of §4-§13 of the
+Cy reference (LANGUAGE.md in the shared design docs).
 
 Every helper that can fail takes ``pos``, a ``(line, column)`` tuple. Generated code
 inlines the common fast paths (int arithmetic, dict/list indexing) and calls these for

@@ -1,4 +1,10 @@
-"""Turns Cy source text into tokens.
+"""Scanner stage of the Cy front end: source text to tokens, and string escapes.
+
+Pipeline: **scanner** -> parser (+ interpolation) -> resolver -> typecheck -> codegen ->
+program. The first stage: imports nothing from ``cy``.
+
+``process_escapes`` resolves the escape sequences of a string literal's content; the
+parser uses it for strings that do not interpolate.
 
 Words are not split into keywords and identifiers here: whether ``in`` or ``not`` is a
 keyword depends on where it appears, so the parser decides.

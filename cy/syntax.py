@@ -1,4 +1,9 @@
-"""Syntax tree of a Cy program. Every node carries its 1-based line and column."""
+"""Syntax tree of a Cy program, and the ``Visitor`` base every pass over it derives from.
+
+The node types every stage shares: the parser builds them; the resolver, the type checker
+and the code generator walk them through ``Visitor``. Imports nothing from ``cy``.
+Every node carries its 1-based line and column.
+"""
 
 from __future__ import annotations
 
