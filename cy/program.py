@@ -1,4 +1,11 @@
-"""Public entry points: compile a script once, run it many times."""
+"""Program stage, the last one: public entry points; compile a script once, run it many times.
+
+Pipeline: scanner -> parser (+ interpolation) -> resolver -> typecheck -> codegen ->
+**program**. Drives the earlier stages (``parser``, ``resolver``, ``typecheck``,
+``codegen``) and imports the support modules (``errors``, ``host``, ``options``,
+``runtime``, ``tools``, ``natives``); no module of ``cy`` imports this one except the
+package ``__init__`` and the conformance runner.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import syntax
-from .codegen import compile_function
+from .codegen import CodeGenerator, compile_function
 from .errors import CyError, CyNameError, CyRuntimeError, LimitExceeded
 from .host import AsyncLocalHost, LocalHost
 from .options import CyOptions
@@ -16,6 +23,7 @@ from .parser import parse
 from .resolver import Resolver
 from .runtime import RunState
 from .tools import ToolRegistry, canonical_name
+from .typecheck import type_errors
 
 
 class Outcome(NamedTuple):
@@ -56,8 +64,6 @@ def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple
     if not errors and options.undefined_variables == "error":
         errors = undefined_variable_errors(resolver, options.predefined)
     if not errors and options.check_types:
-        from .typecheck import type_errors
-
         errors = type_errors(tree, registry)
     return tree, resolver, errors
 
@@ -150,8 +156,6 @@ class Program:
 
     def python_source(self, is_async: bool = False) -> str:
         """The generated Python source (for debugging and tests)."""
-        from .codegen import CodeGenerator
-
         return CodeGenerator(self._tree, self.options, is_async=is_async).generate()[0]
 
     # -- running ----------------------------------------------------------------------
@@ -159,8 +163,6 @@ class Program:
     def _type_check(self, input: Any, variables: dict | None) -> None:
         if not self.options.check_types:
             return
-        from .typecheck import type_errors
-
         errors = type_errors(
             self._tree,
             self._registry,
