@@ -326,6 +326,9 @@ class CodeGenerator(Visitor):
     # Expressions: each ``visit_`` returns the Python source of the node and whether it
     # is a cheap, side-effect-free name.
 
+    def visit(self, node, defined):
+        return self._visits[type(node)](self, node, defined)
+
     def generic_visit(self, node, *args):
         what = "statement" if isinstance(node, syntax.STATEMENTS) else "expression"
         raise CompilerError(f"Unsupported {what} {type(node).__name__}", node.line, node.col)

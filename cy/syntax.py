@@ -224,8 +224,9 @@ class Visitor:
     """Base of every pass over the tree: ``visit`` calls ``visit_<NodeClass>``.
 
     The table from node class to method is built once per subclass, when the class is
-    created, so a visit is one dictionary lookup and one call. Extra positional
-    arguments are passed through unchanged.
+    created, so a visit is one dictionary lookup and one call. A pass whose methods take
+    an extra argument redefines ``visit`` with that fixed signature (or calls
+    ``self._visits[type(node)]`` itself), which is faster than passing ``*args`` through.
     """
 
     _visits: _Dispatch = _Dispatch({}, None)
@@ -242,8 +243,8 @@ class Visitor:
             table[kind] = getattr(cls, name)
         cls._visits = _Dispatch(table, cls.generic_visit)
 
-    def visit(self, node, *args):
-        return self._visits[type(node)](self, node, *args)
+    def visit(self, node):
+        return self._visits[type(node)](self, node)
 
     def generic_visit(self, node, *args):
         """What a node without a ``visit_`` method gives; ``None`` unless overridden."""
