@@ -17,11 +17,11 @@ import math
 import re
 from typing import Any
 
-from . import syntax
-from .syntax import Visitor
 from . import runtime as rt
+from . import syntax
 from .errors import CompilerError, CyRuntimeError
 from .options import CyOptions
+from .syntax import Visitor
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _MAX_PY_BLOCKS = 18

@@ -11,8 +11,8 @@ targets, checks ``break``/``continue`` placement and return coverage, and record
 from __future__ import annotations
 
 from . import syntax
-from .syntax import Visitor
 from .errors import CompilerError, CyError, ToolResolutionError
+from .syntax import Visitor
 from .tools import THREE_PART_PREFIXES, TWO_PART_PREFIXES, ToolRegistry
 
 RESERVED_LITERALS = frozenset({"True", "False", "None", "true", "false", "null"})

@@ -229,7 +229,7 @@ class Visitor:
     ``self._visits[type(node)]`` itself), which is faster than passing ``*args`` through.
     """
 
-    _visits: _Dispatch = _Dispatch({}, None)
+    _visits: _Dispatch
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -249,3 +249,6 @@ class Visitor:
     def generic_visit(self, node, *args):
         """What a node without a ``visit_`` method gives; ``None`` unless overridden."""
         return None
+
+
+Visitor._visits = _Dispatch({}, Visitor.generic_visit)

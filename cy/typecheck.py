@@ -16,8 +16,8 @@ import typing
 from typing import Any
 
 from . import syntax
-from .syntax import Visitor
 from .errors import CyTypeError
+from .syntax import Visitor
 from .tools import ToolRegistry
 
 ANY = ("any", False)
