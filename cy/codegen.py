@@ -1,4 +1,8 @@
-"""Back end: turns a checked syntax tree into the source of one Python function.
+"""Codegen stage of the Cy front end: a checked syntax tree to the source of one Python function.
+
+Pipeline: scanner -> parser (+ interpolation) -> resolver -> typecheck -> **codegen** ->
+program. Imports only ``syntax``, ``errors``, ``options`` and ``runtime`` (the helpers the
+generated code calls); never ``program``.
 
 Cy variables become locals named ``v_<name>``; helpers and resolved tools live in the
 function's globals under ``_``-prefixed names, so no script text can ever become a
@@ -13,10 +17,11 @@ import math
 import re
 from typing import Any
 
-from . import ast
 from . import runtime as rt
-from .errors import CompilerError
+from . import syntax
+from .errors import CompilerError, CyRuntimeError
 from .options import CyOptions
+from .syntax import Visitor
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _MAX_PY_BLOCKS = 18
@@ -84,15 +89,13 @@ def _stub(*_args: Any, **_kwargs: Any) -> None:
 
 
 def _bad_field_base(pos):
-    from .errors import CyRuntimeError
-
     raise CyRuntimeError("Field assignment base must be a variable, got ToolCallNode", pos[0], pos[1])
 
 
-class CodeGenerator:
+class CodeGenerator(Visitor):
     """Generates ``def _cy_main(_input, _vars, _host, _st)`` for one program."""
 
-    def __init__(self, program: ast.Program, options: CyOptions, *, is_async: bool) -> None:
+    def __init__(self, program: syntax.Program, options: CyOptions, *, is_async: bool) -> None:
         self.program = program
         self.options = options
         self.is_async = is_async
@@ -160,10 +163,11 @@ class CodeGenerator:
         if not body:
             self.emit("pass")
             return defined
+        visits = self._visits
         for stmt in body:
             if defined is _TERMINATES:
                 defined = set()
-            defined = self.statement(stmt, defined)
+            defined = visits[type(stmt)](self, stmt, defined)
         return defined
 
     def indented(self, body: list, defined):
@@ -172,48 +176,37 @@ class CodeGenerator:
         self.depth -= 1
         return after
 
-    def statement(self, node, defined: set):
-        kind = type(node)
-        if kind is ast.Assign:
-            value = node.value
-            if node.op != "=":
-                value = ast.Binary(node.line, node.col, node.op[0], ast.Var(node.line, node.col, node.name), value)
-            code, _ = self.expr(value, defined)
-            self.names.add(node.name)
-            self.emit(f"v_{node.name} = {code}")
-            return defined | {node.name}
-        if kind is ast.ExprStmt:
-            code, _ = self.expr(node.expr, defined)
-            self.emit(code)
-            return defined
-        if kind is ast.Return:
-            code, _ = self.expr(node.value, defined)
-            self.emit(f"return (True, {code})")
-            return _TERMINATES
-        if kind is ast.Break:
-            self.emit("break")
-            return _TERMINATES
-        if kind is ast.Continue:
-            self.emit("continue")
-            return _TERMINATES
-        if kind is ast.If:
-            return self.if_statement(node, defined)
-        if kind is ast.While:
-            return self.while_statement(node, defined)
-        if kind is ast.For:
-            return self.for_statement(node, defined)
-        if kind is ast.Try:
-            return self.try_statement(node, defined)
-        if kind is ast.IndexAssign:
-            return self.index_assign(node, defined)
-        if kind is ast.FieldAssign:
-            return self.field_assign(node, defined)
-        raise CompilerError(f"Unsupported statement {kind.__name__}", node.line, node.col)
+    def visit_Assign(self, node: syntax.Assign, defined: set):
+        value = node.value
+        if node.op != "=":
+            value = syntax.Binary(node.line, node.col, node.op[0], syntax.Var(node.line, node.col, node.name), value)
+        code, _ = self.visit(value, defined)
+        self.names.add(node.name)
+        self.emit(f"v_{node.name} = {code}")
+        return defined | {node.name}
 
-    def if_statement(self, node: ast.If, defined: set):
+    def visit_ExprStmt(self, node: syntax.ExprStmt, defined: set):
+        code, _ = self.visit(node.expr, defined)
+        self.emit(code)
+        return defined
+
+    def visit_Return(self, node: syntax.Return, defined: set):
+        code, _ = self.visit(node.value, defined)
+        self.emit(f"return (True, {code})")
+        return _TERMINATES
+
+    def visit_Break(self, node: syntax.Break, defined: set):
+        self.emit("break")
+        return _TERMINATES
+
+    def visit_Continue(self, node: syntax.Continue, defined: set):
+        self.emit("continue")
+        return _TERMINATES
+
+    def visit_If(self, node: syntax.If, defined: set):
         ends = []
         for number, (condition, body) in enumerate(node.branches):
-            code, _ = self.expr(condition, defined)
+            code, _ = self.visit(condition, defined)
             self.emit(("if " if number == 0 else "elif ") + code + ":")
             ends.append(self.indented(body, defined))
         if node.otherwise is not None:
@@ -237,23 +230,23 @@ class CodeGenerator:
             # workflow is spread over several activations instead of stalling one.
             self.emit("if _st.calls >= _st.yield_at: await _yield(_host, _st)")
 
-    def while_statement(self, node: ast.While, defined: set):
+    def visit_While(self, node: syntax.While, defined: set):
         pos = _pos(node)
         self.enter_py_block(node)
         self.emit("while True:")
         self.depth += 1
         self.tick(pos)
-        code, _ = self.expr(node.condition, defined)
+        code, _ = self.visit(node.condition, defined)
         self.emit(f"if not {code}: break")
         self.block(node.body, set(defined))
         self.depth -= 1
         self.blocks -= 1
         return defined
 
-    def for_statement(self, node: ast.For, defined: set):
+    def visit_For(self, node: syntax.For, defined: set):
         pos = _pos(node)
         items, position = self.temp(), self.temp()
-        code, _ = self.expr(node.iterable, defined)
+        code, _ = self.visit(node.iterable, defined)
         self.emit(f"{items} = _fiter({code}, {pos})")
         self.emit(f"{position} = 0")
         self.enter_py_block(node)
@@ -269,7 +262,7 @@ class CodeGenerator:
         self.blocks -= 1
         return defined
 
-    def try_statement(self, node: ast.Try, defined: set):
+    def visit_Try(self, node: syntax.Try, defined: set):
         self.enter_py_block(node, 2 if node.final is not None else 1)
         self.emit("try:")
         end_try = self.indented(node.body, defined)
@@ -293,35 +286,35 @@ class CodeGenerator:
         self.blocks -= 2 if node.final is not None else 1
         return after if after is _TERMINATES else after | defined
 
-    def index_assign(self, node: ast.IndexAssign, defined: set):
+    def visit_IndexAssign(self, node: syntax.IndexAssign, defined: set):
         target = node.target
         value_node = node.value
         if node.op != "=":
-            value_node = ast.Binary(node.line, node.col, node.op[0], target, value_node)
+            value_node = syntax.Binary(node.line, node.col, node.op[0], target, value_node)
         pos = _pos(node)
         value, container, key = self.temp(), self.temp(), self.temp()
-        self.emit(f"{value} = {self.expr(value_node, defined)[0]}")
-        self.emit(f"{container} = {self.expr(target.obj, defined)[0]}")
-        self.emit(f"{key} = {self.expr(target.index, defined)[0]}")
+        self.emit(f"{value} = {self.visit(value_node, defined)[0]}")
+        self.emit(f"{container} = {self.visit(target.obj, defined)[0]}")
+        self.emit(f"{key} = {self.visit(target.index, defined)[0]}")
         self.emit(f"if _type({container}) is _dict and _type({key}) is _str: {container}[{key}] = {value}")
         self.emit(f"else: _setidx({container}, {key}, {value}, {pos})")
         return defined
 
-    def field_assign(self, node: ast.FieldAssign, defined: set):
+    def visit_FieldAssign(self, node: syntax.FieldAssign, defined: set):
         target = node.target
         value_node = node.value
         if node.op != "=":
-            value_node = ast.Binary(node.line, node.col, node.op[0], target, value_node)
+            value_node = syntax.Binary(node.line, node.col, node.op[0], target, value_node)
         path = []
         base = target
-        while type(base) is ast.Field:
+        while type(base) is syntax.Field:
             path.append(base.name)
             base = base.obj
         path.reverse()
         pos = _pos(node)
         value = self.temp()
-        self.emit(f"{value} = {self.expr(value_node, defined)[0]}")
-        if type(base) is not ast.Var:
+        self.emit(f"{value} = {self.visit(value_node, defined)[0]}")
+        if type(base) is not syntax.Var:
             self.emit(f"_badbase({pos})")
             return defined
         root, _ = self.var(base.name, node.line, node.col, defined)
@@ -330,53 +323,60 @@ class CodeGenerator:
 
     # -- expressions ------------------------------------------------------------------
 
-    def expr(self, node, defined) -> tuple[str, bool]:
-        """Python source for ``node`` and whether it is a cheap, side-effect-free name."""
-        kind = type(node)
-        if kind is ast.Var:
-            return self.var(node.name, node.line, node.col, defined)
-        if kind is ast.Literal:
-            return self.literal(node.value), True
-        if kind is ast.Binary:
-            return self.binary(node, defined), False
-        if kind is ast.Logical:
-            return self.logical(node, defined), False
-        if kind is ast.Unary:
-            return self.unary(node, defined), False
-        if kind is ast.Field:
-            obj, simple = self.expr(node.obj, defined)
-            bound, ref = self.bind(obj, simple)
-            name = repr(node.name)
-            return f"({ref}.get({name}) if _type({bound}) is _dict else _fld({ref}, {name}))", False
-        if kind is ast.Index:
-            return self.index(node, defined), False
-        if kind is ast.Call:
-            return self.call(node, defined), False
-        if kind is ast.Interp:
-            values = [self.expr(value, defined)[0] for value in node.values]
-            parts = tuple(
-                part if type(part) is str else (part.slot, part.hint) for part in node.parts
-            )
-            packed = "(" + "".join(v + ", " for v in values) + ")"
-            return f"_render({packed}, {self.const(parts)}, _MODE, _TAG, _L, {_pos(node)}, _st)", False
-        if kind is ast.ListLit:
-            return "[" + ", ".join(self.expr(item, defined)[0] for item in node.items) + "]", False
-        if kind is ast.DictLit:
-            pairs = []
-            for key, value in node.pairs:
-                key_code, _ = self.expr(key, defined)
-                if type(key) is not ast.Literal:
-                    key_code = f"_key({key_code})"
-                pairs.append(f"{key_code}: {self.expr(value, defined)[0]}")
-            return "{" + ", ".join(pairs) + "}", False
-        if kind is ast.Comprehension:
-            return self.comprehension(node, defined), False
-        if kind is ast.IfExpr:
-            code = self.expr(node.otherwise, defined)[0]
-            for condition, value in reversed(node.branches):
-                code = f"{self.expr(value, defined)[0]} if {self.expr(condition, defined)[0]} else {code}"
-            return f"({code})", False
-        raise CompilerError(f"Unsupported expression {kind.__name__}", node.line, node.col)
+    # Expressions: each ``visit_`` returns the Python source of the node and whether it
+    # is a cheap, side-effect-free name.
+
+    def visit(self, node, defined):
+        return self._visits[type(node)](self, node, defined)
+
+    def generic_visit(self, node, *args):
+        what = "statement" if isinstance(node, syntax.STATEMENTS) else "expression"
+        raise CompilerError(f"Unsupported {what} {type(node).__name__}", node.line, node.col)
+
+    def visit_Var(self, node: syntax.Var, defined) -> tuple[str, bool]:
+        return self.var(node.name, node.line, node.col, defined)
+
+    def visit_Literal(self, node: syntax.Literal, defined) -> tuple[str, bool]:
+        return self.literal(node.value), True
+
+    def visit_Field(self, node: syntax.Field, defined) -> tuple[str, bool]:
+        # A chain ``a.b.c`` is built in a loop, innermost first: no recursion per field.
+        names = []
+        while type(node) is syntax.Field:
+            names.append(node.name)
+            node = node.obj
+        code, simple = self.visit(node, defined)
+        for field in reversed(names):
+            bound, ref = self.bind(code, simple)
+            name = repr(field)
+            code, simple = f"({ref}.get({name}) if _type({bound}) is _dict else _fld({ref}, {name}))", False
+        return code, simple
+
+    def visit_Interp(self, node: syntax.Interp, defined) -> tuple[str, bool]:
+        values = [self.visit(value, defined)[0] for value in node.values]
+        parts = tuple(
+            part if type(part) is str else (part.slot, part.hint) for part in node.parts
+        )
+        packed = "(" + "".join(v + ", " for v in values) + ")"
+        return f"_render({packed}, {self.const(parts)}, _MODE, _TAG, _L, {_pos(node)}, _st)", False
+
+    def visit_ListLit(self, node: syntax.ListLit, defined) -> tuple[str, bool]:
+        return "[" + ", ".join(self.visit(item, defined)[0] for item in node.items) + "]", False
+
+    def visit_DictLit(self, node: syntax.DictLit, defined) -> tuple[str, bool]:
+        pairs = []
+        for key, value in node.pairs:
+            key_code, _ = self.visit(key, defined)
+            if type(key) is not syntax.Literal:
+                key_code = f"_key({key_code})"
+            pairs.append(f"{key_code}: {self.visit(value, defined)[0]}")
+        return "{" + ", ".join(pairs) + "}", False
+
+    def visit_IfExpr(self, node: syntax.IfExpr, defined) -> tuple[str, bool]:
+        code = self.visit(node.otherwise, defined)[0]
+        for condition, value in reversed(node.branches):
+            code = f"{self.visit(value, defined)[0]} if {self.visit(condition, defined)[0]} else {code}"
+        return f"({code})", False
 
     def var(self, name: str, line: int, col: int, defined) -> tuple[str, bool]:
         self.names.add(name)
@@ -406,16 +406,16 @@ class CodeGenerator:
         name = self.temp()
         return f"({name} := {code})", name
 
-    def binary(self, node: ast.Binary, defined) -> str:
+    def visit_Binary(self, node: syntax.Binary, defined) -> tuple[str, bool]:
         spine = [node]
-        while type(spine[-1].left) is ast.Binary:
+        while type(spine[-1].left) is syntax.Binary:
             spine.append(spine[-1].left)
         if len(spine) <= _MAX_CHAIN:
-            left, left_simple = self.expr(node.left, defined)
-            return self.binary_step(node, left, left_simple, defined)
+            left, left_simple = self.visit(node.left, defined)
+            return self.binary_step(node, left, left_simple, defined), False
         # Long left-deep chains become a flat tuple of temporaries, evaluated in order.
         base = spine.pop()
-        code, simple = self.expr(base.left, defined)
+        code, simple = self.visit(base.left, defined)
         steps = []
         while True:
             name = self.temp()
@@ -424,11 +424,11 @@ class CodeGenerator:
             if not spine:
                 break
             base = spine.pop()
-        return "(" + ", ".join(steps) + ")[-1]"
+        return "(" + ", ".join(steps) + ")[-1]", False
 
-    def binary_step(self, node: ast.Binary, left: str, left_simple: bool, defined) -> str:
+    def binary_step(self, node: syntax.Binary, left: str, left_simple: bool, defined) -> str:
         op = node.op
-        right, right_simple = self.expr(node.right, defined)
+        right, right_simple = self.visit(node.right, defined)
         pos = _pos(node)
         if op == "==" or op == "!=":
             a_bind, a = self.bind(left, left_simple)
@@ -458,33 +458,33 @@ class CodeGenerator:
         helper = _COMPARE_HELPERS[op]
         return f"({a} {op} {b} if {both_int} else {helper}({a}, {b}, {pos}))"
 
-    def logical(self, node: ast.Logical, defined) -> str:
-        codes = [self.expr(operand, defined)[0] for operand in node.operands]
+    def visit_Logical(self, node: syntax.Logical, defined) -> tuple[str, bool]:
+        codes = [self.visit(operand, defined)[0] for operand in node.operands]
         if node.op == "and":
-            return "(" + " and ".join(codes) + ")"
+            return "(" + " and ".join(codes) + ")", False
         if node.op == "or":
-            return "(" + " or ".join(codes) + ")"
+            return "(" + " or ".join(codes) + ")", False
         code = codes[-1]
         for operand in reversed(codes[:-1]):
             name = self.temp()
             code = f"({name} if ({name} := {operand}) is not None else {code})"
-        return code
+        return code, False
 
-    def unary(self, node: ast.Unary, defined) -> str:
+    def visit_Unary(self, node: syntax.Unary, defined) -> tuple[str, bool]:
         if node.op == "not":
-            return f"(not {self.expr(node.operand, defined)[0]})"
+            return f"(not {self.visit(node.operand, defined)[0]})", False
         operand = node.operand
-        if type(operand) is ast.Literal and type(operand.value) in (int, float):
+        if type(operand) is syntax.Literal and type(operand.value) in (int, float):
             value = -operand.value if node.op == "-" else operand.value
-            return self.literal(value)
-        code, simple = self.expr(operand, defined)
+            return self.literal(value), False
+        code, simple = self.visit(operand, defined)
         bound, ref = self.bind(code, simple)
         op = node.op
-        return f"({op}{ref} if _type({bound}) is _int else _unary({op!r}, {ref}, {_pos(node)}))"
+        return f"({op}{ref} if _type({bound}) is _int else _unary({op!r}, {ref}, {_pos(node)}))", False
 
-    def index(self, node: ast.Index, defined) -> str:
-        obj, obj_simple = self.expr(node.obj, defined)
-        key, key_simple = self.expr(node.index, defined)
+    def visit_Index(self, node: syntax.Index, defined) -> tuple[str, bool]:
+        obj, obj_simple = self.visit(node.obj, defined)
+        key, key_simple = self.visit(node.index, defined)
         obj_bind, o = self.bind(obj, obj_simple)
         key_bind, k = self.bind(key, key_simple)
         pos = _pos(node)
@@ -493,15 +493,15 @@ class CodeGenerator:
             f"{o}.get({k}) if _type({key_bind}) is _str and _type({o}) is _dict else "
             f"{o}[{k}] if _type({k}) is _int and _type({o}) is _list and -_len({o}) <= {k} < _len({o}) else "
             f"_idx({o}, {k}, {pos}))"
-        )
+        ), False
 
-    def call(self, node: ast.Call, defined) -> str:
-        args = [self.expr(arg, defined)[0] for arg in node.args]
-        kwargs = [(name, self.expr(value, defined)[0]) for name, value in node.kwargs]
+    def visit_Call(self, node: syntax.Call, defined) -> tuple[str, bool]:
+        args = [self.visit(arg, defined)[0] for arg in node.args]
+        kwargs = [(name, self.visit(value, defined)[0]) for name, value in node.kwargs]
         packed_args = "(" + "".join(a + ", " for a in args) + ")"
         packed_kwargs = "{" + ", ".join(f"{name!r}: {code}" for name, code in kwargs) + "}"
         if node.spec is None:
-            return f"_stub(*{packed_args}, **{packed_kwargs})"
+            return f"_stub(*{packed_args}, **{packed_kwargs})", False
         caller = rt.ToolCaller(
             node.spec,
             node.name,
@@ -513,10 +513,10 @@ class CodeGenerator:
         self.globals[name] = caller
         call = f"{name}.call(_host, _st, {_pos(node)}, {packed_args}, {packed_kwargs})"
         if self.is_async and (not caller.inline or node.spec.is_async):
-            return f"(await {name}.call_async(_host, _st, {_pos(node)}, {packed_args}, {packed_kwargs}))"
+            return f"(await {name}.call_async(_host, _st, {_pos(node)}, {packed_args}, {packed_kwargs}))", False
         if self.is_async:
-            return f"(_st.calls < _st.yield_at or await _ybefore(_host, _st), {call})[1]"
-        return call
+            return f"(_st.calls < _st.yield_at or await _ybefore(_host, _st), {call})[1]", False
+        return call, False
 
     def globals_limits(self) -> rt.Limits:
         return rt.Limits(
@@ -527,28 +527,28 @@ class CodeGenerator:
             self.options.max_call_operations,
         )
 
-    def comprehension(self, node: ast.Comprehension, defined) -> str:
+    def visit_Comprehension(self, node: syntax.Comprehension, defined) -> tuple[str, bool]:
         items = self.temp()
         element_var = self.temp()
-        iterable, _ = self.expr(node.iterable, defined)
+        iterable, _ = self.visit(node.iterable, defined)
         inner = (defined | {node.var}) if defined is not _TERMINATES else {node.var}
         self.names.add(node.var)
-        element, _ = self.expr(node.element, inner)
+        element, _ = self.visit(node.element, inner)
         clauses = (
             f"for {element_var} in {items} "
             f"if (_it := _it + 1) <= {self.limit} or _over(_it, _L, (0, 0)) "
             f"if (v_{node.var} := {element_var}) is {element_var}"
         )
         if node.condition is not None:
-            clauses += f" if {self.expr(node.condition, inner)[0]}"
-        return f"(({items} := _citer({iterable})), [{element} {clauses}])[1]"
+            clauses += f" if {self.visit(node.condition, inner)[0]}"
+        return f"(({items} := _citer({iterable})), [{element} {clauses}])[1]", False
 
 
 def _pos(node) -> str:
     return f"({node.line}, {node.col})"
 
 
-def compile_function(program: ast.Program, options: CyOptions, *, is_async: bool):
+def compile_function(program: syntax.Program, options: CyOptions, *, is_async: bool):
     """Generate, compile and return the program's main function."""
     generator = CodeGenerator(program, options, is_async=is_async)
     source, extra = generator.generate()

@@ -1,9 +1,13 @@
 """Conformance runner: execute a corpus of Cy cases and judge them against expectations.
 
-The corpus format is one JSON object per line (see LANGUAGE.md §25). Each case carries a
-``script``, an ``input`` and either an expected value (``expected_raw``: the exact JSON
-text ``Cy.run()`` returned), an expected error (``error_class``, ``expected_error`` as a
-message substring, optionally ``error_line``/``error_col``) or ``expected_no_output``.
+Runs after the pipeline: imports ``program`` and the support modules it needs, each from
+its defining module (never the package ``cy``).
+
+The corpus format is one JSON object per line (see §25 of the Cy reference, LANGUAGE.md
+in the shared design docs). Each case carries a ``script``, an ``input`` and either an
+expected value (``expected_raw``: the exact JSON text ``Cy.run()`` returned), an expected
+error (``error_class``, ``expected_error`` as a message substring, optionally
+``error_line``/``error_col``) or ``expected_no_output``.
 Optional fields configure the run: ``tools`` (Python lambda sources), ``options``,
 ``mode: "async"``, ``hitl`` (answers for hi-latency calls, in order) and expectations on
 ``expected_pauses`` and ``expected_logs``.
@@ -118,7 +122,7 @@ def base_registry():
     """The native registry, built once; each case gets its own copy."""
     global _BASE_REGISTRY
     if _BASE_REGISTRY is None:
-        from cy.natives import default_registry
+        from .natives.registry import default_registry
 
         _BASE_REGISTRY = default_registry()
     return _BASE_REGISTRY.copy()
@@ -164,7 +168,7 @@ def build_registry(tools: dict[str, Any] | None):
 
 
 def _option_fields() -> set[str] | None:
-    from cy import CyOptions
+    from .options import CyOptions
 
     if dataclasses.is_dataclass(CyOptions):
         return {f.name for f in dataclasses.fields(CyOptions)}
@@ -173,7 +177,7 @@ def _option_fields() -> set[str] | None:
 
 def build_options(options: dict[str, Any] | None):
     """``CyOptions`` from a case's ``options`` (run-level and ignored keys left out)."""
-    from cy import CyOptions
+    from .options import CyOptions
 
     known = _option_fields()
     kwargs = {}
@@ -256,7 +260,7 @@ class Execution:
 
 
 def _error_dict(exc: BaseException) -> dict[str, Any]:
-    from cy.errors import CyError
+    from .errors import CyError
 
     if isinstance(exc, CyError):
         data = exc.to_dict()
@@ -284,8 +288,8 @@ def _caused_by_pause(exc: BaseException) -> bool:
 
 def execute_case(case: dict[str, Any]) -> Execution:
     """Compile and run one case. Never raises for script errors (they are recorded)."""
-    from cy import compile_script
-    from cy.host import AsyncLocalHost, LocalHost
+    from .program import compile_script
+    from .host import AsyncLocalHost, LocalHost
 
     execution = Execution(id=case["id"])
     options = case.get("options") or {}

@@ -174,12 +174,3 @@ ERROR_CLASSES: dict[str, type[CyError]] = {
         ValueNotSerializable,
     )
 }
-
-
-def error_from_dict(data: dict[str, Any]) -> CyError:
-    """Rebuild an error from ``CyError.to_dict()`` output (used across process boundaries)."""
-    cls = ERROR_CLASSES.get(data.get("type", ""), CyError)
-    error = cls(data.get("message", ""), data.get("line") or 0, data.get("column") or 0)
-    if cls is CyError and data.get("type"):
-        error.type = data["type"]
-    return error

@@ -1,4 +1,9 @@
-"""String literals: escape sequences and ``${...}`` / ``$name`` interpolation templates.
+"""Interpolation, part of the parser stage: ``${...}`` / ``$name`` templates in strings.
+
+Pipeline: scanner -> **parser (+ interpolation)** -> resolver -> typecheck -> codegen ->
+program. Imports only ``syntax``, ``errors`` and ``scanner`` (for ``process_escapes``);
+never ``parser``: placeholder expressions that need a real parse go through the
+``parse_program`` callback the parser passes to ``compile_string``.
 
 Templates are analysed at compile time. Placeholder expressions are found on the raw
 text; which of them are substituted is decided on the text with escapes resolved
@@ -9,11 +14,12 @@ placeholder expressions are relative to the string content.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
-from . import ast
+from . import syntax
 from .errors import CyError, CySyntaxError
+from .scanner import process_escapes
 
-_LITERAL_ESCAPES = (("\\$", "$"), ("\\{", "{"), ("\\}", "}"), ("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ('\\"', '"'))
 _TEMPLATE_ESCAPES = ("$", "{", "}", "\\", '"', "n", "t", "r")
 _RESOLVED = {"$": "$", "{": "{", "}": "}", "\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
 
@@ -28,37 +34,33 @@ _INDEX_PREFIX_OPERATORS = (" + ", " - ", " * ", " / ", " and ", " or ", " not ")
 _EXPRESSION_MARKERS = ("(", ")", "+", "-", "*", "/", "and", "or", "not")
 _PREFIX = "tempExpr = "
 
-
-def process_escapes(text: str) -> str:
-    """Resolve the escapes of a non-interpolated string literal."""
-    if "\\" not in text:
-        return text
-    protected = text.replace("\\\\", "\x00")
-    for sequence, char in _LITERAL_ESCAPES:
-        protected = protected.replace(sequence, char)
-    return protected.replace("\x00", "\\")
+ParseProgram = Callable[[str], syntax.Program]
 
 
-def compile_string(content: str, line: int, col: int, max_depth: int = 100):
-    """A ``Literal`` or, when the text interpolates, an ``Interp`` node."""
+def compile_string(content: str, line: int, col: int, parse_program: ParseProgram):
+    """A ``Literal`` or, when the text interpolates, an ``Interp`` node.
+
+    ``parse_program`` parses a whole program (the parser passes its own); placeholder
+    expressions that are not simple names or paths are parsed with it.
+    """
     if "$" not in content or not _HAS_INTERPOLATION.search(content):
-        return ast.Literal(line, col, process_escapes(content))
-    return _Template(content, max_depth).build(line, col)
+        return syntax.Literal(line, col, process_escapes(content))
+    return _Template(content, parse_program).build(line, col)
 
 
 class _Template:
-    def __init__(self, raw: str, max_depth: int) -> None:
+    def __init__(self, raw: str, parse_program: ParseProgram) -> None:
         self.raw = raw
-        self.max_depth = max_depth
+        self.parse_program = parse_program
 
-    def build(self, line: int, col: int) -> ast.Interp:
+    def build(self, line: int, col: int) -> syntax.Interp:
         values: list = []
         slots: dict[tuple[int, int], int] = {}
         compiled = self._compile_matches()
         for start, end, expr_text, is_simple in compiled:
             pos_line, pos_col = self._position(start)
             if is_simple:
-                node = ast.Var(pos_line, pos_col, expr_text)
+                node = syntax.Var(pos_line, pos_col, expr_text)
             else:
                 node = self._expression(expr_text.strip(), pos_line, pos_col)
             if node is not None:
@@ -81,11 +83,11 @@ class _Template:
                 continue
             if m_start > cursor:
                 parts.append(_resolve(text[cursor:m_start]))
-            parts.append(ast.Placeholder(slot, _resolve(hint) if hint is not None else None))
+            parts.append(syntax.Placeholder(slot, _resolve(hint) if hint is not None else None))
             cursor = m_end
         if cursor < len(text):
             parts.append(_resolve(text[cursor:]))
-        return ast.Interp(line, col, parts, values)
+        return syntax.Interp(line, col, parts, values)
 
     # -- matching ---------------------------------------------------------------------
 
@@ -163,13 +165,11 @@ class _Template:
             return self._indexed(content)
         if "." in content and not ("(" in content and ")" in content):
             return _field_chain(content, line, col)
-        return ast.Var(line, col, _strip_dollar(content))
+        return syntax.Var(line, col, _strip_dollar(content))
 
     def _full_parse(self, content: str, line: int, col: int):
-        from .parser import Parser
-
         try:
-            program = Parser(_PREFIX + content.replace("$", ""), self.max_depth).program()
+            program = self.parse_program(_PREFIX + content.replace("$", ""))
         except CyError:
             if any(marker in content for marker in _EXPRESSION_MARKERS):
                 if re.search(r"\.\w+\s*\[['\"]", content) or re.search(r"\]\.\w+", content):
@@ -180,12 +180,12 @@ class _Template:
                         col,
                     ) from None
                 raise CySyntaxError(f"Invalid expression syntax: {content}", line, col) from None
-            return ast.Var(line, col, content)
+            return syntax.Var(line, col, content)
         if program.body:
             first = program.body[0]
-            if isinstance(first, ast.Assign) and first.op == "=":
+            if isinstance(first, syntax.Assign) and first.op == "=":
                 return first.value
-        return ast.Var(line, col, content)
+        return syntax.Var(line, col, content)
 
     def _indexed(self, content: str):
         current = None
@@ -199,29 +199,29 @@ class _Template:
             index_text = remaining[open_at + 1 : close_at].strip()
             if current is None:
                 if not obj_text:
-                    return ast.Var(1, 1, content)
+                    return syntax.Var(1, 1, content)
                 if "." in obj_text:
                     current = _field_chain(obj_text, 1, 1)
                 else:
-                    current = ast.Var(1, 1, _strip_dollar(obj_text))
-            current = ast.Index(1, 1, current, self._index_expression(index_text))
+                    current = syntax.Var(1, 1, _strip_dollar(obj_text))
+            current = syntax.Index(1, 1, current, self._index_expression(index_text))
             remaining = remaining[close_at + 1 :].strip()
             if not remaining or not remaining.startswith("["):
                 break
-        return current if current is not None else ast.Var(1, 1, content)
+        return current if current is not None else syntax.Var(1, 1, content)
 
     def _index_expression(self, text: str):
         text = text.strip()
         if len(text) >= 1 and text[0] == text[-1] and text[0] in "'\"":
-            return ast.Literal(1, 1, text[1:-1])
+            return syntax.Literal(1, 1, text[1:-1])
         try:
-            return ast.Literal(1, 1, float(text) if "." in text else int(text))
+            return syntax.Literal(1, 1, float(text) if "." in text else int(text))
         except ValueError:
             pass
         if text.startswith("$") and len(text) > 1 and _is_identifier(text[1:]):
-            return ast.Var(1, 1, text[1:])
+            return syntax.Var(1, 1, text[1:])
         if _is_identifier(text):
-            return ast.Var(1, 1, text)
+            return syntax.Var(1, 1, text)
         node = self._expression(text, 1, 1)
         if node is None:
             raise CySyntaxError(f"Failed to parse index expression: {text}", 1, 1)
@@ -253,9 +253,9 @@ def _is_identifier(text: str) -> bool:
 
 def _field_chain(text: str, line: int, col: int):
     parts = text.split(".")
-    node = ast.Var(line, col, _strip_dollar(parts[0]))
+    node = syntax.Var(line, col, _strip_dollar(parts[0]))
     for name in parts[1:]:
-        node = ast.Field(line, col, node, name)
+        node = syntax.Field(line, col, node, name)
     return node
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class CyOptions:
     max_iterations: int = 100_000
-    """Loop budget shared by every loop and comprehension of a run (§10.7)."""
+    """Loop budget shared by every loop and comprehension of a run (§10.7 of the Cy
+    reference, LANGUAGE.md in the shared design docs)."""
     max_operations: int = 10_000_000
     """Total work budget: loop ticks, tool calls and comprehension elements."""
     max_value_size: int = 10_000_000

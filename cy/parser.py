@@ -1,17 +1,23 @@
-"""Recursive-descent parser: tokens to the syntax tree of ``cy.ast``.
+"""Parser stage of the Cy front end: tokens to the syntax tree of ``cy.syntax``.
 
+Pipeline: scanner -> **parser (+ interpolation)** -> resolver -> typecheck -> codegen ->
+program. Imports only ``syntax``, ``errors``, ``scanner`` and ``interpolation`` (to which
+it hands itself as the callback that parses placeholder expressions).
+
+A recursive-descent parser.
 Keywords are contextual, as in the reference grammar: a word is a keyword only where
 that keyword can appear; anywhere else it is an ordinary identifier (``a.if`` is a
-field access, ``True = 1`` an assignment the checker rejects).
+field access, ``True = 1`` an assignment the resolver rejects).
 """
 
 from __future__ import annotations
 
 import re
 
-from . import ast
+from . import syntax
 from .errors import CySyntaxError
-from .scanner import DQ, EOF, ERROR, NUMBER, OP, SQ, TQ, WORD, Token, scan
+from .interpolation import compile_string
+from .scanner import DQ, EOF, ERROR, NUMBER, OP, SQ, TQ, WORD, Token, process_escapes, scan
 
 ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%="})
 STATEMENT_KEYWORDS = frozenset({"if", "while", "for", "return", "break", "continue", "try"})
@@ -135,12 +141,12 @@ class Parser:
 
     # -- program and statements -------------------------------------------------------
 
-    def program(self) -> ast.Program:
+    def program(self) -> syntax.Program:
         body = []
         tokens = self.tokens
         while tokens[self.i].kind != EOF:
             body.append(self.statement())
-        return ast.Program(body, self.source)
+        return syntax.Program(body, self.source)
 
     def block(self) -> list:
         start = self.expect_op("{")
@@ -169,7 +175,7 @@ class Parser:
                 self.expect_op("(")
                 condition = self.expression()
                 self.expect_op(")")
-                return ast.While(tok.line, tok.col, condition, self.block())
+                return syntax.While(tok.line, tok.col, condition, self.block())
             if word == "for":
                 self.i += 1
                 self.expect_op("(")
@@ -177,20 +183,20 @@ class Parser:
                 self.expect_word("in")
                 iterable = self.expression()
                 self.expect_op(")")
-                return ast.For(tok.line, tok.col, name, iterable, self.block())
+                return syntax.For(tok.line, tok.col, name, iterable, self.block())
             if word == "return":
                 self.i += 1
-                return ast.Return(tok.line, tok.col, self.expression())
+                return syntax.Return(tok.line, tok.col, self.expression())
             if word == "break":
                 self.i += 1
-                return ast.Break(tok.line, tok.col)
+                return syntax.Break(tok.line, tok.col)
             if word == "continue":
                 self.i += 1
-                return ast.Continue(tok.line, tok.col)
+                return syntax.Continue(tok.line, tok.col)
             return self.try_statement()
         return self.word_statement()
 
-    def if_statement(self) -> ast.If:
+    def if_statement(self) -> syntax.If:
         tok = self.advance()
         branches = []
         self.expect_op("(")
@@ -207,9 +213,9 @@ class Parser:
         if self.at_word("else"):
             self.i += 1
             otherwise = self.block()
-        return ast.If(tok.line, tok.col, branches, otherwise)
+        return syntax.If(tok.line, tok.col, branches, otherwise)
 
-    def try_statement(self) -> ast.Try:
+    def try_statement(self) -> syntax.Try:
         tok = self.advance()
         body = self.block()
         catches = []
@@ -230,7 +236,7 @@ class Parser:
             self.i += 1
             final = self.block()
         name, catch_body, catch = catches[0]
-        return ast.Try(tok.line, tok.col, body, name, catch_body, final, catch.line, catch.col)
+        return syntax.Try(tok.line, tok.col, body, name, catch_body, final, catch.line, catch.col)
 
     def word_statement(self):
         tok = self.advance()
@@ -238,20 +244,20 @@ class Parser:
         if nxt.kind == OP and nxt.text in ("(", "::"):
             target = self.call(tok)
         else:
-            target = ast.Var(tok.line, tok.col, tok.text)
+            target = syntax.Var(tok.line, tok.col, tok.text)
         target = self.postfix(target)
         op = self.tokens[self.i]
-        if op.kind == OP and op.text in ASSIGN_OPS and not isinstance(target, ast.Call):
+        if op.kind == OP and op.text in ASSIGN_OPS and not isinstance(target, syntax.Call):
             self.i += 1
             value = self.expression()
-            if isinstance(target, ast.Var):
-                return ast.Assign(tok.line, tok.col, target.name, op.text, value)
-            if isinstance(target, ast.Field):
-                return ast.FieldAssign(tok.line, tok.col, target, op.text, value)
-            return ast.IndexAssign(tok.line, tok.col, target, op.text, value)
-        if isinstance(target, ast.Call):
-            return ast.ExprStmt(target.line, target.col, target)
-        if isinstance(target, ast.Var) and op.kind == OP and op.text == "==":
+            if isinstance(target, syntax.Var):
+                return syntax.Assign(tok.line, tok.col, target.name, op.text, value)
+            if isinstance(target, syntax.Field):
+                return syntax.FieldAssign(tok.line, tok.col, target, op.text, value)
+            return syntax.IndexAssign(tok.line, tok.col, target, op.text, value)
+        if isinstance(target, syntax.Call):
+            return syntax.ExprStmt(target.line, target.col, target)
+        if isinstance(target, syntax.Var) and op.kind == OP and op.text == "==":
             self.error(op, "'='", column_shift=1)
         self.error(op, "an assignment operator")
 
@@ -265,7 +271,7 @@ class Parser:
             while self.at_op("??"):
                 self.i += 1
                 operands.append(self.or_expr())
-            first = ast.Logical(start.line, start.col, "??", operands)
+            first = syntax.Logical(start.line, start.col, "??", operands)
         return first
 
     def or_expr(self):
@@ -276,7 +282,7 @@ class Parser:
             while self.at_word("or"):
                 self.i += 1
                 operands.append(self.and_expr())
-            return ast.Logical(start.line, start.col, "or", operands)
+            return syntax.Logical(start.line, start.col, "or", operands)
         return first
 
     def and_expr(self):
@@ -287,14 +293,14 @@ class Parser:
             while self.at_word("and"):
                 self.i += 1
                 operands.append(self.not_expr())
-            return ast.Logical(start.line, start.col, "and", operands)
+            return syntax.Logical(start.line, start.col, "and", operands)
         return first
 
     def not_expr(self):
         tok = self.tokens[self.i]
         if tok.kind == WORD and tok.text == "not":
             self.i += 1
-            return ast.Unary(tok.line, tok.col, "not", self.binary(1))
+            return syntax.Unary(tok.line, tok.col, "not", self.binary(1))
         return self.binary(1)
 
     def binary(self, min_prec: int):
@@ -315,7 +321,7 @@ class Parser:
                 return left
             self.i += 1
             right = self.binary(prec + 1)
-            left = ast.Binary(start.line, start.col, tok.text, left, right)
+            left = syntax.Binary(start.line, start.col, tok.text, left, right)
 
     def unary(self):
         tok = self.tokens[self.i]
@@ -324,7 +330,7 @@ class Parser:
             self.enter(tok)
             operand = self.unary()
             self.depth -= 1
-            return ast.Unary(tok.line, tok.col, tok.text, operand)
+            return syntax.Unary(tok.line, tok.col, tok.text, operand)
         return self.primary()
 
     def primary(self):
@@ -335,25 +341,23 @@ class Parser:
             if word in EXPRESSION_KEYWORDS:
                 if word == "if":
                     return self.if_expression(tok)
-                return ast.Literal(tok.line, tok.col, LITERAL_WORDS[word])
+                return syntax.Literal(tok.line, tok.col, LITERAL_WORDS[word])
             nxt = self.tokens[self.i]
             if nxt.kind == OP and nxt.text in ("(", "::"):
                 node = self.call(tok)
             else:
-                node = ast.Var(tok.line, tok.col, word)
+                node = syntax.Var(tok.line, tok.col, word)
             return self.postfix(node)
         if kind == NUMBER:
             text = tok.text
             value = float(text) if "." in text else int(text)
-            return ast.Literal(tok.line, tok.col, value)
+            return syntax.Literal(tok.line, tok.col, value)
         if kind == DQ:
             return self.string(tok, tok.text[1:-1])
         if kind == TQ:
             return self.string(tok, tok.text[3:-3])
         if kind == SQ:
-            from .interpolation import process_escapes
-
-            return ast.Literal(tok.line, tok.col, process_escapes(tok.text[1:-1]))
+            return syntax.Literal(tok.line, tok.col, process_escapes(tok.text[1:-1]))
         if kind == OP:
             text = tok.text
             if text == "(":
@@ -370,9 +374,11 @@ class Parser:
         self.error(tok, "an expression")
 
     def string(self, tok: Token, content: str):
-        from .interpolation import compile_string
+        return compile_string(content, tok.line, tok.col, self.parse_nested)
 
-        return compile_string(content, tok.line, tok.col, self.max_depth)
+    def parse_nested(self, source: str) -> syntax.Program:
+        """Parse ``source`` as a program with this parser's nesting limit (placeholders)."""
+        return Parser(source, self.max_depth).program()
 
     def postfix(self, node):
         tokens = self.tokens
@@ -381,17 +387,17 @@ class Parser:
             while tok.kind == OP and tok.text == ".":
                 self.i += 1
                 name = self.expect_name()
-                node = ast.Field(node.line, node.col, node, name.text)
+                node = syntax.Field(node.line, node.col, node, name.text)
                 tok = tokens[self.i]
         while tok.kind == OP and tok.text == "[":
             self.i += 1
             index = self.expression()
             self.expect_op("]")
-            node = ast.Index(node.line, node.col, node, index)
+            node = syntax.Index(node.line, node.col, node, index)
             tok = tokens[self.i]
         return node
 
-    def call(self, name_tok: Token) -> ast.Call:
+    def call(self, name_tok: Token) -> syntax.Call:
         parts = [name_tok.text]
         while self.at_op("::"):
             if len(parts) == 3:
@@ -431,14 +437,14 @@ class Parser:
         else:
             self.i += 1
         self.depth -= 1
-        return ast.Call(name_tok.line, name_tok.col, "::".join(parts), args, kwargs)
+        return syntax.Call(name_tok.line, name_tok.col, "::".join(parts), args, kwargs)
 
     def list_or_comprehension(self, open_tok: Token):
         self.enter(open_tok)
         if self.at_op("]"):
             self.i += 1
             self.depth -= 1
-            return ast.ListLit(open_tok.line, open_tok.col, [])
+            return syntax.ListLit(open_tok.line, open_tok.col, [])
         first = self.expression()
         if self.at_word("for"):
             self.i += 1
@@ -455,7 +461,7 @@ class Parser:
                 self.expect_op(")")
             self.expect_op("]")
             self.depth -= 1
-            return ast.Comprehension(open_tok.line, open_tok.col, first, name, iterable, condition)
+            return syntax.Comprehension(open_tok.line, open_tok.col, first, name, iterable, condition)
         items = [first]
         while self.at_op(","):
             self.i += 1
@@ -464,7 +470,7 @@ class Parser:
             items.append(self.expression())
         self.expect_op("]")
         self.depth -= 1
-        return ast.ListLit(open_tok.line, open_tok.col, items)
+        return syntax.ListLit(open_tok.line, open_tok.col, items)
 
     def dictionary(self, open_tok: Token):
         self.enter(open_tok)
@@ -484,9 +490,9 @@ class Parser:
                 self.error(self.peek(), "',' or '}'")
         self.i += 1
         self.depth -= 1
-        return ast.DictLit(open_tok.line, open_tok.col, pairs)
+        return syntax.DictLit(open_tok.line, open_tok.col, pairs)
 
-    def if_expression(self, tok: Token) -> ast.IfExpr:
+    def if_expression(self, tok: Token) -> syntax.IfExpr:
         self.enter(tok)
         branches = []
         while True:
@@ -506,7 +512,7 @@ class Parser:
         otherwise = self.expression()
         self.expect_op("}")
         self.depth -= 1
-        return ast.IfExpr(tok.line, tok.col, branches, otherwise)
+        return syntax.IfExpr(tok.line, tok.col, branches, otherwise)
 
 
 def _describe(tok: Token) -> str:
@@ -519,7 +525,7 @@ def _describe(tok: Token) -> str:
     return f"'{tok.text}'"
 
 
-def parse(source: str, max_depth: int = 100) -> ast.Program:
+def parse(source: str, max_depth: int = 100) -> syntax.Program:
     """Parse a whole program; raises ``CySyntaxError``."""
     try:
         return Parser(source, max_depth).program()

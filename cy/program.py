@@ -1,4 +1,11 @@
-"""Public entry points: compile a script once, run it many times."""
+"""Program stage, the last one: public entry points; compile a script once, run it many times.
+
+Pipeline: scanner -> parser (+ interpolation) -> resolver -> typecheck -> codegen ->
+**program**. Drives the earlier stages (``parser``, ``resolver``, ``typecheck``,
+``codegen``) and imports the support modules (``errors``, ``host``, ``options``,
+``runtime``, ``tools``, ``natives``); no module of ``cy`` imports this one except the
+package ``__init__`` and the conformance runner.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,16 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import ast
-from .checker import Checker
-from .codegen import compile_function
+from . import syntax
+from .codegen import CodeGenerator, compile_function
 from .errors import CyError, CyNameError, CyRuntimeError, LimitExceeded
 from .host import AsyncLocalHost, LocalHost
 from .options import CyOptions
 from .parser import parse
+from .resolver import Resolver
 from .runtime import RunState
 from .tools import ToolRegistry, canonical_name
+from .typecheck import type_errors
 
 
 class Outcome(NamedTuple):
@@ -41,25 +49,23 @@ class Analysis:
 
 
 def _default_registry() -> ToolRegistry:
-    from .natives import default_registry
+    from .natives.registry import default_registry
 
     return default_registry()
 
 
-def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple[ast.Program, Checker, list[CyError]]:
+def _front_end(source: str, registry: ToolRegistry, options: CyOptions) -> tuple[syntax.Program, Resolver, list[CyError]]:
     tree = parse(source, options.max_nesting_depth)
-    checker = Checker(registry, stub_tools=options.stub_tools)
+    resolver = Resolver(registry, stub_tools=options.stub_tools)
     try:
-        errors = checker.check(tree, validate_output=options.validate_output)
+        errors = resolver.resolve(tree, validate_output=options.validate_output)
     except RecursionError:
         errors = [CyError("Program is nested too deeply", 1, 1)]
     if not errors and options.undefined_variables == "error":
-        errors = undefined_variable_errors(checker, options.predefined)
+        errors = undefined_variable_errors(resolver, options.predefined)
     if not errors and options.check_types:
-        from .typecheck import type_errors
-
         errors = type_errors(tree, registry)
-    return tree, checker, errors
+    return tree, resolver, errors
 
 
 PYTHON_SPELLINGS = {
@@ -84,12 +90,12 @@ def name_suggestion(name: str, known: set[str]) -> str | None:
     return f"Did you mean '{close[0]}'?" if close else None
 
 
-def undefined_variable_errors(checker: Checker, predefined: tuple[str, ...] = ()) -> list[CyError]:
+def undefined_variable_errors(resolver: Resolver, predefined: tuple[str, ...] = ()) -> list[CyError]:
     """A NameError at the first read of every name the script reads but never assigns."""
-    known = set(checker.assigned) | {"input", *predefined}
+    known = set(resolver.assigned) | {"input", *predefined}
     errors: list[CyError] = []
-    for name in sorted(checker.read - known, key=lambda n: checker.first_read.get(n, (0, 0))):
-        line, column = checker.first_read.get(name, (0, 0))
+    for name in sorted(resolver.read - known, key=lambda n: resolver.first_read.get(n, (0, 0))):
+        line, column = resolver.first_read.get(name, (0, 0))
         suggestion = name_suggestion(name, known)
         message = f"Variable '{name}' is never assigned" + (f". {suggestion}" if suggestion else "")
         errors.append(CyNameError(message, line, column, suggestion=suggestion))
@@ -102,10 +108,10 @@ def compile_script(
     """Parse and check ``source``; raises the first compile-time ``CyError``."""
     options = options or CyOptions()
     registry = registry if registry is not None else _default_registry()
-    tree, checker, errors = _front_end(source, registry, options)
+    tree, resolver, errors = _front_end(source, registry, options)
     if errors:
         raise errors[0]
-    return Program(source, tree, checker, options, registry)
+    return Program(source, tree, resolver, options, registry)
 
 
 def check_script(
@@ -125,15 +131,15 @@ class Program:
     """A compiled script. Thread-safe to run concurrently; each run has its own state."""
 
     def __init__(
-        self, source: str, tree: ast.Program, checker: Checker, options: CyOptions, registry: ToolRegistry
+        self, source: str, tree: syntax.Program, resolver: Resolver, options: CyOptions, registry: ToolRegistry
     ) -> None:
         self.source = source
         self._registry = registry
         self.options = options
         self._tree = tree
-        self._calls = list(checker.calls)
-        self._read = set(checker.read)
-        self._assigned = set(checker.assigned)
+        self._calls = list(resolver.calls)
+        self._read = set(resolver.read)
+        self._assigned = set(resolver.assigned)
         self._sync_fn = None
         self._async_fn = None
 
@@ -150,8 +156,6 @@ class Program:
 
     def python_source(self, is_async: bool = False) -> str:
         """The generated Python source (for debugging and tests)."""
-        from .codegen import CodeGenerator
-
         return CodeGenerator(self._tree, self.options, is_async=is_async).generate()[0]
 
     # -- running ----------------------------------------------------------------------
@@ -159,8 +163,6 @@ class Program:
     def _type_check(self, input: Any, variables: dict | None) -> None:
         if not self.options.check_types:
             return
-        from .typecheck import type_errors
-
         errors = type_errors(
             self._tree,
             self._registry,

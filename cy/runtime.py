@@ -1,4 +1,5 @@
-"""Helpers called by generated code: the exact semantics and error messages of §4-§13.
+"""Helpers called by generated code: the exact semantics and error messages of §4-§13 of the
+Cy reference (LANGUAGE.md in the shared design docs).
 
 Every helper that can fail takes ``pos``, a ``(line, column)`` tuple. Generated code
 inlines the common fast paths (int arithmetic, dict/list indexing) and calls these for
@@ -149,13 +150,6 @@ def too_large(kind: str, size: int, limits: Limits, pos: tuple[int, int]):
         pos[0],
         pos[1],
     )
-
-
-def check_size(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
-    kind = type(value)
-    if (kind is str or kind is list or kind is dict) and len(value) > limits.max_value_size:
-        too_large(kind.__name__, len(value), limits, pos)
-    return value
 
 
 def check_int(value: Any, limits: Limits, pos: tuple[int, int]) -> Any:
@@ -312,15 +306,6 @@ def deep_equal(a: Any, b: Any, pos: tuple[int, int]) -> bool:
     ensure_small(a, "a value compared with ==", pos=pos)
     ensure_small(b, "a value compared with ==", pos=pos)
     return bool(a == b)
-
-
-def equals(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except RecursionError:
-        raise
-    except Exception:
-        return False
 
 
 def contains(a: Any, b: Any, pos: tuple[int, int]) -> bool:

@@ -1,4 +1,10 @@
-"""Turns Cy source text into tokens.
+"""Scanner stage of the Cy front end: source text to tokens, and string escapes.
+
+Pipeline: **scanner** -> parser (+ interpolation) -> resolver -> typecheck -> codegen ->
+program. The first stage: imports nothing from ``cy``.
+
+``process_escapes`` resolves the escape sequences of a string literal's content; the
+parser uses it for strings that do not interpolate.
 
 Words are not split into keywords and identifiers here: whether ``in`` or ``not`` is a
 keyword depends on where it appears, so the parser decides.
@@ -44,6 +50,7 @@ _PATTERN = re.compile(
     re.VERBOSE,
 )
 _NEWLINE = re.compile("\n")
+_LITERAL_ESCAPES = (("\\$", "$"), ("\\{", "{"), ("\\}", "}"), ("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r"), ('\\"', '"'))
 
 
 def scan(source: str) -> list[Token]:
@@ -64,3 +71,13 @@ def scan(source: str) -> list[Token]:
         last = tokens[-1]
         append(Token(EOF, "", last.line, last.col))
     return tokens
+
+
+def process_escapes(text: str) -> str:
+    """Resolve the escapes of a non-interpolated string literal's content."""
+    if "\\" not in text:
+        return text
+    protected = text.replace("\\\\", "\x00")
+    for sequence, char in _LITERAL_ESCAPES:
+        protected = protected.replace(sequence, char)
+    return protected.replace("\x00", "\\")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
@@ -323,11 +323,6 @@ class ToolRegistry:
         clone._by_fqn = dict(self._by_fqn)
         clone._flat_keys = set(self._flat_keys)
         return clone
-
-    def with_flags(self, fqn: str, **flags: Any) -> ToolSpec:
-        spec = replace(self._by_fqn[fqn], **flags)
-        self._by_fqn[fqn] = spec
-        return spec
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
         """Load plugins: each entry point is a callable taking this registry."""

@@ -1,4 +1,8 @@
-"""Optional static type check (``check_types``, §18).
+"""Typecheck stage of the Cy front end: the optional static type check (``check_types``).
+
+Pipeline: scanner -> parser (+ interpolation) -> resolver -> **typecheck** -> codegen ->
+program. Imports only ``syntax``, ``errors`` and ``tools``; never a later stage. The rules
+are those of §18 of the Cy reference (LANGUAGE.md in the shared design docs).
 
 A small flow-insensitive inference over the syntax tree. Types are ``(base, nullable)``
 pairs with ``base`` one of ``number string boolean null list dict any``. Field and index
@@ -11,8 +15,9 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from . import ast
+from . import syntax
 from .errors import CyTypeError
+from .syntax import Visitor
 from .tools import ToolRegistry
 
 ANY = ("any", False)
@@ -73,7 +78,9 @@ def _return_type(fn) -> tuple[str, bool]:
     return (base, False) if base else ANY
 
 
-class TypeChecker:
+class TypeChecker(Visitor):
+    """Statements' ``visit_`` methods return nothing; expressions' return their type."""
+
     def __init__(self, registry: ToolRegistry, *, input_value: Any, known_names: set | None) -> None:
         self.registry = registry
         self.errors: list[tuple[int, str]] = []
@@ -87,129 +94,165 @@ class TypeChecker:
     def report(self, node, message: str) -> None:
         self.errors.append((node.line, message))
 
+    def generic_visit(self, node, *args) -> tuple[str, bool]:
+        return ANY
+
     # -- statements -------------------------------------------------------------------
 
     def block(self, body: list) -> None:
+        visits = self._visits
         for stmt in body:
-            self.statement(stmt)
+            visits[type(stmt)](self, stmt)
 
     def assign(self, name: str, kind) -> None:
         previous = self.env.get(name)
         self.env[name] = kind if previous is None else _join(previous, kind) if previous != kind else kind
 
-    def statement(self, node) -> None:
-        kind = type(node)
-        if kind is ast.Assign:
-            value = node.value
-            if node.op != "=":
-                value = ast.Binary(node.line, node.col, node.op[0], ast.Var(node.line, node.col, node.name), value)
-            self.env[node.name] = self.expr(value)
-        elif kind is ast.IndexAssign or kind is ast.FieldAssign:
-            self.expr(node.value)
-            base = node.target
-            while type(base) in (ast.Field, ast.Index):
-                if type(base) is ast.Index:
-                    self.expr(base.index)
-                base = base.obj
-            self.expr(base)
-        elif kind is ast.ExprStmt or kind is ast.Return:
-            self.expr(node.expr if kind is ast.ExprStmt else node.value)
-        elif kind is ast.If:
-            for condition, body in node.branches:
-                self.expr(condition)
-                self.block(body)
-            if node.otherwise is not None:
-                self.block(node.otherwise)
-        elif kind is ast.While:
-            self.expr(node.condition)
-            self.block(node.body)
-        elif kind is ast.For:
-            self.expr(node.iterable)
-            self.assign(node.var, ANY)
-            self.block(node.body)
-        elif kind is ast.Try:
-            self.block(node.body)
-            self.assign(node.catch_var, ANY)
-            self.block(node.catch_body)
-            if node.final is not None:
-                self.block(node.final)
+    def visit_Assign(self, node: syntax.Assign) -> None:
+        value = node.value
+        if node.op != "=":
+            value = syntax.Binary(node.line, node.col, node.op[0], syntax.Var(node.line, node.col, node.name), value)
+        self.env[node.name] = self.visit(value)
+
+    def visit_IndexAssign(self, node) -> None:
+        self.visit(node.value)
+        base = node.target
+        while type(base) in (syntax.Field, syntax.Index):
+            if type(base) is syntax.Index:
+                self.visit(base.index)
+            base = base.obj
+        self.visit(base)
+
+    visit_FieldAssign = visit_IndexAssign
+
+    def visit_ExprStmt(self, node: syntax.ExprStmt) -> None:
+        self.visit(node.expr)
+
+    def visit_Return(self, node: syntax.Return) -> None:
+        self.visit(node.value)
+
+    def visit_If(self, node: syntax.If) -> None:
+        for condition, body in node.branches:
+            self.visit(condition)
+            self.block(body)
+        if node.otherwise is not None:
+            self.block(node.otherwise)
+
+    def visit_While(self, node: syntax.While) -> None:
+        self.visit(node.condition)
+        self.block(node.body)
+
+    def visit_For(self, node: syntax.For) -> None:
+        self.visit(node.iterable)
+        self.assign(node.var, ANY)
+        self.block(node.body)
+
+    def visit_Try(self, node: syntax.Try) -> None:
+        self.block(node.body)
+        self.assign(node.catch_var, ANY)
+        self.block(node.catch_body)
+        if node.final is not None:
+            self.block(node.final)
 
     # -- expressions ------------------------------------------------------------------
 
-    def expr(self, node) -> tuple[str, bool]:
-        kind = type(node)
-        if kind is ast.Literal:
-            return type_of_value(node.value)
-        if kind is ast.Var:
-            found = self.env.get(node.name)
-            if found is None:
-                if self.known_names is None or node.name in self.known_names:
-                    return ANY
-                self.report(node, f"Undefined variable '{node.name}'")
+    def visit_Literal(self, node: syntax.Literal) -> tuple[str, bool]:
+        return type_of_value(node.value)
+
+    def visit_Var(self, node: syntax.Var) -> tuple[str, bool]:
+        found = self.env.get(node.name)
+        if found is None:
+            if self.known_names is None or node.name in self.known_names:
                 return ANY
-            return found
-        if kind is ast.Binary:
-            return self.binary(node)
-        if kind is ast.Logical:
-            types = [self.expr(operand) for operand in node.operands]
-            if node.op == "??":
-                result = (types[-1][0], types[-1][1])
-                for current in reversed(types[:-1]):
-                    result = _join((current[0], False), result) if current[0] != "null" else result
-                return (result[0], types[-1][1] and all(t[1] for t in types))
-            result = types[0]
-            for current in types[1:]:
-                result = _join(result, current)
-            return result
-        if kind is ast.Unary:
-            operand = self.expr(node.operand)
-            return BOOLEAN if node.op == "not" else NUMBER if operand[0] in ("number", "any", "boolean") else ANY
-        if kind is ast.Field:
-            base = self.expr(node.obj)
+            self.report(node, f"Undefined variable '{node.name}'")
+            return ANY
+        return found
+
+    def visit_Logical(self, node: syntax.Logical) -> tuple[str, bool]:
+        types = [self.visit(operand) for operand in node.operands]
+        if node.op == "??":
+            result = (types[-1][0], types[-1][1])
+            for current in reversed(types[:-1]):
+                result = _join((current[0], False), result) if current[0] != "null" else result
+            return (result[0], types[-1][1] and all(t[1] for t in types))
+        result = types[0]
+        for current in types[1:]:
+            result = _join(result, current)
+        return result
+
+    # Chains of unary operators, fields and indexes are walked in a loop, innermost
+    # first, so their length costs no Python recursion.
+
+    def visit_Unary(self, node: syntax.Unary) -> tuple[str, bool]:
+        ops = []
+        while type(node) is syntax.Unary:
+            ops.append(node.op)
+            node = node.operand
+        operand = self.visit(node)
+        for op in reversed(ops):
+            operand = BOOLEAN if op == "not" else NUMBER if operand[0] in ("number", "any", "boolean") else ANY
+        return operand
+
+    def visit_Field(self, node: syntax.Field) -> tuple[str, bool]:
+        chain = []
+        while type(node) is syntax.Field:
+            chain.append(node)
+            node = node.obj
+        base = self.visit(node)
+        for field in reversed(chain):
             if base[0] in ("number", "string", "boolean", "list") and not base[1]:
                 self.report(
-                    node,
-                    f"cannot access field '{node.name}' on {base[0]}. Field access requires an object.",
+                    field,
+                    f"cannot access field '{field.name}' on {base[0]}. Field access requires an object.",
                 )
-            return ("any", True)
-        if kind is ast.Index:
-            self.expr(node.obj)
-            self.expr(node.index)
-            return ("any", True)
-        if kind is ast.Call:
-            return self.call(node)
-        if kind is ast.Interp:
-            for value in node.values:
-                self.expr(value)
-            return STRING
-        if kind is ast.ListLit:
-            for item in node.items:
-                self.expr(item)
-            return LIST
-        if kind is ast.DictLit:
-            for key, value in node.pairs:
-                self.expr(key)
-                self.expr(value)
-            return DICT
-        if kind is ast.Comprehension:
-            self.expr(node.iterable)
-            self.assign(node.var, ANY)
-            if node.condition is not None:
-                self.expr(node.condition)
-            self.expr(node.element)
-            return LIST
-        if kind is ast.IfExpr:
-            result = None
-            for condition, value in node.branches:
-                self.expr(condition)
-                current = self.expr(value)
-                result = current if result is None else _join(result, current)
-            return _join(result, self.expr(node.otherwise))
-        return ANY
+            base = ("any", True)
+        return base
 
-    def binary(self, node: ast.Binary) -> tuple[str, bool]:
-        left = self.expr(node.left)
-        right = self.expr(node.right)
+    def visit_Index(self, node: syntax.Index) -> tuple[str, bool]:
+        indexes = []
+        while type(node) is syntax.Index:
+            indexes.append(node.index)
+            node = node.obj
+        self.visit(node)
+        for index in reversed(indexes):
+            self.visit(index)
+        return ("any", True)
+
+    def visit_Interp(self, node: syntax.Interp) -> tuple[str, bool]:
+        for value in node.values:
+            self.visit(value)
+        return STRING
+
+    def visit_ListLit(self, node: syntax.ListLit) -> tuple[str, bool]:
+        for item in node.items:
+            self.visit(item)
+        return LIST
+
+    def visit_DictLit(self, node: syntax.DictLit) -> tuple[str, bool]:
+        for key, value in node.pairs:
+            self.visit(key)
+            self.visit(value)
+        return DICT
+
+    def visit_Comprehension(self, node: syntax.Comprehension) -> tuple[str, bool]:
+        self.visit(node.iterable)
+        self.assign(node.var, ANY)
+        if node.condition is not None:
+            self.visit(node.condition)
+        self.visit(node.element)
+        return LIST
+
+    def visit_IfExpr(self, node: syntax.IfExpr) -> tuple[str, bool]:
+        result = None
+        for condition, value in node.branches:
+            self.visit(condition)
+            current = self.visit(value)
+            result = current if result is None else _join(result, current)
+        return _join(result, self.visit(node.otherwise))
+
+    def visit_Binary(self, node: syntax.Binary) -> tuple[str, bool]:
+        left = self.visit(node.left)
+        right = self.visit(node.right)
         op = node.op
         if op in ("==", "!=", "<", "<=", ">", ">=", "in"):
             return BOOLEAN
@@ -243,9 +286,9 @@ class TypeChecker:
             )
         return NUMBER
 
-    def call(self, node: ast.Call) -> tuple[str, bool]:
-        args = [self.expr(arg) for arg in node.args]
-        kwargs = [(name, self.expr(value)) for name, value in node.kwargs]
+    def visit_Call(self, node: syntax.Call) -> tuple[str, bool]:
+        args = [self.visit(arg) for arg in node.args]
+        kwargs = [(name, self.visit(value)) for name, value in node.kwargs]
         spec = node.spec
         if spec is None:
             return ANY
@@ -277,7 +320,7 @@ _NULLABLE_ADD = (
 
 
 def type_errors(
-    tree: ast.Program,
+    tree: syntax.Program,
     registry: ToolRegistry,
     *,
     input_value: Any = UNKNOWN_INPUT,

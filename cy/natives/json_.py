@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from ..formatting import json_unsupported, to_json_text
+from ..formatting import to_json_text
 from .spec import Native
 
 

@@ -1,14 +1,31 @@
-"""The registry of every native function, under every spelling a script may use."""
+"""The registry of every native function, under every spelling a script may use.
+
+Imports the native modules directly (never the package ``cy.natives``) and ``cy.tools``.
+"""
 
 from __future__ import annotations
 
 from typing import Iterable
 
 from ..tools import ToolRegistry
-from . import collections, core, json_, math_, network, strings, time_
+from .collections import NATIVES as COLLECTION_NATIVES
+from .core import NATIVES as CORE_NATIVES
+from .json_ import NATIVES as JSON_NATIVES
+from .math_ import NATIVES as MATH_NATIVES
+from .network import NATIVES as NETWORK_NATIVES
 from .spec import Native
+from .strings import NATIVES as STRING_NATIVES
+from .time_ import NATIVES as TIME_NATIVES
 
-MODULES = (core, json_, strings, collections, math_, network, time_)
+NATIVE_GROUPS = (
+    CORE_NATIVES,
+    JSON_NATIVES,
+    STRING_NATIVES,
+    COLLECTION_NATIVES,
+    MATH_NATIVES,
+    NETWORK_NATIVES,
+    TIME_NATIVES,
+)
 
 # Flat names that live under ``native::tools::``; every other native exists only under its
 # namespaced name and is reached by its last segment through short-name resolution.
@@ -35,7 +52,7 @@ FLAT_NAMES = frozenset(
 
 
 def all_natives() -> list[Native]:
-    return [native for module in MODULES for native in module.NATIVES]
+    return [native for group in NATIVE_GROUPS for native in group]
 
 
 def register_natives(registry: ToolRegistry, natives: Iterable[Native]) -> ToolRegistry:

@@ -1,4 +1,9 @@
-"""Syntax tree of a Cy program. Every node carries its 1-based line and column."""
+"""Syntax tree of a Cy program, and the ``Visitor`` base every pass over it derives from.
+
+The node types every stage shares: the parser builds them; the resolver, the type checker
+and the code generator walk them through ``Visitor``. Imports nothing from ``cy``.
+Every node carries its 1-based line and column.
+"""
 
 from __future__ import annotations
 
@@ -192,3 +197,58 @@ class Program:
     body: list
     source: str = ""
     calls: list = field(default_factory=list)
+
+
+STATEMENTS = (Assign, IndexAssign, FieldAssign, ExprStmt, If, While, For, Try, Return, Break, Continue)
+NODE_TYPES = {
+    kind.__name__: kind
+    for kind in (
+        Literal, Var, Interp, ListLit, DictLit, Comprehension, Field, Index, Binary, Logical,
+        Unary, Call, IfExpr, *STATEMENTS, Program,
+    )
+}
+
+
+class _Dispatch(dict):
+    """Node class to ``visit_`` function; a class without one goes to ``generic_visit``."""
+
+    def __init__(self, table: dict, fallback) -> None:
+        super().__init__(table)
+        self.fallback = fallback
+
+    def __missing__(self, kind):
+        return self.fallback
+
+
+class Visitor:
+    """Base of every pass over the tree: ``visit`` calls ``visit_<NodeClass>``.
+
+    The table from node class to method is built once per subclass, when the class is
+    created, so a visit is one dictionary lookup and one call. A pass whose methods take
+    an extra argument redefines ``visit`` with that fixed signature (or calls
+    ``self._visits[type(node)]`` itself), which is faster than passing ``*args`` through.
+    """
+
+    _visits: _Dispatch
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = {}
+        for name in dir(cls):
+            if not name.startswith("visit_"):
+                continue
+            kind = NODE_TYPES.get(name[6:])
+            if kind is None:
+                raise TypeError(f"{cls.__name__}.{name} names no syntax node")
+            table[kind] = getattr(cls, name)
+        cls._visits = _Dispatch(table, cls.generic_visit)
+
+    def visit(self, node):
+        return self._visits[type(node)](self, node)
+
+    def generic_visit(self, node, *args):
+        """What a node without a ``visit_`` method gives; ``None`` unless overridden."""
+        return None
+
+
+Visitor._visits = _Dispatch({}, Visitor.generic_visit)
