@@ -1,6 +1,6 @@
 """Translation of a task's schedule into a Temporal Schedule that starts ``TaskRunWorkflow``.
 
-The action carries only the task id and the input (``TaskRunRequest(run_id="", script="")``);
+The action carries only the task id and the input (``TaskRunRequest.for_schedule``);
 the workflow records the run and pins the task's current version when it fires
 (``prepare_scheduled_run``). A fingerprint of what the schedule should be travels in the
 action's memo, so reconciliation can tell a drifted schedule from a current one.
@@ -109,7 +109,7 @@ def build_schedule(
                 SearchAttributePair(STATUS, "pending"),
             ]
         )
-    request = TaskRunRequest(run_id="", script="", task_id=str(task_id), input=spec.input, trigger="schedule")
+    request = TaskRunRequest.for_schedule(task_id=str(task_id), input=spec.input)
     action = ScheduleActionStartWorkflow(
         TASK_RUN_WORKFLOW,
         request,

@@ -90,6 +90,12 @@ class TaskRunRequest:
         )
 
     @classmethod
+    def for_schedule(cls, *, task_id: str, input: Any) -> "TaskRunRequest":
+        """A Temporal Schedule's action: no run yet (the workflow records one when it fires)
+        and no script (the task's version is pinned then)."""
+        return cls(run_id="", script="", task_id=task_id, input=input, trigger="schedule")
+
+    @classmethod
     def adhoc(cls, *, run_id: str, script: str, input: Any, trigger: str, timeout_seconds: float | None = None) -> "TaskRunRequest":
         return cls(run_id=run_id, script=script, input=input, trigger=trigger, timeout_seconds=timeout_seconds)
 
