@@ -23,6 +23,7 @@ from activities.run_watch import RunWatchActivities, RunWatchOptions
 from activities.runs import RunActivities
 from activities.schedules import ScheduleActivities
 from activities.tools import ToolActivities
+from activities.workflow_runs import WorkflowRunActivities
 from taskrun.search_attributes import ensure_search_attributes
 from integrations.registry import get_registry
 from schedules.service import reconcile_at_start
@@ -32,11 +33,12 @@ from workflows.concurrency import TaskConcurrencyWorkflow
 from workflows.maintenance import MaintenanceWorkflow, RunWatchWorkflow
 from workflows.maintenance_schedules import ensure_maintenance_schedule, ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
+from workflows.workflow_run import WorkflowRunWorkflow
 
 logger = logging.getLogger(__name__)
 
 # Deterministic code the workflow uses; loaded once per process instead of once per run.
-PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "taskrun", "validation", "settings", "pydantic", "pydantic_settings")
+PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "taskrun", "validation", "graphs", "settings", "pydantic", "pydantic_settings")
 
 
 async def connect(settings: Settings) -> Client:
@@ -55,6 +57,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
     maintenance = MaintenanceActivities(settings, run_activities.blobs)
     run_watch = RunWatchActivities(settings)
     concurrency = ConcurrencyActivities(settings)
+    workflow_runs = WorkflowRunActivities(settings, run_activities.blobs)
     return [
         tools.run_tool,
         run_activities.mark_run_running,
@@ -73,6 +76,10 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         concurrency.request_slot,
         concurrency.release_slot,
         concurrency.closed_holders,
+        workflow_runs.mark_workflow_run_running,
+        workflow_runs.create_node_run,
+        workflow_runs.node_run_output,
+        workflow_runs.finish_workflow_run,
     ]
 
 
@@ -88,7 +95,7 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[TaskRunWorkflow, TaskConcurrencyWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
+        workflows=[TaskRunWorkflow, WorkflowRunWorkflow, TaskConcurrencyWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
         workflow_runner=workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),

@@ -34,12 +34,18 @@ def new_uuid7(at: datetime | None = None) -> uuid.UUID:
                 _last_counter = int.from_bytes(os.urandom(2), "big") & 0x01FF
             _last_ms = unix_ms
             counter = _last_counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    return uuid7_from(unix_ms, counter, int.from_bytes(os.urandom(8), "big"))
+
+
+def uuid7_from(unix_ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
+    """The UUIDv7 of a time and given random bits (12 of ``rand_a``, 62 of ``rand_b``): a
+    workflow makes its children's run ids from its own clock and seeded random, so that a
+    replay makes the same ones."""
     value = (unix_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= counter << 64
+    value |= (rand_a & 0x0FFF) << 64
     value |= 0b10 << 62
-    value |= rand_b
+    value |= rand_b & ((1 << 62) - 1)
     return uuid.UUID(int=value)
 
 

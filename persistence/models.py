@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -237,7 +238,95 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-PARTITIONED_TABLES = {"task_runs": "created_at", "task_run_logs": "run_created_at"}
+class WorkflowDefinition(Base):
+    """A workflow: saved tasks composed into a graph. Its fields are its current version's."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (
+        CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+        Index("ix_workflows_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="enabled")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    nodes: Mapped[list[Any]] = mapped_column(JSONB)
+    edges: Mapped[list[Any]] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkflowVersion(Base):
+    """An immutable version of a workflow: every change makes a new one."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (PrimaryKeyConstraint("workflow_id", "version"),)
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workflows.id", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    input_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    nodes: Mapped[list[Any]] = mapped_column(JSONB)
+    edges: Mapped[list[Any]] = mapped_column(JSONB)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkflowRun(Base):
+    """One execution of a workflow; partitioned by day like task_runs. Its task nodes are task
+    runs with ``parent_workflow_run_id`` set to this id."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "created_at"),
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        CheckConstraint(_in("trigger", RUN_TRIGGERS), name="trigger"),
+        Index("ix_workflow_runs_created_at_id", "created_at", "id"),
+        Index("ix_workflow_runs_workflow_id_created_at_id", "workflow_id", "created_at", "id"),
+        Index("ix_workflow_runs_status_created_at_id", "status", "created_at", "id"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workflows.id", ondelete="SET NULL")
+    )
+    workflow_name: Mapped[str | None] = mapped_column(Text)
+    workflow_version: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    trigger: Mapped[str] = mapped_column(Text)
+    input_storage: Mapped[str] = mapped_column(Text, server_default="inline")
+    input_inline: Mapped[Any] = mapped_column(JSONB)
+    input_ref: Mapped[str | None] = mapped_column(Text)
+    output_storage: Mapped[str | None] = mapped_column(Text)
+    output_inline: Mapped[Any] = mapped_column(JSONB)
+    output_ref: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    nodes: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    """Per node, once the run has ended: status, timings, task run ids, error."""
+    graph: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    """The pinned definition the run executes: nodes (with task ids and versions) and edges."""
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    temporal_workflow_id: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default="false")
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+PARTITIONED_TABLES = {"task_runs": "created_at", "task_run_logs": "run_created_at", "workflow_runs": "created_at"}
 
 
 QUESTION_STATUSES = ("pending", "answered", "expired")

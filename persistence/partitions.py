@@ -1,4 +1,4 @@
-"""Daily partitions of task_runs and task_run_logs: creation ahead of time and retention.
+"""Daily partitions of task_runs, task_run_logs and workflow_runs: creation ahead of time and retention.
 
 The partitions of a table cover the whole time line, so an insert never fails for want of a
 partition, and there is no DEFAULT partition (one would stop the planner from reading the
@@ -15,6 +15,7 @@ again through the parent table, so they land in their new partition."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persistence.models import PARTITIONED_TABLES
 
+RUN_TABLES = ("task_runs", "workflow_runs")
+"""The partitioned tables whose rows may keep their input and output in the blob store."""
 _PARTITION_NAME = re.compile(r"^(?P<table>[a-z_]+)_p(?P<day>\d{8})$")
 _SPAN_NAME = re.compile(r"^(?P<table>[a-z_]+)_s(?P<lower>min|\d{8})_(?P<upper>max|\d{8})$")
 _LOCK_KEY = 0x63797461  # serializes partition maintenance across processes
@@ -212,17 +215,18 @@ def _replace_default_partition(conn: Connection, table: str) -> None:
         _cover_gaps(conn, table)
 
 
-def replace_default_partitions_sync(conn: Connection) -> None:
-    """Move from a DEFAULT partition to spans: its rows are kept and land where they belong."""
+def replace_default_partitions_sync(conn: Connection, tables: Iterable[str]) -> None:
+    """Move from a DEFAULT partition to spans: its rows are kept and land where they belong.
+    A table with no partition at all gets spans covering the whole time line."""
     _lock(conn)
-    for table in PARTITIONED_TABLES:
+    for table in tables:
         _replace_default_partition(conn, table)
 
 
-def restore_default_partitions_sync(conn: Connection) -> None:
+def restore_default_partitions_sync(conn: Connection, tables: Iterable[str]) -> None:
     """The reverse of replace_default_partitions_sync: spans give their rows to a DEFAULT partition."""
     _lock(conn)
-    for table in PARTITIONED_TABLES:
+    for table in tables:
         spans = [part for part in _partitions(conn, table) if not part.is_day]
         for span in spans:
             conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {span.name}"))
@@ -282,16 +286,15 @@ def expired_blob_refs_sync(conn: Connection, days: int, today: date | None = Non
     """Blob refs of the runs that `drop_partitions_older_than(days)` would remove; delete them first."""
     today = today or _today()
     cutoff = _midnight(today - timedelta(days=days))
-    rows = conn.execute(
-        text(
-            "SELECT input_ref AS ref FROM task_runs WHERE created_at < :cutoff "
-            "AND input_storage <> 'inline' AND input_ref IS NOT NULL "
-            "UNION ALL "
-            "SELECT output_ref FROM task_runs WHERE created_at < :cutoff "
-            "AND output_storage IS NOT NULL AND output_storage <> 'inline' AND output_ref IS NOT NULL"
-        ),
-        {"cutoff": cutoff},
-    ).scalars()
+    selects = [
+        f"SELECT input_ref AS ref FROM {table} WHERE created_at < :cutoff "
+        "AND input_storage <> 'inline' AND input_ref IS NOT NULL "
+        "UNION ALL "
+        f"SELECT output_ref FROM {table} WHERE created_at < :cutoff "
+        "AND output_storage IS NOT NULL AND output_storage <> 'inline' AND output_ref IS NOT NULL"
+        for table in RUN_TABLES
+    ]
+    rows = conn.execute(text(" UNION ALL ".join(selects)), {"cutoff": cutoff}).scalars()
     return list(rows)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.common import SearchAttributeKey
 
 TASK_RUN_WORKFLOW = "TaskRunWorkflow"
+WORKFLOW_RUN_WORKFLOW = "WorkflowRunWorkflow"
 SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
 HUMAN_RESPONDED_SIGNAL = "human_responded"
 """The signal that carries a person's answer to a paused run."""
@@ -169,6 +170,62 @@ class TaskRunSummary:
     output: Any = None
     output_omitted: str | None = None
     """Why ``output`` is not here (too large for a workflow result): where to read it instead."""
+    llm_usage: dict[str, int] | None = None
+
+
+def workflow_run_workflow_id(workflow_run_id: str) -> str:
+    return f"workflowrun-{workflow_run_id}"
+
+
+@dataclass
+class WorkflowRunRequest:
+    """Everything a workflow run needs, pinned when it starts: the graph and, per task node,
+    the request of the task version it runs (``run_id`` empty: each node run gets its own)."""
+
+    workflow_run_id: str
+    graph: dict[str, Any]
+    tasks: dict[str, TaskRunRequest]
+    input: Any = None
+    workflow_name: str | None = None
+    workflow_version: int | None = None
+    trigger: str = "api"
+    track_status: bool = False
+    """Whether node runs carry the Cytasks search attributes (the server has them registered)."""
+
+
+@dataclass
+class WorkflowRunStarted:
+    workflow_run_id: str
+    started_at: datetime
+
+
+@dataclass
+class NodeRunRequest:
+    """A node asks for a task run row before it starts the run's workflow as a child."""
+
+    workflow_run_id: str
+    node_instance: str
+    """The node id, and for foreach items ``node[index]``."""
+    run: TaskRunRequest
+    """The node's request with its run id and input set."""
+
+
+@dataclass
+class WorkflowRunFinished:
+    workflow_run_id: str
+    status: str
+    completed_at: datetime
+    output: Any = None
+    error: dict[str, Any] | None = None
+    nodes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WorkflowRunSummary:
+    workflow_run_id: str
+    status: str
+    error_type: str | None = None
+    failed_node: str | None = None
 
 
 @dataclass

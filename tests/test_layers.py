@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("human questions", {"hitl"}),
     ("blob storage", {"storage"}),
     ("database", {"persistence"}),
-    ("foundations", {"cy", "validation", "taskrun"}),
+    ("foundations", {"cy", "validation", "taskrun", "graphs"}),
     ("settings", {"settings"}),
 ]
 NOT_PRODUCT = {"tests", "bench", "docs", "docker", "migrations"}

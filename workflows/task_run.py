@@ -219,6 +219,7 @@ class TaskRunWorkflow:
         )
         if workflow.patched("result-has-output"):
             summary.task = run_label(request)
+            summary.llm_usage = finished.llm_usage
             if finished.has_output:
                 self._attach_output(summary, finished.output)
         return summary

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persistence.ids import created_at_from_run_id, new_run_id
 from persistence.models import RUN_TRIGGERS, TaskRun, TaskRunLog
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+from persistence.repository.workflows import sync_workflow_run_pause
 from taskrun.contract import ACTIVE_RUN_STATUSES, RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_id_for
 
 _runs = TaskRun.__table__
@@ -211,8 +212,12 @@ async def mark_run_running(
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.in_(("pending", "running", "paused")))
         .values(**values)
+        .returning(_runs.c.parent_workflow_run_id)
     )
-    return (await session.execute(statement)).rowcount == 1
+    updated = (await session.execute(statement)).all()
+    if updated and updated[0][0]:
+        await sync_workflow_run_pause(session, updated[0][0])
+    return bool(updated)
 
 
 async def mark_runs_waiting(session: AsyncSession, run_ids: Iterable[uuid.UUID | str], reason: str) -> int:
@@ -236,8 +241,12 @@ async def set_run_status(session: AsyncSession, run_id: uuid.UUID | str, status:
         update(_runs)
         .where(_by_id(_as_run_id(run_id)), _runs.c.status.in_(ACTIVE_RUN_STATUSES))
         .values(status=status)
+        .returning(_runs.c.parent_workflow_run_id)
     )
-    return (await session.execute(statement)).rowcount == 1
+    updated = (await session.execute(statement)).all()
+    if updated and updated[0][0]:
+        await sync_workflow_run_pause(session, updated[0][0])
+    return bool(updated)
 
 
 async def set_run_workflow(

@@ -18,9 +18,11 @@ down_revision = "0003_run_cancel_requests"
 branch_labels = None
 depends_on = None
 
+TABLES = ("task_runs", "task_run_logs")
+
 
 def upgrade() -> None:
-    replace_default_partitions_sync(op.get_bind())
+    replace_default_partitions_sync(op.get_bind(), TABLES)
     # An index on the partitioned table is created on every partition, present and future.
     # IF NOT EXISTS: on a large table they may have been built beforehand, concurrently
     # (docs/performance.md).
@@ -53,4 +55,4 @@ def downgrade() -> None:
         CREATE INDEX IF NOT EXISTS ix_task_runs_trigger_created_at ON task_runs (trigger, created_at DESC);
         """
     )
-    restore_default_partitions_sync(op.get_bind())
+    restore_default_partitions_sync(op.get_bind(), TABLES)

@@ -1,0 +1,334 @@
+"""Workflow definitions (versioned like tasks) and workflow runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.ids import created_at_from_run_id, new_run_id
+from persistence.models import TaskRun, WorkflowDefinition, WorkflowRun, WorkflowVersion
+from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+from taskrun.contract import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_run_workflow_id
+
+VERSIONED_WORKFLOW_FIELDS = frozenset({"name", "description", "input_schema", "nodes", "edges"})
+EDITABLE_WORKFLOW_FIELDS = VERSIONED_WORKFLOW_FIELDS | {"status"}
+
+
+class WorkflowNameConflict(ValueError):
+    pass
+
+
+def _as_uuid(value: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _version_row(workflow: WorkflowDefinition, created_by: str | None) -> WorkflowVersion:
+    return WorkflowVersion(
+        workflow_id=workflow.id,
+        version=workflow.version,
+        name=workflow.name,
+        description=workflow.description,
+        input_schema=workflow.input_schema,
+        nodes=workflow.nodes,
+        edges=workflow.edges,
+        created_by=created_by,
+    )
+
+
+async def _flush_named(session: AsyncSession, name: str) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        if "workflows_name_key" in str(error.orig):
+            raise WorkflowNameConflict(f"a workflow named {name!r} already exists") from error
+        raise
+
+
+async def create_workflow(
+    session: AsyncSession,
+    *,
+    name: str,
+    nodes: list[Any],
+    edges: list[Any],
+    description: str | None = None,
+    input_schema: dict[str, Any] | None = None,
+    created_by: str | None = None,
+) -> WorkflowDefinition:
+    workflow = WorkflowDefinition(
+        name=name,
+        description=description,
+        input_schema=input_schema,
+        nodes=nodes,
+        edges=edges,
+        version=1,
+        status="enabled",
+        created_by=created_by,
+    )
+    session.add(workflow)
+    await _flush_named(session, name)
+    session.add(_version_row(workflow, created_by))
+    await session.flush()
+    await session.refresh(workflow)
+    return workflow
+
+
+async def get_workflow(
+    session: AsyncSession, id_or_name: str | uuid.UUID, *, for_update: bool = False
+) -> WorkflowDefinition | None:
+    """A workflow by its id or its name."""
+    workflow_id = _as_uuid(id_or_name)
+    condition = WorkflowDefinition.id == workflow_id if workflow_id else WorkflowDefinition.name == str(id_or_name)
+    statement = select(WorkflowDefinition).where(condition)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_workflows(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    include_archived: bool = False,
+    cursor: str | None = None,
+    limit: int | None = 50,
+) -> Page[WorkflowDefinition]:
+    limit = clamp_limit(limit)
+    statement = select(WorkflowDefinition)
+    if status:
+        statement = statement.where(WorkflowDefinition.status == status)
+    elif not include_archived:
+        statement = statement.where(WorkflowDefinition.status != "archived")
+    if cursor:
+        statement = statement.where(before_cursor(WorkflowDefinition.created_at, WorkflowDefinition.id, cursor))
+    statement = statement.order_by(WorkflowDefinition.created_at.desc(), WorkflowDefinition.id.desc()).limit(limit + 1)
+    return page_from_rows(list((await session.execute(statement)).scalars()), limit)
+
+
+async def update_workflow(
+    session: AsyncSession,
+    workflow: WorkflowDefinition,
+    changes: Mapping[str, Any],
+    *,
+    updated_by: str | None = None,
+) -> WorkflowDefinition:
+    """Apply ``changes``; a change to the definition makes a new immutable version."""
+    unknown = set(changes) - EDITABLE_WORKFLOW_FIELDS
+    if unknown:
+        raise TypeError(f"unknown workflow fields: {sorted(unknown)}")
+    effective = {key: value for key, value in changes.items() if getattr(workflow, key) != value}
+    if not effective:
+        return workflow
+    for key, value in effective.items():
+        setattr(workflow, key, value)
+    new_version = any(key in VERSIONED_WORKFLOW_FIELDS for key in effective)
+    if new_version:
+        workflow.version += 1
+    workflow.updated_at = func.now()
+    await _flush_named(session, workflow.name)
+    if new_version:
+        session.add(_version_row(workflow, updated_by))
+        await session.flush()
+    await session.refresh(workflow)
+    return workflow
+
+
+async def list_workflow_versions(session: AsyncSession, workflow_id: uuid.UUID) -> list[WorkflowVersion]:
+    statement = (
+        select(WorkflowVersion)
+        .where(WorkflowVersion.workflow_id == workflow_id)
+        .order_by(WorkflowVersion.version.desc())
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_workflow_version(session: AsyncSession, workflow_id: uuid.UUID, version: int) -> WorkflowVersion | None:
+    return await session.get(WorkflowVersion, (workflow_id, version))
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+_runs = WorkflowRun.__table__
+
+
+def _by_id(run_id: uuid.UUID):
+    return and_(_runs.c.id == run_id, _runs.c.created_at == created_at_from_run_id(run_id))
+
+
+def _as_run_id(run_id: uuid.UUID | str) -> uuid.UUID | None:
+    run_id = _as_uuid(run_id)
+    return run_id if run_id is not None and run_id.version == 7 else None
+
+
+async def create_workflow_run(
+    session: AsyncSession,
+    *,
+    workflow: WorkflowDefinition | WorkflowVersion | None,
+    workflow_id: uuid.UUID | None,
+    trigger: str,
+    graph: dict[str, Any],
+    input_storage: str = "inline",
+    input_inline: Any = None,
+    input_ref: str | None = None,
+    created_by: str | None = None,
+    run_id: uuid.UUID | None = None,
+) -> WorkflowRun:
+    run_id = run_id or new_run_id()
+    run = WorkflowRun(
+        id=run_id,
+        created_at=created_at_from_run_id(run_id),
+        workflow_id=workflow_id,
+        workflow_name=workflow.name if workflow is not None else None,
+        workflow_version=workflow.version if workflow is not None else None,
+        status="pending",
+        trigger=trigger,
+        input_storage=input_storage,
+        input_inline=input_inline,
+        input_ref=input_ref,
+        graph=graph,
+        created_by=created_by,
+        temporal_workflow_id=workflow_run_workflow_id(str(run_id)),
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def get_workflow_run(session: AsyncSession, run_id: uuid.UUID | str) -> WorkflowRun | None:
+    run_id = _as_run_id(run_id)
+    if run_id is None:
+        return None
+    statement = select(WorkflowRun).where(
+        WorkflowRun.id == run_id, WorkflowRun.created_at == created_at_from_run_id(run_id)
+    )
+    return (await session.execute(statement.execution_options(populate_existing=True))).scalar_one_or_none()
+
+
+async def list_workflow_runs(
+    session: AsyncSession,
+    *,
+    workflow_id: uuid.UUID | None = None,
+    status: Sequence[str] | None = None,
+    trigger: Sequence[str] | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    cursor: str | None = None,
+    limit: int | None = 50,
+) -> Page[WorkflowRun]:
+    limit = clamp_limit(limit)
+    statement = select(WorkflowRun)
+    if workflow_id is not None:
+        statement = statement.where(WorkflowRun.workflow_id == workflow_id)
+    if status:
+        statement = statement.where(WorkflowRun.status.in_(list(status)))
+    if trigger:
+        statement = statement.where(WorkflowRun.trigger.in_(list(trigger)))
+    if created_after is not None:
+        statement = statement.where(WorkflowRun.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(WorkflowRun.created_at < created_before)
+    if cursor:
+        statement = statement.where(before_cursor(WorkflowRun.created_at, WorkflowRun.id, cursor))
+    statement = statement.order_by(WorkflowRun.created_at.desc(), WorkflowRun.id.desc()).limit(limit + 1)
+    return page_from_rows(list((await session.execute(statement)).scalars()), limit)
+
+
+async def mark_workflow_run_running(session: AsyncSession, run_id: uuid.UUID | str, started_at: datetime) -> bool:
+    run_id = _as_run_id(run_id)
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id), _runs.c.status == "pending")
+        .values(status="running", started_at=func.coalesce(_runs.c.started_at, started_at))
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def finish_workflow_run(
+    session: AsyncSession,
+    run_id: uuid.UUID | str,
+    *,
+    status: str,
+    output_storage: str | None = None,
+    output_inline: Any = None,
+    output_ref: str | None = None,
+    error: dict[str, Any] | None = None,
+    nodes: dict[str, Any] | None = None,
+    completed_at: datetime | None = None,
+) -> bool:
+    """Record the run's end once (a second call for an ended run changes nothing)."""
+    if status not in TERMINAL_RUN_STATUSES:
+        raise ValueError(f"{status!r} is not a terminal status")
+    run_id = _as_run_id(run_id)
+    completed_at = completed_at or datetime.now(UTC)
+    started = func.coalesce(_runs.c.started_at, completed_at)
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
+        .values(
+            status=status,
+            output_storage=output_storage,
+            output_inline=output_inline,
+            output_ref=output_ref,
+            error=error,
+            nodes=nodes,
+            started_at=started,
+            completed_at=completed_at,
+            duration_ms=func.floor(func.extract("epoch", completed_at - started) * 1000),
+        )
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def request_workflow_run_cancel(session: AsyncSession, run_id: uuid.UUID | str) -> bool:
+    statement = (
+        update(_runs)
+        .where(_by_id(_as_run_id(run_id)), _runs.c.status.in_(ACTIVE_RUN_STATUSES))
+        .values(cancel_requested=True)
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def node_runs(session: AsyncSession, run: WorkflowRun) -> list[TaskRun]:
+    """The task runs of a workflow run's nodes, oldest first."""
+    statement = (
+        select(TaskRun)
+        .where(TaskRun.parent_workflow_run_id == str(run.id), TaskRun.created_at >= run.created_at)
+        .order_by(TaskRun.created_at, TaskRun.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def sync_workflow_run_pause(session: AsyncSession, workflow_run_id: str | None) -> None:
+    """A workflow run is paused while one of its node runs is: called when a node run's status
+    moves between running and paused."""
+    run_id = _as_run_id(workflow_run_id) if workflow_run_id else None
+    if run_id is None:
+        return
+    created_at = created_at_from_run_id(run_id)
+    any_paused = (
+        select(TaskRun.id)
+        .where(
+            TaskRun.parent_workflow_run_id == str(run_id),
+            TaskRun.created_at >= created_at,
+            TaskRun.status == "paused",
+        )
+        .exists()
+    )
+
+    statement = (
+        update(_runs)
+        .where(_by_id(run_id), _runs.c.status.in_(("running", "paused")))
+        .values(status=case((any_paused, "paused"), else_="running"))
+    )
+    await session.execute(statement)

@@ -1,0 +1,278 @@
+"""``WorkflowRunWorkflow``: one run of a workflow graph, each task node a child ``TaskRunWorkflow``.
+
+A node starts once all its predecessors have ended, so independent nodes run in parallel.
+Each task node gets a task run row (a local activity) and then runs as a child workflow
+with a run id made from the workflow's clock and seeded random, so a replay after a worker
+restart finds the same children in history and starts none again. Cancelling the run
+cancels the running children (and waits for them to record their end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import CancelledError as TemporalCancelledError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.workflow_runs import WorkflowRunActivities
+    from graphs.definition import Graph, Node, parse_graph
+    from graphs.values import ItemsNotAList, envelope, foreach_items, node_input, run_output
+    from persistence.ids import uuid7_from
+    from taskrun.client import backstop_timeout
+    from taskrun.contract import (
+        STATUS,
+        TASK_ID,
+        TASK_NAME,
+        TASK_RUN_WORKFLOW,
+        TRIGGER,
+        WORKFLOW_RUN_WORKFLOW,
+        NodeRunRequest,
+        TaskRunSummary,
+        WorkflowRunFinished,
+        WorkflowRunRequest,
+        WorkflowRunStarted,
+        WorkflowRunSummary,
+        run_error,
+        workflow_id_for,
+    )
+
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+
+class NodeFailed(Exception):
+    def __init__(self, node_id: str, error: dict[str, Any]) -> None:
+        self.node_id = node_id
+        self.error = error
+        super().__init__(error.get("message"))
+
+
+@dataclasses.dataclass
+class NodeOutcome:
+    result: Any = None
+    error: dict[str, Any] | None = None
+    llm_usage: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _add_usage(total: dict[str, int], usage: dict[str, int] | None) -> None:
+    for key, value in (usage or {}).items():
+        total[key] = total.get(key, 0) + int(value)
+
+
+def child_error(error: ChildWorkflowError) -> dict[str, Any]:
+    """The run error a failed node run recorded (its workflow fails with it as details)."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+        recorded = cause.details[0].get("error")
+        if isinstance(recorded, dict):
+            return recorded
+    if isinstance(cause, ApplicationError):
+        return run_error(cause.type or "NodeRunFailed", cause.message)
+    return run_error("NodeRunFailed", str(cause or error))
+
+
+@workflow.defn(name=WORKFLOW_RUN_WORKFLOW)
+class WorkflowRunWorkflow:
+    def __init__(self) -> None:
+        self._nodes: dict[str, dict[str, Any]] = {}
+
+    @workflow.query
+    def node_states(self) -> dict[str, dict[str, Any]]:
+        return self._nodes
+
+    @workflow.run
+    async def run(self, request: WorkflowRunRequest) -> WorkflowRunSummary:
+        graph = parse_graph(request.graph["nodes"], request.graph["edges"])
+        for node in graph.nodes:
+            self._nodes[node.id] = {"status": "pending", "kind": node.kind, "task_run_ids": []}
+        await workflow.execute_local_activity_method(
+            WorkflowRunActivities.mark_workflow_run_running,
+            WorkflowRunStarted(request.workflow_run_id, workflow.now()),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+        workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: running")
+        results: dict[str, Any] = {}
+        ended: set[str] = set()
+        tasks = {node.id: asyncio.create_task(self._node(graph, node, request, results, ended)) for node in graph.nodes}
+        status, error = "completed", None
+        try:
+            await asyncio.gather(*tasks.values())
+        except NodeFailed as failure:
+            status = "failed"
+            error = {
+                **run_error(
+                    "NodeFailed", f"node {failure.node_id!r} failed: {failure.error.get('type')}: {failure.error.get('message')}"
+                ),
+                "node_id": failure.node_id,
+                "cause": failure.error,
+            }
+            await self._cancel_rest(tasks)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            error = run_error("Cancelled", "The workflow run was cancelled")
+            await self._cancel_rest(tasks)
+        except ItemsNotAList as failure:
+            status, error = "failed", run_error("ForeachItemsNotAList", str(failure))
+            await self._cancel_rest(tasks)
+        for state in self._nodes.values():
+            if state["status"] in ("pending", "running"):
+                state["status"] = "cancelled" if status == "cancelled" or state["status"] == "running" else "skipped"
+        await workflow.execute_local_activity_method(
+            WorkflowRunActivities.finish_workflow_run,
+            WorkflowRunFinished(
+                workflow_run_id=request.workflow_run_id,
+                status=status,
+                completed_at=workflow.now(),
+                output=run_output(graph, results) if status == "completed" else None,
+                error=error,
+                nodes=self._nodes,
+            ),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+        workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: {status}")
+        if status == "cancelled":
+            raise asyncio.CancelledError()
+        if status == "failed":
+            raise ApplicationError(
+                f"{error['type']}: {error['message']}",
+                {"workflow_run_id": request.workflow_run_id, "status": status, "error": error},
+                type=error["type"],
+                non_retryable=True,
+            )
+        return WorkflowRunSummary(request.workflow_run_id, status)
+
+    async def _cancel_rest(self, tasks: dict[str, asyncio.Task]) -> None:
+        running = [task for task in tasks.values() if not task.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def _node(
+        self, graph: Graph, node: Node, request: WorkflowRunRequest, results: dict[str, Any], ended: set[str]
+    ) -> None:
+        predecessors = graph.predecessors(node.id)
+        await workflow.wait_condition(lambda: all(p in ended for p in predecessors))
+        state = self._nodes[node.id]
+        state["status"] = "running"
+        state["started_at"] = workflow.now().isoformat()
+        started = workflow.now()
+        value = node_input(graph, node, request.input, results)
+        if node.kind == "task":
+            outcome = await self._task(node, request, value, node.id)
+        elif node.kind == "foreach":
+            outcome = await self._foreach(node, request, value)
+        else:
+            outcome = NodeOutcome(result=value)
+        duration_ms = int((workflow.now() - started).total_seconds() * 1000)
+        state.update(
+            completed_at=workflow.now().isoformat(),
+            duration_ms=duration_ms,
+            llm_usage=outcome.llm_usage,
+        )
+        if outcome.error is not None:
+            state["error"] = outcome.error
+            if node.on_error == "fail":
+                state["status"] = "failed"
+                raise NodeFailed(node.id, outcome.error)
+            state["status"] = "failed"
+            state["continued"] = True
+        else:
+            state["status"] = "completed"
+        results[node.id] = outcome.result
+        state["envelope"] = {
+            key: value
+            for key, value in envelope(
+                node, None, duration_ms=duration_ms, llm_usage=outcome.llm_usage, error=outcome.error
+            ).items()
+            if key != "result"
+        }
+        ended.add(node.id)
+
+    async def _foreach(self, node: Node, request: WorkflowRunRequest, value: Any) -> NodeOutcome:
+        items = foreach_items(node, value)
+        gate = asyncio.Semaphore(node.concurrency)
+        total = NodeOutcome(result=[None] * len(items))
+        errors: list[dict[str, Any]] = []
+
+        async def one(index: int, item: Any) -> None:
+            async with gate:
+                outcome = await self._task(node, request, item, f"{node.id}[{index}]")
+            _add_usage(total.llm_usage, outcome.llm_usage)
+            if outcome.error is not None:
+                errors.append({**outcome.error, "index": index})
+                if node.on_error == "fail":
+                    raise NodeFailed(node.id, {**outcome.error, "index": index})
+            total.result[index] = outcome.result
+
+        runs = [asyncio.create_task(one(index, item)) for index, item in enumerate(items)]
+        try:
+            await asyncio.gather(*runs)
+        except NodeFailed as failure:
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            return NodeOutcome(error=failure.error, llm_usage=total.llm_usage)
+        if errors:
+            total.error = {
+                **run_error("ForeachItemsFailed", f"{len(errors)} of {len(items)} items failed"),
+                "items": sorted(errors, key=lambda e: e["index"]),
+            }
+        return total
+
+    def _child_run_id(self) -> str:
+        random = workflow.random()
+        unix_ms = int(workflow.now().timestamp() * 1000)
+        return str(uuid7_from(unix_ms, random.getrandbits(12), random.getrandbits(62)))
+
+    async def _task(self, node: Node, request: WorkflowRunRequest, value: Any, instance: str) -> NodeOutcome:
+        template = request.tasks[node.id]
+        run_id = self._child_run_id()
+        run = dataclasses.replace(template, run_id=run_id, input=value, trigger="workflow_node")
+        self._nodes[node.id]["task_run_ids"].append(run_id)
+        await workflow.execute_local_activity_method(
+            WorkflowRunActivities.create_node_run,
+            NodeRunRequest(request.workflow_run_id, instance, run),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+        attributes = None
+        if request.track_status:
+            attributes = TypedSearchAttributes(
+                [
+                    SearchAttributePair(TASK_NAME, run.task_name or "ad-hoc"),
+                    SearchAttributePair(TASK_ID, run.task_id or ""),
+                    SearchAttributePair(TRIGGER, run.trigger),
+                    SearchAttributePair(STATUS, "pending"),
+                ]
+            )
+        try:
+            summary = await workflow.execute_child_workflow(
+                TASK_RUN_WORKFLOW,
+                run,
+                id=workflow_id_for(run_id),
+                result_type=TaskRunSummary,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                execution_timeout=None if run.max_concurrency else backstop_timeout(run.timeout_seconds),
+                search_attributes=attributes,
+                static_summary=f"{instance}: {run.task_name} v{run.task_version}",
+            )
+        except ChildWorkflowError as error:
+            if isinstance(error.cause, TemporalCancelledError):
+                raise asyncio.CancelledError() from None
+            return NodeOutcome(error={**child_error(error), "task_run_id": run_id})
+        if summary.status != "completed":
+            return NodeOutcome(error=run_error(summary.error_type or "NodeRunFailed", f"the node run ended {summary.status}"))
+        output = summary.output
+        if summary.output_omitted is not None:
+            try:
+                output = await workflow.execute_local_activity_method(
+                    WorkflowRunActivities.node_run_output, run_id, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+                )
+            except ActivityError as error:
+                return NodeOutcome(error=run_error("NodeOutputUnreadable", str(error.cause or error)))
+        return NodeOutcome(result=output, llm_usage=dict(summary.llm_usage or {}))
