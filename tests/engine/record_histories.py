@@ -1,11 +1,14 @@
 """Record the workflow histories that ``test_replay.py`` replays.
 
-Usage: ``python -m tests.engine.record_histories`` (starts its own stack and worker).
+Usage: ``python -m tests.engine.record_histories [--all]`` (starts its own stack and worker).
+Only histories not recorded yet are written, so the ones recorded by earlier versions of the
+code stay (they prove those runs still replay); ``--all`` records every one again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from settings import Settings
 
 from . import plugin
 from .conftest import Runner
+from .graph_helpers import Graphs
 
 HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 
@@ -26,10 +30,34 @@ REPRESENTATIVE_RUNS = {
     "logs_and_loop_tools": ('out = []\nfor (v in input) { log("v=${v}")\n out += [app::test::echo(v)] }\nreturn out', [1, 2, 3]),
     "script_error": ('x = input.missing.deeper\nreturn 1 / 0', {}),
     "tool_error_caught": ('try { app::test::reject(1) } catch (e) { return "${e}" }\nreturn 0', None),
+    "local_tool_calls": ('a = app::test::flaky_local("${input}", 0)\nreturn app::test::flaky_local("${input}", 0) + a', "/tmp/cytasks-replay-flaky"),
 }
+
+GRAPH = (
+    {"geo": 'return {"geo": input.ip}', "rep": 'return {"rep": 7}', "verdict": "return input"},
+    [
+        {"id": "entry", "kind": "identity"},
+        {"id": "geo", "task": "geo"},
+        {"id": "rep", "task": "rep"},
+        {"id": "merged", "kind": "merge"},
+        {"id": "out", "task": "verdict", "on_error": "continue"},
+    ],
+    [
+        {"from": "entry", "to": "geo"},
+        {"from": "entry", "to": "rep"},
+        {"from": "geo", "to": "merged"},
+        {"from": "rep", "to": "merged"},
+        {"from": "merged", "to": "out"},
+    ],
+    {"ip": "10.0.0.1"},
+)
 
 
 QUESTION_SCRIPT = 'a = app::human::ask("Approve?", responses=["yes", "no"])\nreturn "answer: ${a}"'
+
+
+def wanted(name: str) -> bool:
+    return "--all" in sys.argv or not (HISTORIES / f"{name}.json").exists()
 
 
 async def save(client, workflow_id: str, name: str, status: str) -> None:
@@ -77,9 +105,18 @@ async def record() -> None:
                 runner = Runner(client, settings)
                 HISTORIES.mkdir(parents=True, exist_ok=True)
                 for name, (script, run_input) in REPRESENTATIVE_RUNS.items():
+                    if not wanted(name):
+                        continue
                     run_id = await runner.start(script, run_input)
                     row = await runner.wait(run_id)
                     await save(client, f"taskrun-{run_id}", name, row.status)
+                if wanted("workflow_graph"):
+                    graphs = Graphs(client, settings)
+                    graph_run = await graphs.start(*GRAPH)
+                    run, _ = await graphs.wait(graph_run)
+                    await save(client, run.temporal_workflow_id, "workflow_graph", run.status)
+                if not (wanted("paused_and_answered") or wanted("schedule_fire")):
+                    return
                 run_id = await runner.start(QUESTION_SCRIPT)
                 handle = client.get_workflow_handle(f"taskrun-{run_id}")
                 while (await runner.row(run_id)).status != "paused":

@@ -3,69 +3,16 @@ on_error, and node runs as child TaskRunWorkflows with their rows."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from typing import Any
-
 import pytest
 
-from graphs.definition import parse_graph
-from persistence.db import get_sessionmaker
-from persistence.repository.tasks import create_task
-from persistence.repository.workflows import create_workflow_run, get_workflow_run, node_runs
-from taskrun.contract import WORKFLOW_RUN_WORKFLOW, TaskRunRequest, WorkflowRunRequest
+from .graph_helpers import Graphs
 
 pytestmark = pytest.mark.stack
 
 
-class Graphs:
-    def __init__(self, runner) -> None:
-        self.runner = runner
-        self.sessions = get_sessionmaker(runner.settings.DATABASE_URL)
-
-    async def start(self, tasks: dict[str, str], nodes: list[dict], edges: list[dict], input: Any = None) -> str:
-        suffix = uuid.uuid4().hex[:8]
-        names = {name: f"{name}_{suffix}" for name in tasks}
-        for node in nodes:
-            if "task" in node:
-                node["task"] = names[node["task"]]
-        graph = parse_graph(nodes, edges)
-        async with self.sessions() as session, session.begin():
-            created = {}
-            for name, script in tasks.items():
-                created[names[name]] = await create_task(session, name=names[name], cy_name=names[name], script=script)
-            run = await create_workflow_run(
-                session, workflow=None, workflow_id=None, trigger="api", graph=graph.to_dict(), input_inline=input
-            )
-        templates = {
-            node.id: TaskRunRequest.for_task(
-                run_id="", task=created[node.task], pinned=created[node.task], input=None, trigger="workflow_node"
-            )
-            for node in graph.nodes
-            if node.task
-        }
-        request = WorkflowRunRequest(str(run.id), graph.to_dict(), templates, input, "test graph", 1)
-        await self.runner.client.start_workflow(
-            WORKFLOW_RUN_WORKFLOW, request, id=run.temporal_workflow_id, task_queue=self.runner.settings.TASK_QUEUE
-        )
-        return str(run.id)
-
-    async def wait(self, run_id: str, timeout: float = 60):
-        async with self.sessions() as session:
-            run = await get_workflow_run(session, run_id)
-        handle = self.runner.client.get_workflow_handle(run.temporal_workflow_id)
-        try:
-            await asyncio.wait_for(handle.result(), timeout)
-        except Exception:
-            pass
-        async with self.sessions() as session:
-            run = await get_workflow_run(session, run_id)
-            return run, await node_runs(session, run)
-
-
 @pytest.fixture
 def graphs(runner) -> Graphs:
-    return Graphs(runner)
+    return Graphs(runner.client, runner.settings)
 
 
 async def test_a_chain_passes_each_result_on(graphs):
