@@ -20,7 +20,10 @@ from persistence.partitions import (
 
 pytestmark = pytest.mark.stack
 
-EXPECTED_TABLES = {"api_keys", "tasks", "task_versions", "task_runs", "task_run_logs", "idempotency_keys"}
+EXPECTED_TABLES = {
+    "api_keys", "tasks", "task_versions", "task_runs", "task_run_logs", "idempotency_keys",
+    "workflows", "workflow_versions", "workflow_runs",
+}
 
 
 def test_migrations_apply_and_reapply(database_url: str) -> None:
@@ -45,7 +48,7 @@ def test_migrations_apply_and_reapply(database_url: str) -> None:
         )
     engine.dispose()
     assert EXPECTED_TABLES <= tables
-    assert partitioned == {"task_runs": "r", "task_run_logs": "r"}
+    assert partitioned == {"task_runs": "r", "task_run_logs": "r", "workflow_runs": "r"}
 
 
 async def test_partitions_exist_around_today(database_url: str) -> None:
