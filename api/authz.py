@@ -10,14 +10,15 @@ runs it started; other runs' payloads need the ``payloads`` role.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from enum import Enum
-from typing import Any
 
 from fastapi import Request
 
-from .deps import Principal, PrincipalDep
+from persistence.models import TaskRun
+
+from .deps import PrincipalDep
 from .problems import ProblemError
+from .state import Principal, current_address, current_principal
 
 
 class Permission(str, Enum):
@@ -118,10 +119,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 
-current_principal: ContextVar[Principal | None] = ContextVar("cytasks_principal", default=None)
-current_address: ContextVar[str | None] = ContextVar("cytasks_client_address", default=None)
-
-
 async def authorize(request: Request, principal: PrincipalDep) -> Principal:
     """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
     route = request.scope.get("route")
@@ -135,14 +132,14 @@ async def authorize(request: Request, principal: PrincipalDep) -> Principal:
     return principal
 
 
-def sees_payloads(principal: Principal, run: Any) -> bool:
+def sees_payloads(principal: Principal, run: TaskRun) -> bool:
     """Whether the caller may read a run's input, output and logs."""
     if may(principal, Permission.RUNS_PAYLOADS):
         return True
     return may(principal, Permission.RUNS_EXECUTE) and run.created_by == principal.name
 
 
-def may_cancel(principal: Principal, run: Any) -> bool:
+def may_cancel(principal: Principal, run: TaskRun) -> bool:
     if "admin" in principal.roles:
         return True
     return may(principal, Permission.RUNS_CANCEL) and run.created_by == principal.name

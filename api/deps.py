@@ -2,66 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from settings import Settings
-
-from . import runs_service
 from .problems import ProblemError
 from .schemas import CLIENT_TRIGGERS
+from .state import AppState, Principal
 
 AUTH_CACHE_SECONDS = 1.0
 """A revoked or deleted key stops working on every API process within this long."""
-
-
-@dataclass
-class AppState:
-    """What the lifespan builds once per process and every request shares."""
-
-    settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
-    blob_store: Any = None
-    registry: Any = None
-    temporal: Client | None = None
-    auth_cache: dict[str, tuple[float, "Principal"]] = field(default_factory=dict)
-    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    compile_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
-    """One compile at a time: concurrent compiles compete with the event loop for the GIL."""
-
-    async def temporal_client(self) -> Client:
-        """The Temporal client, connecting now if the server was unreachable at startup."""
-        if self.temporal is not None:
-            return self.temporal
-        async with self._temporal_lock:
-            if self.temporal is None:
-                try:
-                    self.temporal = await runs_service.connect_temporal(self.settings)
-                except Exception as error:
-                    raise ProblemError(
-                        503,
-                        "service-unavailable",
-                        f"Temporal is unreachable at {self.settings.TEMPORAL_ADDRESS} ({type(error).__name__})",
-                    ) from error
-        return self.temporal
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The API key a request was made with."""
-
-    key_id: str
-    name: str
-    roles: tuple[str, ...]
 
 
 def get_state(request: Request) -> AppState:

@@ -13,13 +13,14 @@ from temporalio.client import Client
 
 from settings import Settings, get_settings
 
-from . import runs_service
 from .authz import authorize
 from .degraded import install_dependency_handlers
-from .deps import AppState, require_api_key
+from .deps import require_api_key
 from .docs_assets import install_docs
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
+from .services import runs as run_engine
+from .state import AppState
 from .routes import audit, health, keys, questions, runs, schedules, tasks
 from .text_params import reject_nul_text
 
@@ -93,9 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             logger.warning("database unavailable at startup, will retry storing the bootstrap key: %s", error)
             background.append(asyncio.create_task(_keep_trying_bootstrap_key(state)))
 
-    state.registry = await asyncio.to_thread(runs_service.load_registry)
+    state.registry = await asyncio.to_thread(run_engine.load_registry)
     try:
-        state.temporal = app.state.temporal_client or await runs_service.connect_temporal(settings)
+        state.temporal = app.state.temporal_client or await run_engine.connect_temporal(settings)
     except Exception as error:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 

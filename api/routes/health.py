@@ -7,11 +7,11 @@ import asyncio
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from .. import runs_service
 from ..deps import StateDep
 from ..problems import ProblemError, problem_responses
 from ..route import CytasksRoute
 from ..schemas import Health
+from ..services import runs as run_engine
 
 router = APIRouter(tags=["health"], route_class=CytasksRoute, responses=problem_responses(422, 500))
 
@@ -41,7 +41,7 @@ async def readyz(state: StateDep) -> Health:
             client = await state.temporal_client()
         except Exception as error:
             return f"unavailable: {type(error).__name__}"
-        return "ok" if await runs_service.temporal_reachable(client) else "unavailable"
+        return "ok" if await run_engine.temporal_reachable(client) else "unavailable"
 
     db_status, temporal_status = await asyncio.gather(database(), temporal())
     checks = {"database": db_status, "temporal": temporal_status}

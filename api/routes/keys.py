@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from persistence.repository import api_keys as key_repo
 
-from ..auditing import audit
+from ..services.auditing import audit
 from ..authz import ROLES
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses

@@ -20,7 +20,7 @@ from persistence.repository import questions as question_repo
 from persistence.repository import runs as run_repo
 from persistence.repository.pagination import InvalidCursor
 
-from ..auditing import audit
+from ..services.auditing import audit
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses

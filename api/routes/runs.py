@@ -19,8 +19,9 @@ from persistence.repository.pagination import InvalidCursor
 from persistence.repository.runs import RunQueryTooBroad
 from persistence.repository.schedules import backfill_id_of
 
-from .. import run_reconciliation, runs_service
-from ..auditing import audit
+from ..services import run_reconciliation
+from ..services import runs as runs_service
+from ..services.auditing import audit
 from ..authz import Permission, current_principal, forbidden, may_cancel, sees_payloads
 from ..deps import AppState, ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
@@ -37,9 +38,9 @@ from ..schemas import (
     Trigger,
     UtcDatetime,
 )
-from ..task_versions import pinned_version
-from ..validation import validate_input_off_loop
-from ..values import load_stored, store_run_input
+from ..services.task_versions import pinned_version
+from ..services.schema_checks import validate_input_off_loop
+from ..services.run_values import load_stored, store_run_input
 from .tasks import compile_check, invalid_cursor, task_id_filter, task_not_found
 
 logger = logging.getLogger(__name__)
@@ -378,22 +379,10 @@ async def get_run(
         workflow_id = run.workflow_id
         session.expunge_all()
         await session.rollback()  # give the connection back while waiting
-        await wait_for_workflow(state, workflow_id, wait)
+        await runs_service.wait_for_workflow(state, workflow_id, wait)
         run = await run_repo.get_run(session, run_id)
         run = await run_reconciliation.reconcile_run(state, session, run)
     return await run_resource(state, run)
-
-
-async def wait_for_workflow(state: AppState, workflow_id: str, seconds: float) -> None:
-    """Block until the run's workflow closes (it records the run's end first) or time runs out."""
-    try:
-        client = await state.temporal_client()
-        handle = client.get_workflow_handle(workflow_id)
-        await asyncio.wait_for(handle.result(follow_runs=False), seconds)
-    except asyncio.TimeoutError:
-        pass
-    except Exception as error:  # failed, cancelled or unknown workflows: the row says how it ended
-        logger.debug("waiting on %s ended with %s", workflow_id, error)
 
 
 @router.get(

@@ -29,13 +29,13 @@ from schedules.spec import time_range_errors
 from schedules import service as schedule_service
 from schedules.temporal import pause_state, schedule_id_for
 
-from ..auditing import audit
+from ..services.auditing import audit
 from ..deps import AppState, SessionDep, StateDep
 from ..problems import ProblemError, not_found, problem_responses
 from ..route import CytasksRoute
 from ..schemas import INT32_MAX, UtcDatetime
-from ..task_versions import pinned_version
-from ..validation import validate_input_off_loop
+from ..services.task_versions import pinned_version
+from ..services.schema_checks import validate_input_off_loop
 from .runs import run_resource
 from .tasks import invalid_cursor, task_not_found
 

@@ -14,8 +14,8 @@ from persistence.models import VERSIONED_TASK_FIELDS
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 
-from .. import runs_service
-from ..auditing import audit
+from ..services import runs as runs_service
+from ..services.auditing import audit
 from ..deps import PrincipalDep, SessionDep, StateDep
 from ..offload import off_loop
 from ..problems import ProblemError, not_found, problem_responses
@@ -30,8 +30,8 @@ from ..schemas import (
     TaskUpdate,
     TaskVersionRead,
 )
-from ..task_versions import pinned_version
-from ..validation import check_json_schema_off_loop
+from ..services.task_versions import pinned_version
+from ..services.schema_checks import check_json_schema_off_loop
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=CytasksRoute)
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persistence.models import Task, TaskVersion
 from persistence.repository import tasks as task_repo
 
-from .problems import ProblemError
+from ..problems import ProblemError
+
+PinnedVersion: TypeAlias = Task | TaskVersion
+"""What a run executes: one of the task's versions, or the task itself for its current one."""
 
 
 async def pinned_version(
-    session: AsyncSession, task: Any, number: int | None, *, field: str = "version", where: str = "body"
-) -> Any:
+    session: AsyncSession, task: Task, number: int | None, *, field: str = "version", where: str = "body"
+) -> PinnedVersion:
     """The task itself (its fields are its current version) when ``number`` is None or current,
     else that version; a 422 naming ``field`` (404 for a path parameter) when there is none."""
     if number is None or number == task.version:

@@ -1,14 +1,15 @@
 """The API's boundary with the run engine: the tool registry, compile checks and Temporal.
 
-Everything the routes need from the Cy interpreter or from Temporal goes through this
-module, so the rest of the API stays independent of how runs are executed.
+Everything the API needs from the Cy interpreter or from a run's workflow (start, cancel,
+wait for, signal) goes through this module, so the rest of the API stays independent of how
+runs are executed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -17,10 +18,23 @@ from temporalio.service import RPCError
 from cy import CyOptions
 from cy import check_script as cy_check_script
 from cy.tools import ToolRegistry
+from settings import Settings
+from workflows.types import TaskRunRequest, workflow_id_for
+
+if TYPE_CHECKING:
+    from ..state import AppState
 
 logger = logging.getLogger(__name__)
 
 TEMPORAL_CONNECT_TIMEOUT = 10.0
+
+
+class WorkflowGone(Exception):
+    """Temporal has no open workflow of that id (it ended, or never started)."""
+
+    def __init__(self, cause: RPCError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def load_registry() -> ToolRegistry:
@@ -36,7 +50,7 @@ def check_script(source: str, registry: ToolRegistry) -> list[dict[str, Any]]:
     return [error.to_dict() for error in cy_check_script(source, registry, options)]
 
 
-async def connect_temporal(settings: Any) -> Client:
+async def connect_temporal(settings: Settings) -> Client:
     return await asyncio.wait_for(
         Client.connect(
             settings.TEMPORAL_ADDRESS,
@@ -47,7 +61,7 @@ async def connect_temporal(settings: Any) -> Client:
     )
 
 
-def _data_converter(settings: Any) -> Any:
+def _data_converter(settings: Settings) -> Any:
     """The workers' converter: payloads above the threshold go to the blob store, not history."""
     from storage import data_converter
 
@@ -64,10 +78,9 @@ async def temporal_reachable(client: Client | None) -> bool:
     return True
 
 
-async def start_run(client: Client, settings: Any, request: Any) -> str:
+async def start_run(client: Client, settings: Settings, request: TaskRunRequest) -> str:
     """Start the run's workflow and return its id; an already started workflow counts as started."""
     from workflows.client import start_task_run
-    from workflows.types import workflow_id_for
 
     try:
         await start_task_run(
@@ -81,10 +94,9 @@ async def start_run(client: Client, settings: Any, request: Any) -> str:
     return workflow_id_for(request.run_id)
 
 
-async def ensure_started(client: Client, settings: Any, request: Any) -> str:
+async def ensure_started(client: Client, settings: Settings, request: TaskRunRequest) -> str:
     """Start the run's workflow unless Temporal already has one (open or closed) for this run."""
     from workflows.client import workflow_exists
-    from workflows.types import workflow_id_for
 
     if await workflow_exists(client, request.run_id):
         return workflow_id_for(request.run_id)
@@ -114,3 +126,27 @@ async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None
             return False
         raise
     return True
+
+
+async def wait_for_workflow(state: AppState, workflow_id: str, seconds: float) -> None:
+    """Block until the run's workflow closes (it records the run's end first) or time runs out;
+    Temporal being unreachable only ends the wait."""
+    try:
+        client = await state.temporal_client()
+        handle = client.get_workflow_handle(workflow_id)
+        await asyncio.wait_for(handle.result(follow_runs=False), seconds)
+    except asyncio.TimeoutError:
+        pass
+    except Exception as error:  # failed, cancelled or unknown workflows: the row says how it ended
+        logger.debug("waiting on %s ended with %s", workflow_id, error)
+
+
+async def signal_run(client: Client, workflow_id: str, signal: str, payload: dict[str, Any]) -> None:
+    """Send the run's workflow a signal; WorkflowGone when Temporal has no such open workflow
+    (any other failure, Temporal unreachable included, is raised as it is)."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, payload)
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            raise WorkflowGone(error) from error
+        raise

@@ -1,4 +1,4 @@
-"""Writing the audit log from a route: the actor and source address are the request's own."""
+"""Writing the audit log: the actor and source address are those of the request being served."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.repository import audit as audit_repo
 
-from .authz import current_address, current_principal
+from ..state import current_address, current_principal
 
 
 async def audit(
