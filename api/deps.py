@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .problems import ProblemError
 from .schemas import CLIENT_TRIGGERS
+from .services.task_lookup import TaskRef
 from .state import AppState, Principal
 
 AUTH_CACHE_SECONDS = 1.0
@@ -99,3 +100,12 @@ def client_trigger(
 
 
 ClientTriggerDep = Annotated[str | None, Depends(client_trigger)]
+
+
+def task_ref(task_id: str, session: SessionDep) -> TaskRef:
+    """The task a `{task_id}` path parameter names (an id or a cy_name), loaded on demand."""
+    return TaskRef(ident=task_id, session=session)
+
+
+TaskRefDep = Annotated[TaskRef, Depends(task_ref)]
+"""For routes that validate more of the request first: ``await task.load()`` finds it (or 404)."""

@@ -23,10 +23,10 @@ from persistence.repository.pagination import InvalidCursor
 from ..services.auditing import audit
 from ..deps import ClientTriggerDep, Principal, PrincipalDep, SessionDep, StateDep
 from ..offload import off_loop
-from ..problems import ProblemError, not_found, problem_responses
+from ..problems import ProblemError, invalid_cursor, not_found, problem_responses
 from ..route import CytasksRoute
 from ..schemas import TERMINAL_STATUSES, Page
-from .tasks import invalid_cursor, task_id_filter
+from ..services.task_lookup import task_filter
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ async def list_questions(
                 f"run must be a run id (a UUID), got {run!r}",
                 errors=[{"field": "run", "in": "query", "message": "must be a UUID"}],
             ) from None
-    known, task_uuid = await task_id_filter(session, task)
+    known, task_uuid = await task_filter(session, task)
     if not known:
         return {"items": [], "next_cursor": None}
     try:

@@ -31,13 +31,12 @@ from schedules.temporal import pause_state, schedule_id_for
 
 from ..services.auditing import audit
 from ..deps import AppState, SessionDep, StateDep
-from ..problems import ProblemError, not_found, problem_responses
+from ..presenters import run_resource
+from ..problems import ProblemError, invalid_cursor, not_found, problem_responses, task_not_found
 from ..route import CytasksRoute
 from ..schemas import INT32_MAX, UtcDatetime
 from ..services.task_versions import pinned_version
 from ..services.schema_checks import validate_input_off_loop
-from .runs import run_resource
-from .tasks import invalid_cursor, task_not_found
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,9 @@ from persistence.models import VERSIONED_TASK_FIELDS
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor
 
-from ..services import runs as runs_service
 from ..services.auditing import audit
 from ..deps import PrincipalDep, SessionDep, StateDep
-from ..offload import off_loop
-from ..problems import ProblemError, not_found, problem_responses
+from ..problems import ProblemError, invalid_cursor, problem_responses, task_not_found
 from ..route import CytasksRoute
 from ..schemas import (
     INT32_MAX,
@@ -32,65 +30,12 @@ from ..schemas import (
 )
 from ..services.task_versions import pinned_version
 from ..services.schema_checks import check_json_schema_off_loop
+from ..services.scripts import compile_check
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
 NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_type")
-
-
-def task_not_found(ident: str) -> ProblemError:
-    return not_found(f"No task with id or cy_name '{ident}'")
-
-
-async def task_id_filter(session: Any, task: str | None) -> tuple[bool, uuid.UUID | None]:
-    """The task a list filter names, by id or cy_name: ``(True, id)``, ``(True, None)`` when
-    there is no filter, ``(False, None)`` when no task has that cy_name (an empty page)."""
-    if task is None:
-        return True, None
-    try:
-        return True, uuid.UUID(task)
-    except ValueError:
-        found = await task_repo.get_task(session, task)
-        return (False, None) if found is None else (True, found.id)
-
-
-def invalid_cursor(error: Exception) -> ProblemError:
-    return ProblemError(
-        400,
-        "invalid-cursor",
-        "The cursor is not one this API returned; start again without it",
-        errors=[{"field": "cursor", "in": "query", "message": str(error)}],
-    )
-
-
-def check_script_size(state: StateDep, script: str) -> None:
-    limit = state.settings.MAX_SCRIPT_BYTES
-    size = len(script.encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"body field 'script': the script is {size} bytes (UTF-8); the limit is {limit}",
-            errors=[{"field": "script", "in": "body", "message": f"at most {limit} bytes", "type": "script_too_large"}],
-        )
-
-
-async def compile_check(state: StateDep, script: str) -> None:
-    """422 when the script is too large, or with the Cy errors (type, message, line, column) when
-    it does not compile. The compile runs in a thread: it is sized by the caller."""
-    check_script_size(state, script)
-    async with state.compile_slots:
-        errors = await off_loop(runs_service.check_script, script, state.registry)
-    if errors:
-        first = errors[0]
-        where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""
-        raise ProblemError(
-            422,
-            "invalid-script",
-            f"{first['type']}{where}: {first['message']}",
-            errors=errors,
-        )
 
 
 def _store_fields(body: TaskCreate | TaskUpdate, *, exclude_unset: bool) -> dict[str, Any]:

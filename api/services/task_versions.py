@@ -32,3 +32,16 @@ async def pinned_version(
             errors=[{"field": field, "in": where, "message": f"no such version (1 to {task.version})"}],
         )
     return version
+
+
+async def version_to_run(session: AsyncSession, task: Task, in_body: int | None, in_query: int | None) -> PinnedVersion:
+    """The version to run: the one asked for (in the body or the query, not two different
+    ones), else the task's current one."""
+    if in_body is not None and in_query is not None and in_body != in_query:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"version {in_body} in the body and {in_query} in the query disagree",
+            errors=[{"field": "version", "in": "query", "message": "differs from the body's version"}],
+        )
+    return await pinned_version(session, task, in_body if in_body is not None else in_query)

@@ -311,7 +311,7 @@ async def test_temporal_down_fails_runs_with_503_and_readyz_reports_it(api_setti
 async def test_retry_starts_the_workflow_a_cut_off_request_never_started(
     client: httpx.AsyncClient, api_stack, monkeypatch: pytest.MonkeyPatch, unique: str
 ) -> None:
-    from api.routes import runs as run_routes
+    from api.services import submission as run_routes
 
     real = run_routes._start_or_fail
 
