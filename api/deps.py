@@ -7,13 +7,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persistence.models import Task
+
 from .problems import ProblemError
-from .schemas import CLIENT_TRIGGERS
-from .services.task_lookup import TaskRef
+from .schemas import CLIENT_TRIGGERS, INT32_MAX
+from .services.task_lookup import TaskRef, load_task
 from .state import AppState, Principal
 
 AUTH_CACHE_SECONDS = 1.0
@@ -109,3 +111,22 @@ def task_ref(task_id: str, session: SessionDep) -> TaskRef:
 
 TaskRefDep = Annotated[TaskRef, Depends(task_ref)]
 """For routes that validate more of the request first: ``await task.load()`` finds it (or 404)."""
+
+
+async def task_by_ref(task_id: str, session: SessionDep) -> Task:
+    """The task a `{task_id}` path parameter names; 404 when there is none."""
+    return await load_task(session, task_id)
+
+
+TaskDep = Annotated[Task, Depends(task_by_ref)]
+"""For routes whose only other input is the path: the task, loaded before the route runs."""
+
+
+def version_pair(
+    a: Annotated[int, Path(ge=1, le=INT32_MAX)], b: Annotated[int, Path(ge=1, le=INT32_MAX)]
+) -> tuple[int, int]:
+    """The `{a}` and `{b}` version numbers of a comparison."""
+    return a, b
+
+
+VersionPairDep = Annotated[tuple[int, int], Depends(version_pair)]
