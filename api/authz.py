@@ -1,7 +1,7 @@
 """Who may do what: the roles an API key holds, the permissions each grants, and the one
 table that says which permission every route needs.
 
-``authorize`` (a dependency of every ``/v1`` route) looks the matched route up in
+``deps.authorize`` (a dependency of every ``/v1`` route) looks the matched route up in
 ``ROUTE_PERMISSIONS``; a key holding none of the roles that grant the permission gets 403
 naming those roles, and a route missing from the table is refused to everyone. Runs add
 rules of their own: a ``runner`` may cancel, and read the input, output and logs of, the
@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from enum import Enum
 
-from fastapi import Request
-
 from persistence.models import TaskRun
 
-from .deps import PrincipalDep
 from .problems import ProblemError
-from .state import Principal, current_address, current_principal
+from .state import Principal
 
 
 class Permission(str, Enum):
@@ -118,19 +115,6 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/audit"): P.AUDIT_READ,
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
-
-async def authorize(request: Request, principal: PrincipalDep) -> Principal:
-    """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
-    route = request.scope.get("route")
-    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path_format", "")))
-    if permission is None:
-        raise ProblemError(403, "forbidden", "No role may use this route")
-    if not may(principal, permission):
-        raise forbidden(principal, permission)
-    current_principal.set(principal)
-    current_address.set(request.client.host if request.client else None)
-    return principal
-
 
 def sees_payloads(principal: Principal, run: TaskRun) -> bool:
     """Whether the caller may read a run's input, output and logs."""

@@ -1,4 +1,5 @@
-"""Request dependencies: the process state, a database session and the caller's API key."""
+"""Request dependencies: the process state, a database session, the caller's API key, the
+trigger a client claims, and the task a path names."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import Task
 
+from .authz import ROUTE_PERMISSIONS, V1_PREFIX, forbidden, may
 from .problems import ProblemError
 from .schemas import CLIENT_TRIGGERS, INT32_MAX
+from .services.api_keys import find_key
 from .services.task_lookup import TaskRef, load_task
-from .state import AppState, Principal
+from .state import AppState, Principal, current_address, current_principal
 
 AUTH_CACHE_SECONDS = 1.0
 """A revoked or deleted key stops working on every API process within this long."""
@@ -59,9 +62,7 @@ async def require_api_key(
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cached[1]
-    from persistence.repository.api_keys import find_api_key
-
-    api_key = await find_api_key(session, key)
+    api_key = await find_key(session, key)
     if api_key is None:
         state.auth_cache.pop(cache_key, None)
         raise _unauthorized("The API key is not valid")
@@ -71,6 +72,19 @@ async def require_api_key(
 
 
 PrincipalDep = Annotated[Principal, Depends(require_api_key)]
+
+
+async def authorize(request: Request, principal: PrincipalDep) -> Principal:
+    """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
+    route = request.scope.get("route")
+    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path_format", "")))
+    if permission is None:
+        raise ProblemError(403, "forbidden", "No role may use this route")
+    if not may(principal, permission):
+        raise forbidden(principal, permission)
+    current_principal.set(principal)
+    current_address.set(request.client.host if request.client else None)
+    return principal
 
 
 def client_trigger(

@@ -13,9 +13,8 @@ from temporalio.client import Client
 
 from settings import Settings, get_settings
 
-from .authz import authorize
 from .degraded import install_dependency_handlers
-from .deps import require_api_key
+from .deps import authorize, require_api_key
 from .docs_assets import install_docs
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute

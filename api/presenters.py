@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistence.models import VERSIONED_TASK_FIELDS, Task, TaskRun, TaskRunLog
+from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog
 from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
@@ -73,6 +73,10 @@ def run_logs_resource(run: TaskRun, lines: Sequence[TaskRunLog]) -> dict[str, An
     }
 
 
+def run_questions_resource(run: TaskRun, questions: Sequence[Question]) -> dict[str, Any]:
+    return {"run_id": run.id, "items": list(questions)}
+
+
 def version_diff_resource(task: Task, a: int, b: int, old: PinnedVersion, new: PinnedVersion) -> dict[str, Any]:
     """What changed from version ``a`` (``old``) to version ``b`` (``new``) of ``task``."""
     script_diff = "".join(
@@ -89,6 +93,19 @@ def version_diff_resource(task: Task, a: int, b: int, old: PinnedVersion, new: P
         if field != "script" and getattr(old, field) != getattr(new, field)
     }
     return {"task_id": task.id, "from_version": a, "to_version": b, "script_diff": script_diff, "changes": changes}
+
+
+def created_key_resource(api_key: ApiKey, secret: str) -> dict[str, Any]:
+    """A new API key, with the secret it is shown with this once."""
+    return {
+        "id": api_key.id,
+        "name": api_key.name,
+        "roles": list(api_key.roles),
+        "created_at": api_key.created_at,
+        "created_by": api_key.created_by,
+        "expires_at": api_key.expires_at,
+        "key": secret,
+    }
 
 
 def schedule_resource(view: ScheduleView) -> dict[str, Any]:
