@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -188,7 +189,9 @@ def backfill_resource(task: Task, record: dict[str, Any]) -> dict[str, Any]:
     return {"task_id": task.id, "backfill": record, "expected_runs": record["expected_runs"]}
 
 
-def fire_times_resource(task: Task, timezone: str, start: Any, end: Any, times: Sequence[Any]) -> dict[str, Any]:
+def fire_times_resource(
+    task: Task, timezone: str, start: datetime, end: datetime, times: Sequence[datetime]
+) -> dict[str, Any]:
     """The instants a schedule fires at in a range (at most MAX_LISTED_TIMES), also in its time zone."""
     zone = ZoneInfo(timezone)
     listed = list(times[:MAX_LISTED_TIMES])

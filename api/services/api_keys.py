@@ -15,6 +15,12 @@ from ..state import AppState, Principal
 from .auditing import audit
 
 
+async def ensure_bootstrap_key(state: AppState) -> None:
+    """Store the key the settings name (`CYTASKS_API_KEY`) as an admin key, once."""
+    async with state.sessionmaker() as session, session.begin():
+        await key_repo.ensure_bootstrap_api_key(session, state.settings.API_KEY)
+
+
 async def find_key(session: AsyncSession, secret: str) -> ApiKey | None:
     """The live key with this secret (None when no key has it, or the key has expired)."""
     return await key_repo.find_api_key(session, secret)

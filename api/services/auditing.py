@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ async def audit(
     session: AsyncSession,
     action: str,
     target_type: str,
-    target_id: Any = None,
+    target_id: uuid.UUID | str | None = None,
     *,
     outcome: str = "ok",
     details: dict[str, Any] | None = None,

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import TERMINAL_RUN_STATUSES, TaskRun
 from persistence.repository import runs as run_repo
-from workflows.client import workflow_outcome
 from workflows.outcome import WorkflowOutcome, run_error
 from workflows.types import workflow_id_for
 
@@ -31,7 +30,7 @@ CANCELLED_BEFORE_START = run_error("Cancelled", "The run was cancelled before it
 async def _outcome(state: AppState, workflow_id: str, cancel_requested: bool) -> WorkflowOutcome:
     async def ask() -> WorkflowOutcome:
         client = await state.temporal_client()
-        return await workflow_outcome(client, workflow_id, cancel_requested=cancel_requested)
+        return await run_engine.workflow_outcome(client, workflow_id, cancel_requested=cancel_requested)
 
     return await asyncio.wait_for(ask(), DESCRIBE_TIMEOUT_SECONDS)
 
@@ -72,7 +71,7 @@ async def cancel_run(state: AppState, session: AsyncSession, run: TaskRun) -> Ta
         delivered = await run_engine.cancel_run(client, str(run.id), workflow_id)
         outcome = None
         if not delivered:
-            outcome = await workflow_outcome(client, workflow_id, cancel_requested=True)
+            outcome = await run_engine.workflow_outcome(client, workflow_id, cancel_requested=True)
     except Exception as error:
         raise ProblemError(
             503, "service-unavailable", f"Temporal did not accept the cancellation: {type(error).__name__}"

@@ -19,6 +19,7 @@ from cy import CyOptions
 from cy import check_script as cy_check_script
 from cy.tools import ToolRegistry
 from settings import Settings
+from workflows.outcome import WorkflowOutcome
 from workflows.types import TaskRunRequest, workflow_id_for
 
 if TYPE_CHECKING:
@@ -126,6 +127,13 @@ async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None
             return False
         raise
     return True
+
+
+async def workflow_outcome(client: Client, workflow_id: str, *, cancel_requested: bool) -> WorkflowOutcome:
+    """How the run's workflow stands in Temporal: open, closed (and how the run ended), or missing."""
+    from workflows.client import workflow_outcome as outcome_in_temporal
+
+    return await outcome_in_temporal(client, workflow_id, cancel_requested=cancel_requested)
 
 
 async def wait_for_workflow(state: AppState, workflow_id: str, seconds: float) -> None:

@@ -27,6 +27,7 @@ from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor, Page
 from schedules import ScheduleSpec, ScheduleSpecError, validate_spec
 from schedules import service as schedule_service
+from schedules.service import ReconcileReport
 from schedules.spec import MAX_BACKFILL_RECORDS, time_range_errors
 from schedules.temporal import action_fingerprint, build_schedule, pause_state, schedule_id_for
 
@@ -416,6 +417,17 @@ async def reconcile_now(state: AppState) -> dict[str, Any]:
     except Exception as error:
         raise temporal_unavailable(error) from error
     return report.as_dict()
+
+
+async def reconcile_in_background(state: AppState) -> ReconcileReport | None:
+    """Reconcile at start, retrying while the database or Temporal is not reachable yet; the
+    report (None when no attempt got through)."""
+    return await schedule_service.reconcile_in_background(
+        state.temporal_client,
+        state.sessionmaker,
+        namespace=state.settings.TEMPORAL_NAMESPACE,
+        default_task_queue=state.settings.TASK_QUEUE,
+    )
 
 
 async def sync_task_schedule(state: AppState, task: Task | None) -> None:
