@@ -1,5 +1,5 @@
-"""Request dependencies: the process state, a database session, the caller's API key, the
-trigger a client claims, and the task a path names."""
+"""Request dependencies: the process state, a database session, the caller's API key and its
+permission for the route, the trigger a client claims, and the task a path names."""
 
 from __future__ import annotations
 

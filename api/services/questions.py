@@ -170,9 +170,7 @@ async def answer(
     address: str | None,
 ) -> Question:
     """Answer the run's open question (or ``question_id``) and resume the run; the answered question."""
-    run = await run_repo.get_run(session, run_id)
-    if run is None:
-        raise not_found(f"No task run with id '{run_id}'")
+    run = await load_run(session, run_id)
     question = await _find_question(session, run, question_id)
     attempt = _Attempt(answer, principal, source, address)
     if question.status != "pending":
