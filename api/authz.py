@@ -1,7 +1,7 @@
 """Who may do what: the roles an API key holds, the permissions each grants, and the one
 table that says which permission every route needs.
 
-``authorize`` (a dependency of every ``/v1`` route) looks the matched route up in
+``deps.authorize`` (a dependency of every ``/v1`` route) looks the matched route up in
 ``ROUTE_PERMISSIONS``; a key holding none of the roles that grant the permission gets 403
 naming those roles, and a route missing from the table is refused to everyone. Runs add
 rules of their own: a ``runner`` may cancel, and read the input, output and logs of, the
@@ -10,14 +10,12 @@ runs it started; other runs' payloads need the ``payloads`` role.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from enum import Enum
-from typing import Any
 
-from fastapi import Request
+from persistence.models import TaskRun
 
-from .deps import Principal, PrincipalDep
 from .problems import ProblemError
+from .state import Principal
 
 
 class Permission(str, Enum):
@@ -118,31 +116,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 
-current_principal: ContextVar[Principal | None] = ContextVar("cytasks_principal", default=None)
-current_address: ContextVar[str | None] = ContextVar("cytasks_client_address", default=None)
-
-
-async def authorize(request: Request, principal: PrincipalDep) -> Principal:
-    """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
-    route = request.scope.get("route")
-    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path_format", "")))
-    if permission is None:
-        raise ProblemError(403, "forbidden", "No role may use this route")
-    if not may(principal, permission):
-        raise forbidden(principal, permission)
-    current_principal.set(principal)
-    current_address.set(request.client.host if request.client else None)
-    return principal
-
-
-def sees_payloads(principal: Principal, run: Any) -> bool:
+def sees_payloads(principal: Principal, run: TaskRun) -> bool:
     """Whether the caller may read a run's input, output and logs."""
     if may(principal, Permission.RUNS_PAYLOADS):
         return True
     return may(principal, Permission.RUNS_EXECUTE) and run.created_by == principal.name
 
 
-def may_cancel(principal: Principal, run: Any) -> bool:
+def may_cancel(principal: Principal, run: TaskRun) -> bool:
     if "admin" in principal.roles:
         return True
     return may(principal, Permission.RUNS_CANCEL) and run.created_by == principal.name

@@ -1,67 +1,28 @@
-"""Request dependencies: the process state, a database session and the caller's API key."""
+"""Request dependencies: the process state, a database session, the caller's API key and its
+permission for the route, the trigger a client claims, and the task a path names."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from settings import Settings
+from persistence.models import Task
 
-from . import runs_service
+from .authz import ROUTE_PERMISSIONS, V1_PREFIX, forbidden, may
 from .problems import ProblemError
-from .schemas import CLIENT_TRIGGERS
+from .schemas import CLIENT_TRIGGERS, INT32_MAX
+from .services.api_keys import find_key
+from .services.task_lookup import TaskRef, load_task
+from .state import AppState, Principal, current_address, current_principal
 
 AUTH_CACHE_SECONDS = 1.0
 """A revoked or deleted key stops working on every API process within this long."""
-
-
-@dataclass
-class AppState:
-    """What the lifespan builds once per process and every request shares."""
-
-    settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
-    blob_store: Any = None
-    registry: Any = None
-    temporal: Client | None = None
-    auth_cache: dict[str, tuple[float, "Principal"]] = field(default_factory=dict)
-    _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    compile_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
-    """One compile at a time: concurrent compiles compete with the event loop for the GIL."""
-
-    async def temporal_client(self) -> Client:
-        """The Temporal client, connecting now if the server was unreachable at startup."""
-        if self.temporal is not None:
-            return self.temporal
-        async with self._temporal_lock:
-            if self.temporal is None:
-                try:
-                    self.temporal = await runs_service.connect_temporal(self.settings)
-                except Exception as error:
-                    raise ProblemError(
-                        503,
-                        "service-unavailable",
-                        f"Temporal is unreachable at {self.settings.TEMPORAL_ADDRESS} ({type(error).__name__})",
-                    ) from error
-        return self.temporal
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The API key a request was made with."""
-
-    key_id: str
-    name: str
-    roles: tuple[str, ...]
 
 
 def get_state(request: Request) -> AppState:
@@ -101,9 +62,7 @@ async def require_api_key(
     now = time.monotonic()
     if cached is not None and cached[0] > now:
         return cached[1]
-    from persistence.repository.api_keys import find_api_key
-
-    api_key = await find_api_key(session, key)
+    api_key = await find_key(session, key)
     if api_key is None:
         state.auth_cache.pop(cache_key, None)
         raise _unauthorized("The API key is not valid")
@@ -113,6 +72,19 @@ async def require_api_key(
 
 
 PrincipalDep = Annotated[Principal, Depends(require_api_key)]
+
+
+async def authorize(request: Request, principal: PrincipalDep) -> Principal:
+    """The dependency of every ``/v1`` route: the caller's key must grant the route's permission."""
+    route = request.scope.get("route")
+    permission = ROUTE_PERMISSIONS.get((request.method, V1_PREFIX + getattr(route, "path_format", "")))
+    if permission is None:
+        raise ProblemError(403, "forbidden", "No role may use this route")
+    if not may(principal, permission):
+        raise forbidden(principal, permission)
+    current_principal.set(principal)
+    current_address.set(request.client.host if request.client else None)
+    return principal
 
 
 def client_trigger(
@@ -144,3 +116,31 @@ def client_trigger(
 
 
 ClientTriggerDep = Annotated[str | None, Depends(client_trigger)]
+
+
+def task_ref(task_id: str, session: SessionDep) -> TaskRef:
+    """The task a `{task_id}` path parameter names (an id or a cy_name), loaded on demand."""
+    return TaskRef(ident=task_id, session=session)
+
+
+TaskRefDep = Annotated[TaskRef, Depends(task_ref)]
+"""For routes that validate more of the request first: ``await task.load()`` finds it (or 404)."""
+
+
+async def task_by_ref(task_id: str, session: SessionDep) -> Task:
+    """The task a `{task_id}` path parameter names; 404 when there is none."""
+    return await load_task(session, task_id)
+
+
+TaskDep = Annotated[Task, Depends(task_by_ref)]
+"""For routes whose only other input is the path: the task, loaded before the route runs."""
+
+
+def version_pair(
+    a: Annotated[int, Path(ge=1, le=INT32_MAX)], b: Annotated[int, Path(ge=1, le=INT32_MAX)]
+) -> tuple[int, int]:
+    """The `{a}` and `{b}` version numbers of a comparison."""
+    return a, b
+
+
+VersionPairDep = Annotated[tuple[int, int], Depends(version_pair)]

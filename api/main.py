@@ -13,13 +13,15 @@ from temporalio.client import Client
 
 from settings import Settings, get_settings
 
-from . import runs_service
-from .authz import authorize
 from .degraded import install_dependency_handlers
-from .deps import AppState, require_api_key
+from .deps import authorize, require_api_key
 from .docs_assets import install_docs
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
+from .services import runs as run_engine
+from .services.api_keys import ensure_bootstrap_key
+from .services.schedules import reconcile_in_background
+from .state import AppState
 from .routes import audit, health, keys, questions, runs, schedules, tasks
 from .text_params import reject_nul_text
 
@@ -36,18 +38,11 @@ Errors are [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) problem documents
 """
 
 
-async def _ensure_bootstrap_key(state: AppState) -> None:
-    from persistence.repository.api_keys import ensure_bootstrap_api_key
-
-    async with state.sessionmaker() as session, session.begin():
-        await ensure_bootstrap_api_key(session, state.settings.API_KEY)
-
-
 async def _keep_trying_bootstrap_key(state: AppState) -> None:
     while True:
         await asyncio.sleep(BOOTSTRAP_RETRY_SECONDS)
         try:
-            await _ensure_bootstrap_key(state)
+            await ensure_bootstrap_key(state)
         except Exception as error:
             logger.warning("bootstrap API key not stored yet: %s", error)
             continue
@@ -88,28 +83,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     if settings.API_KEY:
         try:
-            await _ensure_bootstrap_key(state)
+            await ensure_bootstrap_key(state)
         except Exception as error:
             logger.warning("database unavailable at startup, will retry storing the bootstrap key: %s", error)
             background.append(asyncio.create_task(_keep_trying_bootstrap_key(state)))
 
-    state.registry = await asyncio.to_thread(runs_service.load_registry)
+    state.registry = await asyncio.to_thread(run_engine.load_registry)
     try:
-        state.temporal = app.state.temporal_client or await runs_service.connect_temporal(settings)
+        state.temporal = app.state.temporal_client or await run_engine.connect_temporal(settings)
     except Exception as error:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 
     app.state.cytasks = state
-    from schedules.service import reconcile_in_background
-
-    app.state.schedule_reconciliation = asyncio.create_task(
-        reconcile_in_background(
-            state.temporal_client,
-            state.sessionmaker,
-            namespace=settings.TEMPORAL_NAMESPACE,
-            default_task_queue=settings.TASK_QUEUE,
-        )
-    )
+    app.state.schedule_reconciliation = asyncio.create_task(reconcile_in_background(state))
     background.append(app.state.schedule_reconciliation)
     try:
         yield

@@ -47,7 +47,6 @@ TITLES: dict[str, str] = {
     "task-not-runnable": "Task cannot be run",
     "run-not-cancellable": "Run is already finished",
     "idempotency-key-reused": "Idempotency-Key reused with a different request",
-    "idempotency-key-in-use": "A request with this Idempotency-Key is still being processed",
     "cy-name-conflict": "cy_name already taken",
     "workflow-start-failed": "The run could not be started",
     "service-unavailable": "Service unavailable",
@@ -136,6 +135,23 @@ class ProblemError(Exception):
 
 def not_found(detail: str) -> ProblemError:
     return ProblemError(404, "not-found", detail)
+
+
+def task_not_found(ident: object) -> ProblemError:
+    return not_found(f"No task with id or cy_name '{ident}'")
+
+
+def run_not_found(run_id: object) -> ProblemError:
+    return not_found(f"No task run with id '{run_id}'")
+
+
+def invalid_cursor(error: Exception) -> ProblemError:
+    return ProblemError(
+        400,
+        "invalid-cursor",
+        "The cursor is not one this API returned; start again without it",
+        errors=[{"field": "cursor", "in": "query", "message": str(error)}],
+    )
 
 
 def problem_response(

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field
 
+from taskrun.contract import TERMINAL_RUN_STATUSES
+
 
 T = TypeVar("T")
 
@@ -53,7 +55,7 @@ class RunStatus(str, Enum):
     timed_out = "timed_out"
 
 
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timed_out"})
+TERMINAL_STATUSES = frozenset(TERMINAL_RUN_STATUSES)
 
 
 class Trigger(str, Enum):

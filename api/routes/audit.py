@@ -9,13 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from persistence.repository import audit as audit_repo
-from persistence.repository.pagination import InvalidCursor
-
 from ..deps import SessionDep
-from ..problems import ProblemError, problem_responses
+from ..presenters import page
+from ..problems import problem_responses
 from ..route import CytasksRoute
 from ..schemas import Page, UtcDatetime
+from ..services import audit_log
 
 router = APIRouter(tags=["audit"], route_class=CytasksRoute)
 
@@ -52,20 +51,15 @@ async def list_audit(
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
-    try:
-        page = await audit_repo.list_entries(
-            session,
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            after=after,
-            before=before,
-            cursor=cursor,
-            limit=limit,
-        )
-    except InvalidCursor as error:
-        raise ProblemError(
-            400, "invalid-cursor", str(error), errors=[{"field": "cursor", "in": "query", "message": str(error)}]
-        ) from error
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    found = await audit_log.list_entries(
+        session,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        after=after,
+        before=before,
+        cursor=cursor,
+        limit=limit,
+    )
+    return page(found.items, found.next_cursor)

@@ -10,13 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from persistence.repository import api_keys as key_repo
-
-from ..auditing import audit
 from ..authz import ROLES
 from ..deps import PrincipalDep, SessionDep, StateDep
-from ..problems import ProblemError, not_found, problem_responses
+from ..presenters import created_key_resource
+from ..problems import problem_responses
 from ..route import CytasksRoute
+from ..services import api_keys as key_service
 
 router = APIRouter(tags=["api-keys"], route_class=CytasksRoute)
 
@@ -83,25 +82,16 @@ class ApiKeyList(BaseModel):
     responses=problem_responses(403, 409, 422),
 )
 async def create_key(body: ApiKeyCreate, response: Response, session: SessionDep, principal: PrincipalDep) -> Any:
-    try:
-        api_key, secret = await key_repo.create_api_key(
-            session, body.name, body.roles, expires_at=body.expires_at, created_by=principal.name
-        )
-    except key_repo.KeyNameTaken as error:
-        raise ProblemError(409, "conflict", str(error), errors=[{"field": "name", "in": "body", "message": str(error)}])
-    expires = body.expires_at.isoformat() if body.expires_at else None
-    await audit(
-        session, "key.create", "api_key", api_key.id,
-        details={"name": api_key.name, "roles": list(api_key.roles), "expires_at": expires},
+    api_key, secret = await key_service.create_key(
+        session, name=body.name, roles=body.roles, expires_at=body.expires_at, principal=principal
     )
-    await session.commit()
     response.headers["Location"] = f"/v1/api-keys/{api_key.id}"
-    return {**ApiKeyRead.model_validate(api_key).model_dump(), "key": secret}
+    return created_key_resource(api_key, secret)
 
 
 @router.get("/api-keys", response_model=ApiKeyList, summary="List API keys (never their secrets)", responses=problem_responses(403))
 async def list_keys(session: SessionDep) -> Any:
-    return {"items": await key_repo.list_api_keys(session)}
+    return {"items": await key_service.list_keys(session)}
 
 
 @router.delete(
@@ -113,12 +103,5 @@ async def list_keys(session: SessionDep) -> Any:
 async def revoke_key(
     key_id: Annotated[uuid.UUID, Path()], session: SessionDep, state: StateDep, principal: PrincipalDep
 ) -> Response:
-    if str(key_id) == principal.key_id:
-        raise ProblemError(409, "conflict", "An API key cannot revoke itself; use another admin key")
-    revoked = await key_repo.revoke_api_key(session, key_id)
-    if revoked is None:
-        raise not_found(f"No API key with id '{key_id}'")
-    await audit(session, "key.revoke", "api_key", key_id, details={"name": revoked.name})
-    await session.commit()
-    state.auth_cache.clear()
+    await key_service.revoke_key(state, session, key_id, principal)
     return Response(status_code=204)

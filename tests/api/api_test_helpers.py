@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
 import pytest
+
+from app_fixture import running_app
+
+__all__ = ["PROBLEM_BASE", "assert_problem", "engine_importable", "requires_engine", "running_app"]
 
 PROBLEM_BASE = "https://cytasks.dev/problems/"
 
@@ -37,20 +37,3 @@ def engine_importable() -> bool:
 requires_engine = pytest.mark.skipif(
     not engine_importable(), reason="taskrun.client (and the Cy interpreter) not importable yet"
 )
-
-
-@contextlib.asynccontextmanager
-async def running_app(settings: Any) -> AsyncIterator[tuple[object, httpx.AsyncClient]]:
-    """The app with its lifespan run, and an authenticated client talking to it in-process."""
-    from api.main import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cytasks.test",
-            headers={"Authorization": f"Bearer {settings.API_KEY}"},
-            timeout=30,
-        ) as client:
-            yield app, client

@@ -171,7 +171,7 @@ async def test_concurrent_requests_with_one_key_make_one_run(client: httpx.Async
 async def test_workflow_start_failure_fails_the_run_with_503(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api import runs_service
+    from api.services import runs as runs_service
 
     async def refuse(*args, **kwargs):
         raise RuntimeError("temporal is down")
@@ -228,7 +228,7 @@ async def test_cancel_pending_run_and_terminal_run_conflict(
     assert response.status_code == 202, response.text
     assert response.json()["id"] == run["id"]
 
-    from api import runs_service
+    from api.services import runs as runs_service
 
     async def refuse(*args, **kwargs):
         raise RuntimeError("no temporal")
@@ -243,7 +243,7 @@ async def test_cancel_pending_run_and_terminal_run_conflict(
 async def test_list_runs_filters_and_pages_newest_first(
     client: httpx.AsyncClient, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api import runs_service
+    from api.services import runs as runs_service
 
     task = await make_task(client, f"Listed {unique}")
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
@@ -311,7 +311,7 @@ async def test_temporal_down_fails_runs_with_503_and_readyz_reports_it(api_setti
 async def test_retry_starts_the_workflow_a_cut_off_request_never_started(
     client: httpx.AsyncClient, api_stack, monkeypatch: pytest.MonkeyPatch, unique: str
 ) -> None:
-    from api.routes import runs as run_routes
+    from api.services import submission as run_routes
 
     real = run_routes._start_or_fail
 

@@ -15,6 +15,7 @@ import pytest_asyncio
 from integrations.registry import get_registry
 
 import hitl_plugin
+from app_fixture import running_app
 
 TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
 
@@ -48,19 +49,9 @@ async def hitl_worker(hitl_settings) -> AsyncIterator[Any]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def hitl_app(hitl_settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    from api.main import create_app
-
     ensure_plugin()
-    app = create_app(hitl_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4242))
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cytasks.test",
-            headers={"Authorization": f"Bearer {hitl_settings.API_KEY}"},
-            timeout=30,
-        ) as client:
-            yield app, client
+    async with running_app(hitl_settings, client_address=("203.0.113.7", 4242)) as pair:
+        yield pair
 
 
 @pytest.fixture

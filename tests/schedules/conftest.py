@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,26 +10,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from app_fixture import running_app as app_client
 from settings import Settings
 
 ADMIN_KEY = "sched-admin-" + uuid.uuid4().hex
-
-
-@contextlib.asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[tuple[object, httpx.AsyncClient]]:
-    """The app with its lifespan run (so its start-up reconciliation too), and a client to it."""
-    from api.main import create_app
-
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://cytasks.test",
-            headers={"Authorization": f"Bearer {settings.API_KEY}"},
-            timeout=30,
-        ) as client:
-            yield app, client
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,22 @@
-"""Writing the audit log from a route: the actor and source address are the request's own."""
+"""Writing the audit log: the actor and source address are those of the request being served."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.repository import audit as audit_repo
 
-from .authz import current_address, current_principal
+from ..state import current_address, current_principal
 
 
 async def audit(
     session: AsyncSession,
     action: str,
     target_type: str,
-    target_id: Any = None,
+    target_id: uuid.UUID | str | None = None,
     *,
     outcome: str = "ok",
     details: dict[str, Any] | None = None,

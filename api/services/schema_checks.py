@@ -1,4 +1,6 @@
-"""JSON Schema checks: task schemas must be valid schemas, run inputs must match them.
+"""JSON Schema checks answered as problems: task schemas must be valid schemas, run inputs must
+match them. Inputs are checked by the `validation` package; a schema's own validity is checked
+here against its metaschema, with the `validation` package's format checker and patterns.
 
 Patterns are matched by `regex` with a time limit (see `validation.patterns`); `$ref`s resolve
 only inside the schema (nothing is fetched); callers run these functions off the event loop.
@@ -13,10 +15,11 @@ from jsonschema.validators import validator_for
 
 from validation import SchemaFault, failures_of, json_path, patterns_of
 from validation import patterns
+from settings import Settings
 from validation.json_schema import LIBRARY_FAULTS, format_checker
 
-from .offload import off_loop
-from .problems import ProblemError
+from ..offload import off_loop
+from ..problems import ProblemError
 
 MAX_REPORTED_ERRORS = 20
 
@@ -109,7 +112,7 @@ def validate_input(
     )
 
 
-async def validate_input_off_loop(settings: Any, schema: dict[str, Any] | None, value: Any) -> None:
+async def validate_input_off_loop(settings: Settings, schema: dict[str, Any] | None, value: Any) -> None:
     if schema is None:
         return
     await off_loop(

@@ -1,13 +1,15 @@
 """The API's boundary with the run engine: the tool registry, compile checks and Temporal.
 
-Everything the routes need from the Cy interpreter or from Temporal goes through this
-module, so the rest of the API stays independent of how runs are executed.
+Everything the API needs from the Cy interpreter or from a run's workflow (start, cancel,
+wait for, signal) goes through this module, so the rest of the API stays independent of how
+runs are executed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client
@@ -17,10 +19,24 @@ from temporalio.service import RPCError
 from cy import CyOptions
 from cy import check_script as cy_check_script
 from cy.tools import ToolRegistry
+from settings import Settings
+from taskrun.outcome import WorkflowOutcome
+from taskrun.client import cancel_task_run, start_task_run, workflow_exists
+from taskrun.client import send_answer as send_answer_signal
+from taskrun.client import workflow_outcome as outcome_in_temporal
+from taskrun.contract import TaskRunRequest, workflow_id_for
 
 logger = logging.getLogger(__name__)
 
 TEMPORAL_CONNECT_TIMEOUT = 10.0
+
+
+class WorkflowGone(Exception):
+    """Temporal has no open workflow of that id (it ended, or never started)."""
+
+    def __init__(self, cause: RPCError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def load_registry() -> ToolRegistry:
@@ -36,7 +52,7 @@ def check_script(source: str, registry: ToolRegistry) -> list[dict[str, Any]]:
     return [error.to_dict() for error in cy_check_script(source, registry, options)]
 
 
-async def connect_temporal(settings: Any) -> Client:
+async def connect_temporal(settings: Settings) -> Client:
     return await asyncio.wait_for(
         Client.connect(
             settings.TEMPORAL_ADDRESS,
@@ -47,7 +63,7 @@ async def connect_temporal(settings: Any) -> Client:
     )
 
 
-def _data_converter(settings: Any) -> Any:
+def _data_converter(settings: Settings) -> Any:
     """The workers' converter: payloads above the threshold go to the blob store, not history."""
     from storage import data_converter
 
@@ -64,11 +80,8 @@ async def temporal_reachable(client: Client | None) -> bool:
     return True
 
 
-async def start_run(client: Client, settings: Any, request: Any) -> str:
+async def start_run(client: Client, settings: Settings, request: TaskRunRequest) -> str:
     """Start the run's workflow and return its id; an already started workflow counts as started."""
-    from taskrun.client import start_task_run
-    from taskrun.contract import workflow_id_for
-
     try:
         await start_task_run(
             client,
@@ -81,11 +94,8 @@ async def start_run(client: Client, settings: Any, request: Any) -> str:
     return workflow_id_for(request.run_id)
 
 
-async def ensure_started(client: Client, settings: Any, request: Any) -> str:
+async def ensure_started(client: Client, settings: Settings, request: TaskRunRequest) -> str:
     """Start the run's workflow unless Temporal already has one (open or closed) for this run."""
-    from taskrun.client import workflow_exists
-    from taskrun.contract import workflow_id_for
-
     if await workflow_exists(client, request.run_id):
         return workflow_id_for(request.run_id)
     return await start_run(client, settings, request)
@@ -96,8 +106,6 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
     if client is None:
         return False
     try:
-        from taskrun.client import workflow_exists
-
         return await asyncio.wait_for(workflow_exists(client, run_id), timeout=5.0)
     except Exception:
         return False
@@ -105,8 +113,6 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
 
 async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None) -> bool:
     """Ask the run's workflow to cancel; False when Temporal has no such (open) workflow."""
-    from taskrun.client import cancel_task_run
-
     try:
         await cancel_task_run(client, run_id, workflow_id=workflow_id)
     except RPCError as error:
@@ -114,3 +120,32 @@ async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None
             return False
         raise
     return True
+
+
+async def workflow_outcome(client: Client, workflow_id: str, *, cancel_requested: bool) -> WorkflowOutcome:
+    """How the run's workflow stands in Temporal: open, closed (and how the run ended), or missing."""
+    return await outcome_in_temporal(client, workflow_id, cancel_requested=cancel_requested)
+
+
+async def wait_for_workflow(connect: Callable[[], Awaitable[Client]], workflow_id: str, seconds: float) -> None:
+    """Block until the run's workflow closes (it records the run's end first) or time runs out;
+    Temporal being unreachable only ends the wait. ``connect`` answers the process's client."""
+    try:
+        client = await connect()
+        handle = client.get_workflow_handle(workflow_id)
+        await asyncio.wait_for(handle.result(follow_runs=False), seconds)
+    except asyncio.TimeoutError:
+        pass
+    except Exception as error:  # failed, cancelled or unknown workflows: the row says how it ended
+        logger.debug("waiting on %s ended with %s", workflow_id, error)
+
+
+async def send_answer(client: Client, workflow_id: str, payload: dict[str, Any]) -> None:
+    """Hand the run's workflow an answer; WorkflowGone when Temporal has no such open workflow
+    (any other failure, Temporal unreachable included, is raised as it is)."""
+    try:
+        await send_answer_signal(client, workflow_id, payload)
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            raise WorkflowGone(error) from error
+        raise

@@ -8,39 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.models import TERMINAL_RUN_STATUSES
+from persistence.models import TERMINAL_RUN_STATUSES, TaskRun
 from persistence.repository import runs as run_repo
-from taskrun.client import workflow_outcome
+from taskrun.contract import run_error
 from taskrun.outcome import WorkflowOutcome
 from taskrun.contract import workflow_id_for
 
-from . import runs_service
-from .problems import ProblemError
+from ..problems import ProblemError
+from ..state import AppState
+from . import runs as run_engine
 
 logger = logging.getLogger(__name__)
 
 DESCRIBE_TIMEOUT_SECONDS = 2.0
-CANCELLED_BEFORE_START = {
-    "type": "Cancelled",
-    "message": "The run was cancelled before it started",
-    "line": 0,
-    "column": 0,
-}
+CANCELLED_BEFORE_START = run_error("Cancelled", "The run was cancelled before it started")
 
 
-async def _outcome(state: Any, workflow_id: str, cancel_requested: bool) -> WorkflowOutcome:
+async def _outcome(state: AppState, workflow_id: str, cancel_requested: bool) -> WorkflowOutcome:
     async def ask() -> WorkflowOutcome:
         client = await state.temporal_client()
-        return await workflow_outcome(client, workflow_id, cancel_requested=cancel_requested)
+        return await run_engine.workflow_outcome(client, workflow_id, cancel_requested=cancel_requested)
 
     return await asyncio.wait_for(ask(), DESCRIBE_TIMEOUT_SECONDS)
 
 
-async def _record(session: AsyncSession, run_id: Any, outcome: WorkflowOutcome) -> None:
+async def _record(session: AsyncSession, run_id: uuid.UUID, outcome: WorkflowOutcome) -> None:
     if await run_repo.finish_run(
         session, run_id, status=outcome.status, error=outcome.error, completed_at=outcome.closed_at
     ):
@@ -48,7 +44,7 @@ async def _record(session: AsyncSession, run_id: Any, outcome: WorkflowOutcome) 
     await session.commit()
 
 
-async def reconcile_run(state: Any, session: AsyncSession, run: Any) -> Any:
+async def reconcile_run(state: AppState, session: AsyncSession, run: TaskRun) -> TaskRun:
     """The row, reconciled first when it is not terminal and its workflow has closed. Temporal
     being slow or down never fails the read: the row is then answered as it is."""
     if run.status in TERMINAL_RUN_STATUSES or not run.workflow_id:
@@ -67,16 +63,16 @@ async def reconcile_run(state: Any, session: AsyncSession, run: Any) -> Any:
     return await run_repo.get_run(session, run.id)
 
 
-async def cancel_run(state: Any, session: AsyncSession, run: Any) -> Any:
+async def cancel_run(state: AppState, session: AsyncSession, run: TaskRun) -> TaskRun:
     """Ask the run's workflow to cancel and record the request: a workflow that does not close
     within the grace period is terminated by the run watcher. Returns the row."""
     workflow_id = run.workflow_id or workflow_id_for(str(run.id))
     try:
         client = await state.temporal_client()
-        delivered = await runs_service.cancel_run(client, str(run.id), workflow_id)
+        delivered = await run_engine.cancel_run(client, str(run.id), workflow_id)
         outcome = None
         if not delivered:
-            outcome = await workflow_outcome(client, workflow_id, cancel_requested=True)
+            outcome = await run_engine.workflow_outcome(client, workflow_id, cancel_requested=True)
     except Exception as error:
         raise ProblemError(
             503, "service-unavailable", f"Temporal did not accept the cancellation: {type(error).__name__}"

@@ -1,0 +1,205 @@
+"""Rows and service results turned into the resources the API answers with.
+
+Tasks, task versions, questions, API keys and audit entries are answered as their rows, which
+their response models read attribute by attribute; what needs more than that is built here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog
+from persistence.repository.schedules import backfill_id_of
+
+from .authz import sees_payloads
+from .services.run_values import run_input, run_output
+from .services.schedules import ScheduleView, TriggerOutcome
+from .services.task_versions import PinnedVersion
+from .state import AppState, current_principal
+
+NEXT_FIRE_TIMES = 5
+MAX_LISTED_TIMES = 1000
+
+
+def page(items: Sequence[Any], next_cursor: str | None = None) -> dict[str, Any]:
+    return {"items": list(items), "next_cursor": next_cursor}
+
+
+async def run_resource(state: AppState, run: TaskRun) -> dict[str, Any]:
+    """The run as the API shows it, with input and output read back from where they are stored
+    (when the caller may read them)."""
+    store = state.blob_store
+    principal = current_principal.get()
+    visible = principal is None or sees_payloads(principal, run)
+    output = input_value = None
+    if visible:
+        output = await run_output(store, run)
+        input_value = await run_input(store, run)
+    return {
+        "id": run.id,
+        "task_id": run.task_id,
+        "task_version": run.task_version,
+        "status": run.status,
+        "waiting_reason": run.waiting_reason if run.status == "pending" else None,
+        "trigger": run.trigger,
+        "input": input_value,
+        "output": output,
+        "error": run.error,
+        "logs_count": run.logs_count or 0,
+        "llm_usage": run.llm_usage,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "duration_ms": run.duration_ms,
+        "workflow_id": run.workflow_id,
+        "scheduled_time": run.scheduled_time,
+        "backfill_id": backfill_id_of(run.created_by),
+        "created_by": run.created_by,
+        "payloads_visible": visible,
+    }
+
+
+async def run_page(state: AppState, runs: Sequence[TaskRun], next_cursor: str | None) -> dict[str, Any]:
+    return page([await run_resource(state, run) for run in runs], next_cursor)
+
+
+def run_logs_resource(run: TaskRun, lines: Sequence[TaskRunLog]) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "items": [{"seq": line.seq, "message": line.message, "created_at": line.ts} for line in lines],
+    }
+
+
+def run_questions_resource(run: TaskRun, questions: Sequence[Question]) -> dict[str, Any]:
+    return {"run_id": run.id, "items": list(questions)}
+
+
+def version_diff_resource(task: Task, a: int, b: int, old: PinnedVersion, new: PinnedVersion) -> dict[str, Any]:
+    """What changed from version ``a`` (``old``) to version ``b`` (``new``) of ``task``."""
+    script_diff = "".join(
+        difflib.unified_diff(
+            old.script.splitlines(keepends=True),
+            new.script.splitlines(keepends=True),
+            fromfile=f"{task.cy_name} v{a}",
+            tofile=f"{task.cy_name} v{b}",
+        )
+    )
+    changes = {
+        field: {"from": getattr(old, field), "to": getattr(new, field)}
+        for field in VERSIONED_TASK_FIELDS
+        if field != "script" and getattr(old, field) != getattr(new, field)
+    }
+    return {"task_id": task.id, "from_version": a, "to_version": b, "script_diff": script_diff, "changes": changes}
+
+
+def created_key_resource(api_key: ApiKey, secret: str) -> dict[str, Any]:
+    """A new API key, with the secret it is shown with this once."""
+    return {
+        "id": api_key.id,
+        "name": api_key.name,
+        "roles": list(api_key.roles),
+        "created_at": api_key.created_at,
+        "created_by": api_key.created_by,
+        "expires_at": api_key.expires_at,
+        "key": secret,
+    }
+
+
+def schedule_resource(view: ScheduleView) -> dict[str, Any]:
+    """A task's schedule as stored, and as Temporal runs it when Temporal has it."""
+    task, spec = view.task, view.spec
+    resource: dict[str, Any] = {
+        "task_id": task.id,
+        "task": task.cy_name,
+        "task_status": task.status,
+        "schedule_id": view.schedule_id,
+        "cron": spec.cron,
+        "interval": spec.interval,
+        "offset": spec.offset,
+        "timezone": spec.timezone,
+        "input": spec.input,
+        "overlap": spec.overlap,
+        "catchup_window": spec.catchup_window,
+        "jitter": spec.jitter,
+        "paused": view.paused,
+        "pause_reason": view.pause_reason,
+        "paused_by_user": spec.paused,
+        "note": spec.note,
+        "version": spec.version,
+        "backfills": spec.backfills,
+        "created_at": spec.created_at,
+        "updated_at": spec.updated_at,
+        "in_sync": False,
+    }
+    live = view.live
+    if live is None:
+        return resource
+    info = live.description.info
+    resource["in_sync"] = live.in_sync
+    resource["paused"] = live.paused
+    if not resource["paused"]:
+        resource["next_fire_times"] = list(info.next_action_times[:NEXT_FIRE_TIMES])
+    resource["num_actions"] = info.num_actions
+    resource["num_skipped_overlap"] = info.num_actions_skipped_overlap
+    resource["num_missed_catchup_window"] = info.num_actions_missed_catchup_window
+    resource["running_workflow_ids"] = [action.workflow_id for action in info.running_actions]
+    actions = []
+    for action in live.recent_actions:
+        run = live.runs.get(action.action.first_execution_run_id)
+        actions.append(
+            {
+                "scheduled_time": action.scheduled_at,
+                "started_at": action.started_at,
+                "workflow_id": action.action.workflow_id,
+                "workflow_run_id": action.action.first_execution_run_id,
+                "run_id": run.id if run is not None else None,
+                "status": run.status if run is not None else None,
+                "backfill_id": backfill_id_of(run.created_by) if run is not None else None,
+            }
+        )
+    resource["recent_actions"] = actions
+    return resource
+
+
+async def schedule_run_page(state: AppState, runs: Sequence[TaskRun], next_cursor: str | None) -> dict[str, Any]:
+    """Runs a schedule started, each with its scheduled time and backfill id."""
+    items = []
+    for run in runs:
+        item = await run_resource(state, run)
+        item["scheduled_time"] = run.scheduled_time
+        item["backfill_id"] = backfill_id_of(run.created_by)
+        items.append(item)
+    return page(items, next_cursor)
+
+
+def trigger_resource(outcome: TriggerOutcome) -> dict[str, Any]:
+    result: dict[str, Any] = {"task_id": outcome.task_id, "triggered_at": outcome.triggered_at}
+    for name in ("workflow_id", "workflow_run_id", "run_id"):
+        value = getattr(outcome, name)
+        if value is not None:
+            result[name] = value
+    return result
+
+
+def backfill_resource(task: Task, record: dict[str, Any]) -> dict[str, Any]:
+    return {"task_id": task.id, "backfill": record, "expected_runs": record["expected_runs"]}
+
+
+def fire_times_resource(
+    task: Task, timezone: str, start: datetime, end: datetime, times: Sequence[datetime]
+) -> dict[str, Any]:
+    """The instants a schedule fires at in a range (at most MAX_LISTED_TIMES), also in its time zone."""
+    zone = ZoneInfo(timezone)
+    listed = list(times[:MAX_LISTED_TIMES])
+    return {
+        "task_id": task.id,
+        "timezone": timezone,
+        "start": start,
+        "end": end,
+        "times": listed,
+        "local_times": [moment.astimezone(zone).isoformat() for moment in listed],
+    }

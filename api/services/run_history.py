@@ -1,0 +1,96 @@
+"""Reading runs: one by id (reconciled with Temporal, optionally waiting for its end), a
+filtered page of them, and a run's log lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persistence.models import TERMINAL_RUN_STATUSES, TaskRun, TaskRunLog
+from persistence.repository import runs as run_repo
+from persistence.repository.pagination import InvalidCursor, Page
+from persistence.repository.runs import RunQueryTooBroad
+
+from ..authz import Permission, forbidden, sees_payloads
+from ..problems import ProblemError, invalid_cursor, run_not_found
+from ..state import AppState, Principal
+from . import run_reconciliation
+from . import runs as run_engine
+from .task_lookup import task_filter
+
+
+async def load_run(session: AsyncSession, run_id: str) -> TaskRun:
+    """The run with this id; 404 when there is none."""
+    run = await run_repo.get_run(session, run_id)
+    if run is None:
+        raise run_not_found(run_id)
+    return run
+
+
+async def read_run(state: AppState, session: AsyncSession, run_id: str, wait: float) -> TaskRun:
+    """The run, reconciled with its workflow; with ``wait``, once it has ended or ``wait``
+    seconds have passed (the database connection is given back meanwhile)."""
+    run = await load_run(session, run_id)
+    run = await run_reconciliation.reconcile_run(state, session, run)
+    if wait and run.status not in TERMINAL_RUN_STATUSES and run.workflow_id:
+        workflow_id = run.workflow_id
+        session.expunge_all()
+        await session.rollback()  # give the connection back while waiting
+        await run_engine.wait_for_workflow(state.temporal_client, workflow_id, wait)
+        run = await run_repo.get_run(session, run_id)
+        run = await run_reconciliation.reconcile_run(state, session, run)
+    return run
+
+
+async def list_runs(
+    session: AsyncSession,
+    *,
+    task: str | None,
+    status: str | None,
+    trigger: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[TaskRun]:
+    """Runs newest first; an empty page when ``task`` names no task."""
+    known, task_uuid = await task_filter(session, task)
+    if not known:
+        return Page(items=[], next_cursor=None)
+    try:
+        return await run_repo.list_runs(
+            session,
+            task_id=task_uuid,
+            status=status,
+            trigger=trigger,
+            created_after=created_after,
+            created_before=created_before,
+            cursor=cursor,
+            limit=limit,
+        )
+    except InvalidCursor as error:
+        raise invalid_cursor(error) from error
+    except RunQueryTooBroad as error:
+        raise ProblemError(
+            422,
+            "query-too-broad",
+            str(error),
+            errors=[{"field": "created_after", "in": "query", "message": "narrow the listing with a time range or a task"}],
+        ) from error
+
+
+async def run_logs(
+    session: AsyncSession, principal: Principal, run_id: str, *, after_seq: int, limit: int | None
+) -> tuple[TaskRun, list[TaskRunLog]]:
+    """The run and its log lines after ``after_seq``, for a caller who may read its payloads."""
+    run = await load_run(session, run_id)
+    if not sees_payloads(principal, run):
+        raise forbidden(
+            principal,
+            Permission.RUNS_PAYLOADS,
+            f"API key '{principal.name}' may not read the logs of run {run.id}: that needs the payloads role "
+            "(or being the runner that started it)",
+        )
+    lines = await run_repo.get_logs(session, run.id, after_seq=after_seq, limit=limit)
+    return run, lines
