@@ -113,6 +113,18 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/api-keys"): P.KEYS_MANAGE,
     ("DELETE", "/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/v1/audit"): P.AUDIT_READ,
+    ("POST", "/v1/workflows"): P.TASKS_WRITE,
+    ("GET", "/v1/workflows"): P.TASKS_READ,
+    ("GET", "/v1/workflows/{workflow}"): P.TASKS_READ,
+    ("PATCH", "/v1/workflows/{workflow}"): P.TASKS_WRITE,
+    ("DELETE", "/v1/workflows/{workflow}"): P.TASKS_WRITE,
+    ("GET", "/v1/workflows/{workflow}/versions"): P.TASKS_READ,
+    ("GET", "/v1/workflows/{workflow}/versions/{version}"): P.TASKS_READ,
+    ("POST", "/v1/workflows/{workflow}/execute"): P.RUNS_EXECUTE,
+    ("GET", "/v1/workflow-runs"): P.RUNS_READ,
+    ("GET", "/v1/workflow-runs/{run_id}"): P.RUNS_READ,
+    ("GET", "/v1/workflow-runs/{run_id}/graph"): P.RUNS_READ,
+    ("POST", "/v1/workflow-runs/{run_id}/cancel"): P.RUNS_CANCEL,
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 

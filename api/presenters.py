@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog
+from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog, WorkflowRun
 from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
 from .services.run_values import run_input, run_output
 from .services.schedules import ScheduleView, TriggerOutcome
+from .services import workflow_runs as workflow_run_service
 from .services.task_versions import PinnedVersion
 from .state import AppState, current_principal
 
@@ -202,4 +203,62 @@ def fire_times_resource(
         "end": end,
         "times": listed,
         "local_times": [moment.astimezone(zone).isoformat() for moment in listed],
+    }
+
+
+def workflow_run_listed(run: WorkflowRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "workflow_id": run.workflow_id,
+        "workflow_name": run.workflow_name,
+        "workflow_version": run.workflow_version,
+        "status": run.status,
+        "trigger": run.trigger,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "completed_at": run.completed_at,
+        "duration_ms": run.duration_ms,
+        "temporal_workflow_id": run.temporal_workflow_id,
+        "created_by": run.created_by,
+        "cancel_requested": run.cancel_requested,
+    }
+
+
+async def workflow_run_resource(state: AppState, session: Any, run: WorkflowRun) -> dict[str, Any]:
+    """The run with its input and output (when the caller may read them) and its nodes."""
+    principal = current_principal.get()
+    visible = principal is None or sees_payloads(principal, run)
+    input_value = output = None
+    if visible:
+        input_value, output = await workflow_run_service.values(state, run)
+    return {
+        **workflow_run_listed(run),
+        "input": input_value,
+        "output": output,
+        "payloads_visible": visible,
+        "nodes": await workflow_run_service.node_views(state, session, run),
+    }
+
+
+def workflow_graph_resource(run: WorkflowRun, nodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    status_of = {node["node_id"]: node["status"] for node in nodes}
+    ended = {"completed", "failed", "cancelled", "skipped"}
+    return {
+        "workflow_run_id": run.id,
+        "status": run.status,
+        "nodes": [
+            {
+                "id": node["node_id"],
+                "kind": node["kind"],
+                "task": node["task"],
+                "status": node["status"],
+                "task_run_ids": node["task_run_ids"],
+            }
+            for node in nodes
+        ],
+        "edges": [
+            {**edge, "state": "taken" if status_of.get(edge["from"]) in ended else "waiting"}
+            for edge in (run.graph or {}).get("edges", [])
+        ],
     }

@@ -273,3 +273,125 @@ class Page(BaseModel, Generic[T]):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] | None = None
+
+
+# -- workflows ---------------------------------------------------------------------------------
+
+WORKFLOW_NAME = {
+    "min_length": 1,
+    "max_length": 200,
+    "pattern": r"^[A-Za-z][A-Za-z0-9_.-]*$",
+    "description": "Unique; letters, digits, `_`, `.` and `-`, starting with a letter (it names the workflow in paths)",
+}
+MAX_WORKFLOW_NODES = 200
+MAX_WORKFLOW_EDGES = 2000
+
+
+class WorkflowCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(**WORKFLOW_NAME)
+    description: str | None = Field(default=None, max_length=10_000)
+    input_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema the run input must match")
+    nodes: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_WORKFLOW_NODES,
+        description="`{id, kind?, task?, version?, description?, on_error?, items?, concurrency?}`; kind defaults to `task`",
+    )
+    edges: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_WORKFLOW_EDGES, description="`{from, to}`")
+
+
+class WorkflowUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, **WORKFLOW_NAME)
+    description: str | None = Field(default=None, max_length=10_000)
+    input_schema: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] | None = Field(default=None, min_length=1, max_length=MAX_WORKFLOW_NODES)
+    edges: list[dict[str, Any]] | None = Field(default=None, max_length=MAX_WORKFLOW_EDGES)
+    status: TaskStatus | None = None
+
+
+class WorkflowRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str | None = None
+    status: TaskStatus
+    version: int
+    input_schema: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class WorkflowVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    workflow_id: uuid.UUID
+    version: int
+    name: str
+    description: str | None = None
+    input_schema: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+
+class WorkflowExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: Any = Field(default=None, description="The run input (any JSON value)")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX, description="Run this version (default: the current one)")
+
+
+class WorkflowNodeRead(BaseModel):
+    node_id: str
+    kind: str
+    task: str | None = None
+    task_version: int | None = None
+    status: str = Field(description="pending, running, paused, completed, failed, cancelled or skipped")
+    continued: bool = Field(default=False, description="The node failed and its on_error is `continue`")
+    task_run_id: str | None = None
+    task_run_ids: list[str] = Field(default_factory=list, description="The node's task runs (one per item for foreach)")
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+    llm_usage: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    question: dict[str, Any] | None = Field(default=None, description="The pending question of a paused node")
+
+
+class WorkflowRunListed(BaseModel):
+    id: uuid.UUID
+    workflow_id: uuid.UUID | None = None
+    workflow_name: str | None = None
+    workflow_version: int | None = None
+    status: RunStatus
+    trigger: str
+    error: dict[str, Any] | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    duration_ms: int | None = None
+    temporal_workflow_id: str | None = None
+    created_by: str | None = None
+    cancel_requested: bool = False
+
+
+class WorkflowRunRead(WorkflowRunListed):
+    input: Any = None
+    output: Any = None
+    payloads_visible: bool = True
+    nodes: list[WorkflowNodeRead] = Field(default_factory=list)
+
+
+class WorkflowGraphRead(BaseModel):
+    workflow_run_id: uuid.UUID
+    status: RunStatus
+    nodes: list[dict[str, Any]] = Field(description="`{id, kind, task, status, task_run_ids}` per node")
+    edges: list[dict[str, Any]] = Field(description="`{from, to, state}`: `taken` once its source ended, else `waiting`")

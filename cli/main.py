@@ -26,6 +26,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "schedule": "cli.schedule_commands",
     "keys": "cli.key_commands",
     "audit": "cli.audit_commands",
+    "workflow": "cli.workflow_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 

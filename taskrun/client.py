@@ -17,6 +17,10 @@ from .contract import (
     TRIGGER,
     TaskRunRequest,
     TaskRunSummary,
+    WORKFLOW_RUN_WORKFLOW,
+    NODE_STATES_QUERY,
+    WorkflowRunRequest,
+    WorkflowRunSummary,
     run_error,
     workflow_id_for,
 )
@@ -71,6 +75,37 @@ def backstop_timeout(timeout_seconds: float | None) -> timedelta | None:
     if not timeout_seconds:
         return None
     return timedelta(seconds=timeout_seconds + EXECUTION_TIMEOUT_GRACE_SECONDS)
+
+
+async def start_workflow_run(client: Client, request: WorkflowRunRequest, *, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    """Start a workflow run's workflow (its id is derived from the run id, so a retry cannot fork it)."""
+    return await client.start_workflow(
+        WORKFLOW_RUN_WORKFLOW,
+        request,
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=WorkflowRunSummary,
+        static_summary=f"{request.workflow_name} v{request.workflow_version}",
+    )
+
+
+async def workflow_run_nodes(client: Client, workflow_id: str) -> dict | None:
+    """The node states an open workflow run holds (None when it cannot be asked)."""
+    try:
+        return await client.get_workflow_handle(workflow_id).query(NODE_STATES_QUERY, result_type=dict)
+    except RPCError:
+        return None
+
+
+async def cancel_workflow(client: Client, workflow_id: str) -> bool:
+    """Request cancellation; False when Temporal has no such open workflow."""
+    try:
+        await client.get_workflow_handle(workflow_id).cancel()
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            return False
+        raise
+    return True
 
 
 async def cancel_task_run(client: Client, run_id: str, *, workflow_id: str | None = None) -> None:

@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey
 
 TASK_RUN_WORKFLOW = "TaskRunWorkflow"
 WORKFLOW_RUN_WORKFLOW = "WorkflowRunWorkflow"
+NODE_STATES_QUERY = "node_states"
 SEMAPHORE_WORKFLOW = "TaskConcurrencyWorkflow"
 HUMAN_RESPONDED_SIGNAL = "human_responded"
 """The signal that carries a person's answer to a paused run."""

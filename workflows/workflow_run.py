@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         TASK_ID,
         TASK_NAME,
+        NODE_STATES_QUERY,
         TASK_RUN_WORKFLOW,
         TRIGGER,
         WORKFLOW_RUN_WORKFLOW,
@@ -82,13 +83,17 @@ class WorkflowRunWorkflow:
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, Any]] = {}
 
-    @workflow.query
+    @workflow.query(name=NODE_STATES_QUERY)
     def node_states(self) -> dict[str, dict[str, Any]]:
         return self._nodes
 
     @workflow.run
     async def run(self, request: WorkflowRunRequest) -> WorkflowRunSummary:
-        graph = parse_graph(request.graph["nodes"], request.graph["edges"])
+        try:
+            graph = parse_graph(request.graph["nodes"], request.graph["edges"])
+        except Exception as error:  # a request this code cannot run must end the run, not retry forever
+            await self._finish(request, "failed", run_error("InternalError", f"The workflow run could not start: {error}"), None)
+            raise ApplicationError(str(error), type="InternalError", non_retryable=True) from None
         for node in graph.nodes:
             self._nodes[node.id] = {"status": "pending", "kind": node.kind, "task_run_ids": []}
         await workflow.execute_local_activity_method(
@@ -120,21 +125,17 @@ class WorkflowRunWorkflow:
         except ItemsNotAList as failure:
             status, error = "failed", run_error("ForeachItemsNotAList", str(failure))
             await self._cancel_rest(tasks)
+        except workflow.NondeterminismError:
+            raise
+        except Exception as failure:  # a bug must end the run, not retry its workflow task forever
+            workflow.logger.exception("workflow run %s failed unexpectedly", request.workflow_run_id)
+            status = "failed"
+            error = run_error("InternalError", f"The workflow run failed unexpectedly: {type(failure).__name__}: {failure}")
+            await self._cancel_rest(tasks)
         for state in self._nodes.values():
             if state["status"] in ("pending", "running"):
                 state["status"] = "cancelled" if status == "cancelled" or state["status"] == "running" else "skipped"
-        await workflow.execute_local_activity_method(
-            WorkflowRunActivities.finish_workflow_run,
-            WorkflowRunFinished(
-                workflow_run_id=request.workflow_run_id,
-                status=status,
-                completed_at=workflow.now(),
-                output=run_output(graph, results) if status == "completed" else None,
-                error=error,
-                nodes=self._nodes,
-            ),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-        )
+        await self._finish(request, status, error, run_output(graph, results) if status == "completed" else None)
         workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: {status}")
         if status == "cancelled":
             raise asyncio.CancelledError()
@@ -146,6 +147,20 @@ class WorkflowRunWorkflow:
                 non_retryable=True,
             )
         return WorkflowRunSummary(request.workflow_run_id, status)
+
+    async def _finish(self, request: WorkflowRunRequest, status: str, error: dict[str, Any] | None, output: Any) -> None:
+        await workflow.execute_local_activity_method(
+            WorkflowRunActivities.finish_workflow_run,
+            WorkflowRunFinished(
+                workflow_run_id=request.workflow_run_id,
+                status=status,
+                completed_at=workflow.now(),
+                output=output,
+                error=error,
+                nodes=self._nodes,
+            ),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
 
     async def _cancel_rest(self, tasks: dict[str, asyncio.Task]) -> None:
         running = [task for task in tasks.values() if not task.done()]

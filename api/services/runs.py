@@ -21,10 +21,13 @@ from cy import check_script as cy_check_script
 from cy.tools import ToolRegistry
 from settings import Settings
 from taskrun.outcome import WorkflowOutcome
-from taskrun.client import cancel_task_run, start_task_run, workflow_exists
+from taskrun.client import cancel_task_run, cancel_workflow, start_task_run, workflow_exists
+from taskrun.client import start_workflow_run as start_workflow_run_in_temporal
+from taskrun.client import workflow_run_nodes as nodes_in_temporal
 from taskrun.client import send_answer as send_answer_signal
 from taskrun.client import workflow_outcome as outcome_in_temporal
-from taskrun.contract import TaskRunRequest, workflow_id_for
+from taskrun.contract import TaskRunRequest, WorkflowRunRequest, workflow_id_for
+from taskrun.search_attributes import search_attributes_registered
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +112,32 @@ async def started_despite_error(client: Client | None, run_id: str) -> bool:
         return await asyncio.wait_for(workflow_exists(client, run_id), timeout=5.0)
     except Exception:
         return False
+
+
+async def search_attributes_ready(client: Client, settings: Settings) -> bool:
+    return await search_attributes_registered(client, settings.TEMPORAL_NAMESPACE)
+
+
+async def start_workflow_run(client: Client, settings: Settings, request: WorkflowRunRequest, workflow_id: str) -> None:
+    """Start a workflow run's workflow; an already started one counts as started."""
+    try:
+        await start_workflow_run_in_temporal(client, request, workflow_id=workflow_id, task_queue=settings.TASK_QUEUE)
+    except WorkflowAlreadyStartedError:
+        pass
+
+
+async def workflow_run_nodes(connect: Callable[[], Awaitable[Client]], workflow_id: str) -> dict[str, Any] | None:
+    """The live node states of an open workflow run; None when Temporal cannot say (soon enough)."""
+    try:
+        client = await connect()
+        return await asyncio.wait_for(nodes_in_temporal(client, workflow_id), timeout=2.0)
+    except Exception:
+        return None
+
+
+async def cancel_workflow_run(client: Client, workflow_id: str) -> bool:
+    """Ask a workflow run's workflow to cancel; False when Temporal has no such open workflow."""
+    return await cancel_workflow(client, workflow_id)
 
 
 async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None) -> bool:

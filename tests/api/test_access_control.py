@@ -51,6 +51,18 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/api-keys"): {"admin"},
     ("DELETE", "/v1/api-keys/{key_id}"): {"admin"},
     ("GET", "/v1/audit"): {"admin"},
+    ("POST", "/v1/workflows"): {"admin", "editor"},
+    ("GET", "/v1/workflows"): READERS,
+    ("GET", "/v1/workflows/{workflow}"): READERS,
+    ("PATCH", "/v1/workflows/{workflow}"): {"admin", "editor"},
+    ("DELETE", "/v1/workflows/{workflow}"): {"admin", "editor"},
+    ("GET", "/v1/workflows/{workflow}/versions"): READERS,
+    ("GET", "/v1/workflows/{workflow}/versions/{version}"): READERS,
+    ("POST", "/v1/workflows/{workflow}/execute"): {"admin", "runner"},
+    ("GET", "/v1/workflow-runs"): READERS,
+    ("GET", "/v1/workflow-runs/{run_id}"): READERS,
+    ("GET", "/v1/workflow-runs/{run_id}/graph"): READERS,
+    ("POST", "/v1/workflow-runs/{run_id}/cancel"): {"admin", "runner"},
 }
 
 
@@ -73,6 +85,8 @@ def concrete(path: str) -> str:
         .replace("{run_id}", str(uuid.uuid4()))
         .replace("{question_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{workflow}", f"no-such-workflow-{uuid.uuid4().hex[:6]}")
+        .replace("{version}", "1")
         .replace("{a}", "1")
         .replace("{b}", "2")
     )
