@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from typing import Any
 
 from sqlalchemy.exc import DataError, StatementError
 from temporalio import activity
 
 from persistence.db import get_sessionmaker
 from persistence.repository import finish_run, mark_run_running
-from persistence.repository.runs import append_logs
+from persistence.repository.runs import append_logs, create_run, get_run
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, run_value_key, store_value
-from taskrun.contract import RunFinished, RunLogLines, RunRecorded, RunStarted, run_error
+from taskrun.contract import RunFinished, RunLogLines, RunRecorded, RunStarted, TaskRunRequest, run_error
 from validation import SchemaFault, failures_of
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,27 @@ def output_violation(schema: dict, output: object) -> dict | None:
     }
 
 
+async def record_node_run(session: Any, settings: Settings, blobs: BlobStore, request: TaskRunRequest) -> None:
+    """The row of a workflow node's run, once (a retried attempt finds it)."""
+    run_id = uuid.UUID(request.run_id)
+    if await get_run(session, run_id) is not None:
+        return
+    stored = await store_value(request.input, settings.INLINE_THRESHOLD_BYTES, blobs, run_value_key(run_id, "input"))
+    await create_run(
+        session,
+        trigger="workflow_node",
+        task_id=uuid.UUID(request.task_id) if request.task_id else None,
+        task_version=request.task_version,
+        cy_script=request.script,
+        input_storage=stored.storage,
+        input_inline=stored.inline,
+        input_ref=stored.ref,
+        run_id=run_id,
+        parent_workflow_run_id=request.workflow_run_id,
+        workflow_node_instance_id=request.node_instance,
+    )
+
+
 class RunActivities:
     def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
@@ -72,6 +95,8 @@ class RunActivities:
     @activity.defn(name="mark_run_running")
     async def mark_run_running(self, started: RunStarted) -> bool:
         async with self.sessions() as session, session.begin():
+            if started.node_run is not None:
+                await record_node_run(session, self.settings, self.blobs, started.node_run)
             return await mark_run_running(
                 session,
                 started.run_id,

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from temporalio import activity
 
 from persistence.db import get_sessionmaker
-from persistence.repository.runs import create_run, get_run
+from persistence.repository.runs import get_run
 from persistence.repository.workflows import finish_workflow_run, mark_workflow_run_running
 from settings import Settings
 from storage.blobs import BlobStore
 from storage.values import load_value, run_value_key, store_value
+
+from .runs import record_node_run
 from taskrun.contract import NodeRunRequest, TaskRunRequest, WorkflowRunFinished, WorkflowRunStarted
 
 logger = logging.getLogger(__name__)
@@ -32,28 +33,12 @@ class WorkflowRunActivities:
 
     @activity.defn(name="create_node_run")
     async def create_node_run(self, node: NodeRunRequest) -> TaskRunRequest:
-        """The node's task run row (once: a retried attempt finds it); answers the request its
-        child workflow starts with."""
+        """The node's task run row, made by the workflow run before it started the node run
+        (histories recorded before node runs recorded their own rows)."""
         request = node.run
-        run_id = uuid.UUID(request.run_id)
+        request.workflow_run_id, request.node_instance = node.workflow_run_id, node.node_instance
         async with self.sessions() as session, session.begin():
-            if await get_run(session, run_id) is None:
-                stored = await store_value(
-                    request.input, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input")
-                )
-                await create_run(
-                    session,
-                    trigger="workflow_node",
-                    task_id=uuid.UUID(request.task_id) if request.task_id else None,
-                    task_version=request.task_version,
-                    cy_script=request.script,
-                    input_storage=stored.storage,
-                    input_inline=stored.inline,
-                    input_ref=stored.ref,
-                    run_id=run_id,
-                    parent_workflow_run_id=node.workflow_run_id,
-                    workflow_node_instance_id=node.node_instance,
-                )
+            await record_node_run(session, self.settings, self.blobs, request)
         return request
 
     @activity.defn(name="node_run_output")

@@ -86,6 +86,7 @@ async def start_workflow_run(client: Client, request: WorkflowRunRequest, *, wor
         task_queue=task_queue,
         result_type=WorkflowRunSummary,
         static_summary=f"{request.workflow_name} v{request.workflow_version}",
+        request_eager_start=True,
     )
 
 

@@ -71,6 +71,10 @@ class TaskRunRequest:
     """The task's limit on runs executing at once (None: no limit, no gate)."""
     output_schema: dict[str, Any] | None = None
     """The pinned version's output_schema: a completed run's output must match it."""
+    workflow_run_id: str | None = None
+    """For a node of a workflow run: that run's id (the node run records its own row)."""
+    node_instance: str | None = None
+    """For a node of a workflow run: the node id, ``node[i]`` for a foreach item."""
 
     @classmethod
     def for_task(cls, *, run_id: str, task: Any, pinned: Any, input: Any, trigger: str) -> "TaskRunRequest":
@@ -125,6 +129,8 @@ class RunStarted:
     run_id: str
     started_at: datetime
     workflow_run_id: str
+    node_run: TaskRunRequest | None = None
+    """A workflow node's run, whose row does not exist yet: recorded from this request."""
 
 
 @dataclass

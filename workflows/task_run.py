@@ -148,7 +148,12 @@ class TaskRunWorkflow:
         started_at = workflow.now()
         await workflow.execute_local_activity_method(
             RunActivities.mark_run_running,
-            RunStarted(request.run_id, started_at, workflow.info().run_id),
+            RunStarted(
+                request.run_id,
+                started_at,
+                workflow.info().run_id,
+                node_run=request if request.workflow_run_id else None,
+            ),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
         self._set_status("running")

@@ -248,13 +248,24 @@ class WorkflowRunWorkflow:
     async def _task(self, node: Node, request: WorkflowRunRequest, value: Any, instance: str) -> NodeOutcome:
         template = request.tasks[node.id]
         run_id = self._child_run_id()
-        run = dataclasses.replace(template, run_id=run_id, input=value, trigger="workflow_node")
-        self._nodes[node.id]["task_run_ids"].append(run_id)
-        await workflow.execute_local_activity_method(
-            WorkflowRunActivities.create_node_run,
-            NodeRunRequest(request.workflow_run_id, instance, run),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        run = dataclasses.replace(
+            template,
+            run_id=run_id,
+            input=value,
+            trigger="workflow_node",
+            workflow_run_id=request.workflow_run_id,
+            node_instance=instance,
         )
+        self._nodes[node.id]["task_run_ids"].append(run_id)
+        # A node run records its own row when it starts, except one that may first wait for a
+        # concurrency slot (its row says it waits meanwhile).
+        records_itself = workflow.patched("node-runs-record-themselves") and not run.max_concurrency
+        if not records_itself:
+            await workflow.execute_local_activity_method(
+                WorkflowRunActivities.create_node_run,
+                NodeRunRequest(request.workflow_run_id, instance, run),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            )
         attributes = None
         if request.track_status:
             attributes = TypedSearchAttributes(

@@ -19,16 +19,20 @@ class Graphs:
         self.settings = settings
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
-    async def start(self, tasks: dict[str, str], nodes: list[dict], edges: list[dict], input: Any = None) -> str:
-        """Create ``tasks`` (name: script; names get a unique suffix), then run the graph."""
+    async def start(self, tasks: dict[str, Any], nodes: list[dict], edges: list[dict], input: Any = None) -> str:
+        """Create ``tasks`` (name: script, or (script, task fields); names get a unique suffix),
+        then run the graph."""
         suffix = uuid.uuid4().hex[:8]
         names = {name: f"{name}_{suffix}" for name in tasks}
         nodes = [{**node, "task": names[node["task"]]} if "task" in node else dict(node) for node in nodes]
         graph = parse_graph(nodes, edges)
         async with self.sessions() as session, session.begin():
             created = {}
-            for name, script in tasks.items():
-                created[names[name]] = await create_task(session, name=names[name], cy_name=names[name], script=script)
+            for name, spec in tasks.items():
+                script, fields = spec if isinstance(spec, tuple) else (spec, {})
+                created[names[name]] = await create_task(
+                    session, name=names[name], cy_name=names[name], script=script, **fields
+                )
             run = await create_workflow_run(
                 session, workflow=None, workflow_id=None, trigger="api", graph=graph.to_dict(), input_inline=input
             )

@@ -33,6 +33,8 @@ REPRESENTATIVE_RUNS = {
     "local_tool_calls": ('a = app::test::flaky_local("${input}", 0)\nreturn app::test::flaky_local("${input}", 0) + a', "/tmp/cytasks-replay-flaky"),
 }
 
+GRAPH_RUNS = ("workflow_graph", "workflow_graph_node_runs_record_themselves")
+"""The same graph recorded by successive versions of WorkflowRunWorkflow."""
 GRAPH = (
     {"geo": 'return {"geo": input.ip}', "rep": 'return {"rep": 7}', "verdict": "return input"},
     [
@@ -110,11 +112,12 @@ async def record() -> None:
                     run_id = await runner.start(script, run_input)
                     row = await runner.wait(run_id)
                     await save(client, f"taskrun-{run_id}", name, row.status)
-                if wanted("workflow_graph"):
-                    graphs = Graphs(client, settings)
-                    graph_run = await graphs.start(*GRAPH)
-                    run, _ = await graphs.wait(graph_run)
-                    await save(client, run.temporal_workflow_id, "workflow_graph", run.status)
+                for name in GRAPH_RUNS:
+                    if wanted(name):
+                        graphs = Graphs(client, settings)
+                        graph_run = await graphs.start(*GRAPH)
+                        run, _ = await graphs.wait(graph_run)
+                        await save(client, run.temporal_workflow_id, name, run.status)
                 if not (wanted("paused_and_answered") or wanted("schedule_fire")):
                     return
                 run_id = await runner.start(QUESTION_SCRIPT)

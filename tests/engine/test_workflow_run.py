@@ -107,3 +107,17 @@ async def test_a_failed_node_fails_the_run_unless_it_continues(graphs):
     assert run.output_inline == "nothing"
     assert run.nodes["a"]["status"] == "failed" and run.nodes["a"]["continued"] is True
     assert run.nodes["a"]["error"]["type"]
+
+
+async def test_foreach_over_a_task_with_a_concurrency_limit(graphs):
+    run_id = await graphs.start(
+        {"limited": ("sleep(0.2)\nreturn input + 100", {"max_concurrency": 1})},
+        [{"id": "each", "kind": "foreach", "task": "limited", "concurrency": 3}],
+        [],
+        input=[1, 2, 3],
+    )
+    run, children = await graphs.wait(run_id)
+    assert run.status == "completed", run.error
+    assert run.output_inline == [101, 102, 103]
+    windows = sorted((c.started_at, c.completed_at) for c in children)
+    assert all(earlier[1] <= later[0] for earlier, later in zip(windows, windows[1:]))
