@@ -64,6 +64,8 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         run_activities.finish_run,
         run_activities.append_run_logs,
         run_activities.checkpoint,
+        run_activities.prepare_child_task,
+        run_activities.run_output,
         questions.open_question,
         questions.record_answer,
         questions.expire_question,

@@ -9,14 +9,26 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, StatementError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from persistence.db import get_sessionmaker
 from persistence.repository import finish_run, mark_run_running
+from persistence.ids import new_run_id
 from persistence.repository.runs import append_logs, create_run, get_run
+from persistence.repository.tasks import get_task
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
-from storage.values import ValueNotJSON, run_value_key, store_value
-from taskrun.contract import RunFinished, RunLogLines, RunRecorded, RunStarted, TaskRunRequest, run_error
+from storage.values import ValueNotJSON, load_value, run_value_key, store_value
+from taskrun.contract import (
+    CY_ERROR_PREFIX,
+    ChildTaskRequest,
+    RunFinished,
+    RunLogLines,
+    RunRecorded,
+    RunStarted,
+    TaskRunRequest,
+    run_error,
+)
 from validation import SchemaFault, failures_of
 
 logger = logging.getLogger(__name__)
@@ -75,6 +87,20 @@ async def record_node_run(session: Any, settings: Settings, blobs: BlobStore, re
     )
 
 
+def _refused(message: str) -> ApplicationError:
+    return ApplicationError(message, type=CY_ERROR_PREFIX + "ToolInvocationError", non_retryable=True)
+
+
+def _input_failures(schema: dict, value: object) -> str | None:
+    try:
+        failures = failures_of(schema, value)
+    except SchemaFault as fault:
+        return f"its input_schema cannot be evaluated at {fault.schema_path}: {fault.message}"
+    if not failures:
+        return None
+    return f"at {failures[0].path}: {failures[0].message}"
+
+
 class RunActivities:
     def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
@@ -103,6 +129,50 @@ class RunActivities:
                 started_at=started.started_at,
                 workflow_run_id=started.workflow_run_id,
             )
+
+    @activity.defn(name="prepare_child_task")
+    async def prepare_child_task(self, call: ChildTaskRequest) -> TaskRunRequest:
+        """The row and the start request of a run a script asked for with ``app::tasks::run``:
+        the task's current version, its input checked against the task's input_schema."""
+        if not isinstance(call.task, str) or not call.task:
+            raise _refused(f"app::tasks::run needs a task's cy_name or id, got {call.task!r}")
+        async with self.sessions() as session, session.begin():
+            task = await get_task(session, call.task)
+            if task is None:
+                raise _refused(f"No task with id or cy_name '{call.task}'")
+            if task.status != "enabled":
+                raise _refused(f"Task '{task.cy_name}' is {task.status} and cannot be run")
+            if task.input_schema is not None:
+                failures = await asyncio.to_thread(_input_failures, task.input_schema, call.input)
+                if failures:
+                    raise _refused(f"The input of task '{task.cy_name}' does not match its input_schema: {failures}")
+            run_id = new_run_id()
+            stored = await store_value(
+                call.input, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input")
+            )
+            await create_run(
+                session,
+                run_id=run_id,
+                trigger="task",
+                task_id=task.id,
+                task_version=task.version,
+                input_storage=stored.storage,
+                input_inline=stored.inline,
+                input_ref=stored.ref,
+                created_by=f"run:{call.parent_run_id}",
+            )
+        request = TaskRunRequest.for_task(run_id=str(run_id), task=task, pinned=task, input=call.input, trigger="task")
+        request.depth = call.depth
+        return request
+
+    @activity.defn(name="run_output")
+    async def run_output(self, run_id: str) -> Any:
+        """The output of a completed run too large to travel in its workflow's result."""
+        async with self.sessions() as session:
+            run = await get_run(session, run_id)
+            if run is None:
+                raise ValueError(f"no task run {run_id}")
+            return await load_value(run.output_storage, run.output_inline, run.output_ref, self.blobs)
 
     @activity.defn(name="append_run_logs")
     async def append_run_logs(self, batch: RunLogLines) -> int:

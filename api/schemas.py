@@ -65,6 +65,7 @@ class Trigger(str, Enum):
     workflow_node = "workflow_node"
     cli = "cli"
     ui = "ui"
+    task = "task"
 
 
 # Values a client may claim with the X-Cytasks-Trigger header.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from cy.tools import RetryPolicy, ToolRegistry
 from hitl.tool import register_human_tools
@@ -11,6 +12,9 @@ from .http import http_request
 from .llm import llm_run
 
 DURABLE_TIMER = "durable_timer"
+CHILD_TASK = "child_task"
+MAX_TASK_DEPTH = 5
+"""``app::tasks::run`` calls nest at most this deep (a task calling itself stops there)."""
 MAX_SLEEP_SECONDS = 30 * 24 * 3600
 
 
@@ -26,6 +30,14 @@ def check_sleep_seconds(seconds: object) -> float:
     if seconds < 0 or seconds > MAX_SLEEP_SECONDS:
         raise ValueError(f"sleep() seconds must be between 0 and {MAX_SLEEP_SECONDS}, got {seconds}")
     return float(seconds)
+
+
+def run_task(task: str, input: Any = None) -> Any:
+    """Run a saved task (by cy_name or id, at its current version) as a child run and answer
+    its output; its failure is this call's error."""
+    raise ValueError(
+        "app::tasks::run starts a child run, so it works only inside a run (the API, cytasks run), not in cy run"
+    )
 
 
 def register_builtin_tools(registry: ToolRegistry) -> None:
@@ -45,4 +57,5 @@ def register_builtin_tools(registry: ToolRegistry) -> None:
         timeout_param="timeout",
     )
     registry.register("sleep", sleep, metadata={DURABLE_TIMER: True})
+    registry.register("app::tasks::run", run_task, metadata={CHILD_TASK: True})
     register_human_tools(registry)

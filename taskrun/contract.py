@@ -75,6 +75,8 @@ class TaskRunRequest:
     """For a node of a workflow run: that run's id (the node run records its own row)."""
     node_instance: str | None = None
     """For a node of a workflow run: the node id, ``node[i]`` for a foreach item."""
+    depth: int = 0
+    """How many runs started this one through ``app::tasks::run`` (0: none)."""
 
     @classmethod
     def for_task(cls, *, run_id: str, task: Any, pinned: Any, input: Any, trigger: str) -> "TaskRunRequest":
@@ -198,6 +200,16 @@ class WorkflowRunRequest:
     trigger: str = "api"
     track_status: bool = False
     """Whether node runs carry the Cytasks search attributes (the server has them registered)."""
+
+
+@dataclass
+class ChildTaskRequest:
+    """A script calls ``app::tasks::run(task, input)``: the run to record and start as its child."""
+
+    parent_run_id: str
+    task: str
+    input: Any
+    depth: int
 
 
 @dataclass

@@ -24,10 +24,11 @@ from cy.errors import ERROR_CLASSES, CyError, ToolInvocationError
 from cy.host import LOG_TRUNCATED, ToolCall
 from cy.tools import LOCAL_CALL_MAX_SECONDS, RetryPolicy, ToolRegistry, ToolSpec
 from cy.values import exported, printable
-from integrations.builtin import DURABLE_TIMER, check_sleep_seconds
+from integrations.builtin import CHILD_TASK, DURABLE_TIMER, MAX_TASK_DEPTH, check_sleep_seconds
 from integrations.registry import get_registry
 
-from taskrun.contract import CY_ERROR_PREFIX, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
+from taskrun.contract import CY_ERROR_PREFIX, ChildTaskRequest, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
+from workflows.children import ChildFailed, run_child
 
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
@@ -218,6 +219,8 @@ class WorkflowHost:
             raise
         if spec.hi_latency:
             return await self.ask_human(call)
+        if spec.metadata.get(CHILD_TASK):
+            return await self.run_task(call, args, kwargs)
         invocation = ToolInvocation(
             args=args,
             kwargs=kwargs,
@@ -254,6 +257,41 @@ class WorkflowHost:
         if result.llm_usage:
             self._add_usage(result.llm_usage)
         return result.value
+
+    async def run_task(self, call: ToolCall, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """``app::tasks::run(task, input)``: the saved task's current version as a child run;
+        answers its output, raises its error at the call."""
+        task = args[0] if args else kwargs.get("task")
+        value = args[1] if len(args) > 1 else kwargs.get("input")
+        if self.request.depth >= MAX_TASK_DEPTH:
+            raise ToolInvocationError(
+                f"'{call.written_name}' may nest at most {MAX_TASK_DEPTH} runs deep (this run is {self.request.depth} deep)",
+                call.line,
+                call.column,
+            )
+        try:
+            child = await workflow.execute_local_activity_method(
+                RunActivities.prepare_child_task,
+                ChildTaskRequest(self.request.run_id, task, value, self.request.depth + 1),
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            result = await run_child(
+                child, summary=f"{child.task_name} v{child.task_version} for {self.request.run_id}", track_status=False
+            )
+            if result.output_omitted is None:
+                return result.output
+            return await workflow.execute_local_activity_method(
+                RunActivities.run_output, child.run_id, start_to_close_timeout=timedelta(seconds=30)
+            )
+        except ActivityError as error:
+            raise tool_error(call, error) from None
+        except ChildFailed as failure:
+            error = failure.error
+            raise ToolInvocationError(
+                f"Task '{task}' (run {error.get('task_run_id')}) failed: {error.get('type')}: {error.get('message')}",
+                call.line,
+                call.column,
+            ) from None
 
     async def ask_human(self, call: ToolCall) -> Any:
         if self.human is not None:

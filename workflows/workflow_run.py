@@ -15,33 +15,23 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
-from temporalio.exceptions import CancelledError as TemporalCancelledError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.workflow_runs import WorkflowRunActivities
+    from workflows.children import ChildFailed, run_child
     from graphs.definition import Graph, Node, parse_graph
     from graphs.values import ItemsNotAList, envelope, foreach_items, node_input, run_output
     from persistence.ids import uuid7_from
-    from taskrun.client import backstop_timeout
     from taskrun.contract import (
-        STATUS,
-        TASK_ID,
-        TASK_NAME,
         NODE_STATES_QUERY,
-        TASK_RUN_WORKFLOW,
-        TRIGGER,
         WORKFLOW_RUN_WORKFLOW,
         NodeRunRequest,
-        TaskRunSummary,
         WorkflowRunFinished,
         WorkflowRunRequest,
         WorkflowRunStarted,
         WorkflowRunSummary,
         run_error,
-        workflow_id_for,
     )
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
@@ -64,18 +54,6 @@ class NodeOutcome:
 def _add_usage(total: dict[str, int], usage: dict[str, int] | None) -> None:
     for key, value in (usage or {}).items():
         total[key] = total.get(key, 0) + int(value)
-
-
-def child_error(error: ChildWorkflowError) -> dict[str, Any]:
-    """The run error a failed node run recorded (its workflow fails with it as details)."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
-        recorded = cause.details[0].get("error")
-        if isinstance(recorded, dict):
-            return recorded
-    if isinstance(cause, ApplicationError):
-        return run_error(cause.type or "NodeRunFailed", cause.message)
-    return run_error("NodeRunFailed", str(cause or error))
 
 
 @workflow.defn(name=WORKFLOW_RUN_WORKFLOW)
@@ -266,33 +244,12 @@ class WorkflowRunWorkflow:
                 NodeRunRequest(request.workflow_run_id, instance, run),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             )
-        attributes = None
-        if request.track_status:
-            attributes = TypedSearchAttributes(
-                [
-                    SearchAttributePair(TASK_NAME, run.task_name or "ad-hoc"),
-                    SearchAttributePair(TASK_ID, run.task_id or ""),
-                    SearchAttributePair(TRIGGER, run.trigger),
-                    SearchAttributePair(STATUS, "pending"),
-                ]
-            )
         try:
-            summary = await workflow.execute_child_workflow(
-                TASK_RUN_WORKFLOW,
-                run,
-                id=workflow_id_for(run_id),
-                result_type=TaskRunSummary,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                execution_timeout=None if run.max_concurrency else backstop_timeout(run.timeout_seconds),
-                search_attributes=attributes,
-                static_summary=f"{instance}: {run.task_name} v{run.task_version}",
+            summary = await run_child(
+                run, summary=f"{instance}: {run.task_name} v{run.task_version}", track_status=request.track_status
             )
-        except ChildWorkflowError as error:
-            if isinstance(error.cause, TemporalCancelledError):
-                raise asyncio.CancelledError() from None
-            return NodeOutcome(error={**child_error(error), "task_run_id": run_id})
-        if summary.status != "completed":
-            return NodeOutcome(error=run_error(summary.error_type or "NodeRunFailed", f"the node run ended {summary.status}"))
+        except ChildFailed as failure:
+            return NodeOutcome(error=failure.error)
         output = summary.output
         if summary.output_omitted is not None:
             try:

@@ -1,5 +1,6 @@
 """Workflows: definitions and their versions, and workflow runs (partitioned by day like task
-runs); task runs find the workflow run they belong to by an index.
+runs); task runs find the workflow run they belong to by an index; a run a task's script
+started (``app::tasks::run``) has the trigger ``task``.
 
 Revision ID: 0007_workflows
 Revises: 0006_run_waiting_reason
@@ -61,7 +62,7 @@ def upgrade() -> None:
                     ('pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'timed_out')),
             trigger text NOT NULL
                 CONSTRAINT ck_workflow_runs_trigger CHECK (trigger IN
-                    ('api', 'adhoc', 'schedule', 'workflow_node', 'cli', 'ui')),
+                    ('api', 'adhoc', 'schedule', 'workflow_node', 'cli', 'ui', 'task')),
             input_storage text NOT NULL DEFAULT 'inline',
             input_inline jsonb,
             input_ref text,
@@ -83,6 +84,10 @@ def upgrade() -> None:
         CREATE INDEX ix_workflow_runs_workflow_id_created_at_id ON workflow_runs (workflow_id, created_at DESC, id DESC);
         CREATE INDEX ix_workflow_runs_status_created_at_id ON workflow_runs (status, created_at DESC, id DESC);
 
+        ALTER TABLE task_runs DROP CONSTRAINT ck_task_runs_trigger;
+        ALTER TABLE task_runs ADD CONSTRAINT ck_task_runs_trigger CHECK (trigger IN
+            ('api', 'adhoc', 'schedule', 'workflow_node', 'cli', 'ui', 'task'));
+
         CREATE INDEX IF NOT EXISTS ix_task_runs_parent_workflow_run_id
             ON task_runs (parent_workflow_run_id) WHERE parent_workflow_run_id IS NOT NULL;
         """
@@ -94,6 +99,10 @@ def downgrade() -> None:
     op.execute(
         """
         DROP INDEX IF EXISTS ix_task_runs_parent_workflow_run_id;
+        DELETE FROM task_runs WHERE trigger = 'task';
+        ALTER TABLE task_runs DROP CONSTRAINT ck_task_runs_trigger;
+        ALTER TABLE task_runs ADD CONSTRAINT ck_task_runs_trigger CHECK (trigger IN
+            ('api', 'adhoc', 'schedule', 'workflow_node', 'cli', 'ui'));
         DROP TABLE workflow_runs;
         DROP TABLE workflow_versions;
         DROP TABLE workflows;
