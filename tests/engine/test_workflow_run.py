@@ -121,3 +121,21 @@ async def test_foreach_over_a_task_with_a_concurrency_limit(graphs):
     assert run.output_inline == [101, 102, 103]
     windows = sorted((c.started_at, c.completed_at) for c in children)
     assert all(earlier[1] <= later[0] for earlier, later in zip(windows, windows[1:]))
+
+
+async def test_large_node_values_go_to_the_blob_store(graphs):
+    run_id = await graphs.start(
+        {
+            "big": 'chunk = "' + "x" * 100 + '"\nparts = []\nfor (i in range(3000)) { parts += [chunk] }\nreturn str::join(parts, "")',
+            "measure": "return len(input)",
+        },
+        [{"id": "big", "task": "big"}, {"id": "measure", "task": "measure"}],
+        [{"from": "big", "to": "measure"}],
+    )
+    run, children = await graphs.wait(run_id)
+    assert run.status == "completed", run.error
+    assert run.output_inline == 300000
+    measure = next(c for c in children if c.workflow_node_instance_id == "measure")
+    big = next(c for c in children if c.workflow_node_instance_id == "big")
+    assert measure.input_storage != "inline" and measure.input_ref
+    assert big.output_storage != "inline" and big.output_ref
