@@ -33,11 +33,10 @@ class Execution:
 
 
 def execute(script: str, input: Any, answers: dict[str, CannedAnswers], *, replay: bool = False) -> Execution:
-    program = compiled_program(script, None)
     host = CannedHost(answers, where=REPLAY if replay else SAMPLE)
     done = Execution(logs=host.logs, tool_calls=host.tool_calls)
     try:
-        outcome = program.run(input, host=host)
+        outcome = compiled_program(script, None).run(input, host=host)
         if outcome.returned:
             done.output = exported(outcome.value, "output", MAX_EXPORT_CHARS)
         done.returned = outcome.returned
