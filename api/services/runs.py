@@ -169,22 +169,26 @@ async def tool_history_events(client: Client, workflow_id: str, tools: Container
     activity markers of such tools. Payloads are decoded by the client's data converter, so
     those kept in the blob store are read back. ``HistoryUnavailable`` when Temporal has no
     history for ``workflow_id``."""
-    import json
-
-    from temporalio.api.enums.v1 import EventType
-
-    from taskrun.contract import ToolInvocation, ToolResult
-
     try:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
     except RPCError as error:
         if error.status.name == "NOT_FOUND":
             raise HistoryUnavailable(str(error)) from error
         raise
-    converter = client.data_converter
+    return await decoded_tool_events(history.events, client.data_converter, tools)
+
+
+async def decoded_tool_events(history_events: Any, converter: Any, tools: Container[str]) -> list[dict[str, Any]]:
+    """``tool_history_events`` of history events already fetched (``WorkflowHistory.events``)."""
+    import json
+
+    from temporalio.api.enums.v1 import EventType
+
+    from taskrun.contract import ToolInvocation, ToolResult
+
     scheduled: set[int] = set()
     events: list[dict[str, Any]] = []
-    for event in history.events:
+    for event in history_events:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attributes = event.activity_task_scheduled_event_attributes

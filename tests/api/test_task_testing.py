@@ -394,3 +394,62 @@ async def test_cli_task_replay_exit_codes(api_worker, cli, client, unique, score
     changed = await asyncio.to_thread(cli, "task", "replay", run["id"], "--script", str(script))
     assert changed.exit_code == 1, changed.output
     assert "DIFFERENT" in changed.stdout and "$.risky" in changed.stdout and "$.flagged" in changed.stdout
+
+
+@requires_engine
+async def test_replay_reads_local_tool_calls_and_answered_questions(api_worker, client, unique, scores):
+    script = (
+        'first = app::http::request("GET", "${input.base}/score/10.0.0.11", timeout=5)\n'
+        'second = app::http::request("GET", "${input.base}/score/10.0.0.22", timeout=5)\n'
+        'decision = app::human::ask("Block ${input.base}?", responses=["yes", "no"])\n'
+        'return {"total": first.body.score + second.body.score, "decision": decision}'
+    )
+    created = await client.post("/v1/tasks", json={"name": f"Local {unique}", "script": script})
+    task = created.json()
+    run = await run_task(client, task, {"base": scores.url})
+    for _ in range(200):
+        current = (await client.get(f"/v1/task-runs/{run['id']}")).json()
+        if current["status"] == "paused":
+            break
+        await asyncio.sleep(0.1)
+    answered = await client.post(f"/v1/task-runs/{run['id']}/respond", json={"answer": "yes"})
+    assert answered.status_code == 202, answered.text
+    done = await wait_done(client, run["id"])
+    assert done["output"] == {"total": 33, "decision": "yes"}, done
+    calls_before = len(scores.calls)
+
+    same = (await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": run["id"]})).json()
+    assert same["outcome"] == "same", same
+    assert same["recorded_calls"] == 3
+    swapped = script.replace("first.body.score + second.body.score", "first.body.score * 100 + second.body.score")
+    different = (await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": run["id"], "script": swapped})).json()
+    assert different["diff"] == [{"path": "$.total", "kind": "changed", "expected": 33, "actual": 1122}]
+    assert len(scores.calls) == calls_before
+
+
+@requires_engine
+async def test_replaying_needs_sight_of_the_run_payloads(api_worker, client, unique, scores):
+    task = await make_task(client, unique)
+    run = await wait_done(client, (await run_task(client, task, {"ip": "10.0.0.5", "base": scores.url}))["id"])
+    for role in ("editor", "runner"):
+        made = await client.post("/v1/api-keys", json={"name": f"{role}-replay-{unique}", "roles": [role]})
+        key = made.json()["key"]
+        headers = {"Authorization": f"Bearer {key}"}
+        refused = assert_problem(
+            await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": run["id"]}, headers=headers), 403, "forbidden"
+        )
+        assert "payloads" in refused["detail"]
+        batch = await client.post(f"/v1/tasks/{task['id']}/replay-batch", json={"last": 5}, headers=headers)
+        assert_problem(batch, 403, "forbidden")
+        tested = await client.post(f"/v1/tasks/{task['id']}/test", json={"samples": []}, headers=headers)
+        assert tested.status_code == 200 and tested.json()["summary"]["total"] == 0
+
+    running = await client.post("/v1/tasks/execute", json={"script": "sleep(30)\nreturn 1"})
+    assert running.status_code == 202
+    unfinished = await run_task(client, task, {"ip": "10.0.0.6", "base": scores.url})
+    other = await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": running.json()["id"]})
+    assert assert_problem(other, 422)["errors"][0]["field"] == "run_id"
+    await client.post(f"/v1/task-runs/{running.json()['id']}/cancel")
+    missing = await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": "0193b3c2-0000-7000-8000-000000000000"})
+    assert assert_problem(missing, 422)["errors"][0]["field"] == "run_id"
+    await wait_done(client, unfinished["id"])
