@@ -84,7 +84,11 @@ def samples_of(state: AppState, raw: list[Any] | None, field: str) -> list[Sampl
         ) from None
     for index, sample in enumerate(samples):
         if sample.expects_schema:
-            check_json_schema(sample.expected_output, f"{field}[{index}].expected_output")
+            location = f"{field}[{index}].expected_output"
+            try:
+                check_json_schema(sample.expected_output, location)
+            except ProblemError as problem:
+                raise ProblemError(422, "validation-error", problem.detail, errors=problem.errors) from None
     return samples
 
 
