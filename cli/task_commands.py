@@ -178,6 +178,8 @@ def show(
     for key in ("description", "directive", "function", "scope", "mode", "timeout_seconds", "max_concurrency"):
         if data.get(key) not in (None, ""):
             lines.append(f"{key}: {data[key]}")
+    if data.get("test_on_save"):
+        lines.append(f"test_on_save: on ({len(data.get('data_samples') or [])} samples)")
     console.print(Panel("\n".join(lines), title="task", expand=False), highlight=False)
     console.print(Syntax((data.get("script") or "").rstrip("\n"), "python", line_numbers=True, theme="ansi_dark"))
     for key in ("input_schema", "output_schema", "llm_config"):

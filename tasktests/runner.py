@@ -8,13 +8,19 @@ interpreter runs synchronously): callers on an event loop run them in a thread.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from cy.errors import CyError
+from cy.values import exported, printable
 from validation import SchemaFault, failures_of
 from workflows.host import MAX_EXPORT_CHARS, compiled_program
-from cy.values import exported
+
+MAX_ERROR_MESSAGE_CHARS = 4_000
+TIME_BUDGET_SECONDS = 30.0
+"""A test of many samples stops starting new ones after this long (each sample is bounded by
+the workflow operation budget, so a request is bounded by roughly this plus one sample)."""
 
 from .diff import json_diff
 from .host import REPLAY, SAMPLE, CannedHost, MissingToolResult
@@ -44,6 +50,8 @@ def execute(script: str, input: Any, answers: dict[str, CannedAnswers], *, repla
         done.error = error.to_dict()
     except MissingToolResult as missing:
         done.error = missing.to_dict()
+    if done.error is not None and isinstance(done.error.get("message"), str):
+        done.error["message"] = printable(done.error["message"], MAX_ERROR_MESSAGE_CHARS)
     return done
 
 
@@ -130,12 +138,24 @@ def check_sample(index: int, sample: Sample, done: Execution, output_schema: Any
     )
 
 
-def run_samples(script: str, samples: list[Sample], output_schema: Any = None) -> list[SampleReport]:
-    """Each sample's report, in order."""
-    return [
-        check_sample(index, sample, execute(script, sample.input, sample.tool_results), output_schema)
-        for index, sample in enumerate(samples)
-    ]
+def _not_run(index: int, sample: Sample, budget: float) -> SampleReport:
+    reason = f"not run: the test used up its time budget of {budget:g} seconds on the samples before it"
+    return SampleReport(index, sample.name, False, None, None, reason, [], [], [], [], [])
+
+
+def run_samples(
+    script: str, samples: list[Sample], output_schema: Any = None, *, budget_seconds: float = TIME_BUDGET_SECONDS
+) -> list[SampleReport]:
+    """Each sample's report, in order. Samples left when ``budget_seconds`` have passed are not
+    run (and fail, saying so)."""
+    deadline = time.monotonic() + budget_seconds
+    reports = []
+    for index, sample in enumerate(samples):
+        if time.monotonic() > deadline:
+            reports.append(_not_run(index, sample, budget_seconds))
+            continue
+        reports.append(check_sample(index, sample, execute(script, sample.input, sample.tool_results), output_schema))
+    return reports
 
 
 def summary(reports: list[SampleReport]) -> dict[str, int]:

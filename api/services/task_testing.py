@@ -10,6 +10,7 @@ workflow, no real tool call.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from tasktests import (
     run_samples,
     summary,
 )
+from tasktests.runner import TIME_BUDGET_SECONDS
 
 from ..authz import Permission, forbidden, sees_payloads
 from ..offload import off_loop
@@ -280,24 +282,33 @@ async def replay_batch(
     if hidden:
         raise _payloads_forbidden(principal, f"{len(hidden)} of the {len(runs)} runs selected")
 
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+
+    def not_replayed(run: TaskRun, error_type: str, message: str | None) -> dict[str, Any]:
+        return {
+            "run_id": run.id,
+            "recorded_version": run.task_version,
+            "recorded_status": run.status,
+            "recorded_calls": 0,
+            "outcome": "failed",
+            "output": None,
+            "recorded_output": None,
+            "diff": [],
+            "error": {"type": error_type, "message": message, "line": 0, "column": 0},
+            "output_schema_failures": [],
+            "logs": [],
+            "tool_calls": [],
+        }
+
     async def one(run: TaskRun) -> dict[str, Any]:
+        if time.monotonic() > deadline:
+            return not_replayed(
+                run, "TimeBudgetUsed", f"not replayed: the batch used up its time budget of {TIME_BUDGET_SECONDS:g} seconds"
+            )
         try:
             return await _replay_one(state, session, run, source, pinned.output_schema)
         except ProblemError as problem:  # one run's history is gone: the others still count
-            return {
-                "run_id": run.id,
-                "recorded_version": run.task_version,
-                "recorded_status": run.status,
-                "recorded_calls": 0,
-                "outcome": "failed",
-                "output": None,
-                "recorded_output": None,
-                "diff": [],
-                "error": {"type": "RunNotReplayable", "message": problem.detail, "line": 0, "column": 0},
-                "output_schema_failures": [],
-                "logs": [],
-                "tool_calls": [],
-            }
+            return not_replayed(run, "RunNotReplayable", problem.detail)
 
     # One after another: they share the request's database session.
     items = [await one(run) for run in runs]

@@ -97,3 +97,10 @@ def test_a_replay_compares_with_the_recorded_output_and_refuses_extra_calls():
     extra = replay_run('return llm_run("more")', 4, calls, 8)
     assert extra["outcome"] == "failed" and extra["error"]["type"] == "MissingToolResult"
     assert "the recorded run" in extra["error"]["message"] and "line 1" in extra["error"]["message"]
+
+
+def test_samples_past_the_time_budget_are_reported_not_run():
+    registry = get_registry()
+    reports = run_samples("return input", parse_samples([{"input": 1}, {"input": 2}], registry), budget_seconds=-1)
+    assert [report.passed for report in reports] == [False, False]
+    assert all(report.reason.startswith("not run: the test used up its time budget") for report in reports)
