@@ -47,6 +47,11 @@ class ScoreServer:
             self.calls.append(ip)
             return {"ip": ip, "score": int(ip.rsplit(".", 1)[-1])}
 
+        @app.get("/report/{size}")
+        async def report(size: int) -> dict[str, Any]:
+            self.calls.append(f"report {size}")
+            return {"text": "x" * size}
+
         self.port = find_free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -453,3 +458,21 @@ async def test_replaying_needs_sight_of_the_run_payloads(api_worker, client, uni
     missing = await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": "0193b3c2-0000-7000-8000-000000000000"})
     assert assert_problem(missing, 422)["errors"][0]["field"] == "run_id"
     await wait_done(client, unfinished["id"])
+
+
+@requires_engine
+async def test_replay_reads_tool_results_kept_in_the_blob_store(api_worker, client, unique, scores, api_settings):
+    size = api_settings.INLINE_THRESHOLD_BYTES + 50_000
+    script = f'r = app::http::request("GET", "${{input}}/report/{size}")\nreturn len(r.body.text)'
+    created = await client.post("/v1/tasks", json={"name": f"Big {unique}", "script": script})
+    task = created.json()
+    run = await wait_done(client, (await run_task(client, task, scores.url))["id"])
+    assert run["output"] == size, run
+    history = await api_worker.client.get_workflow_handle(run["workflow_id"]).fetch_history()
+    assert len(history.to_json()) < size  # the result went to the blob store, not into history
+    calls_before = len(scores.calls)
+    doubled = script.replace("return len(r.body.text)", "return len(r.body.text) * 2")
+    replayed = (await client.post(f"/v1/tasks/{task['id']}/replay", json={"run_id": run["id"], "script": doubled})).json()
+    assert replayed["outcome"] == "different", replayed
+    assert replayed["diff"] == [{"path": "$", "kind": "changed", "expected": size, "actual": 2 * size}]
+    assert len(scores.calls) == calls_before
