@@ -62,7 +62,7 @@ class Where:
 
 
 SAMPLE = Where()
-REPLAY = Where(source="the recorded run", hint="the recorded run made no such call, so it cannot be replayed")
+REPLAY = Where(source="the recorded run", hint="that run made no call of this tool, so its result is unknown")
 
 
 @dataclass
@@ -146,7 +146,9 @@ class CannedHost:
                 return answer
         count = len(canned.answers)
         made = sum(1 for done in self.tool_calls if done["tool"] == fqn)
-        if len(used) == count:
+        if len(used) == count and self.where is REPLAY:
+            detail = f"the recorded run made {count} call{'s' if count != 1 else ''} of it; this is call {made}, whose result is unknown"
+        elif len(used) == count:
             detail = f"all {count} result{'s' if count != 1 else ''} {self.where.source} has for it are used (this is call {made})"
         else:
             detail = f"none of the {count - len(used)} unused results {self.where.source} has for it matches its arguments {arguments!r}"
