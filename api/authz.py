@@ -5,7 +5,8 @@ table that says which permission every route needs.
 ``ROUTE_PERMISSIONS``; a key holding none of the roles that grant the permission gets 403
 naming those roles, and a route missing from the table is refused to everyone. Runs add
 rules of their own: a ``runner`` may cancel, and read the input, output and logs of, the
-runs it started; other runs' payloads need the ``payloads`` role.
+runs it started; other runs' payloads need the ``payloads`` role. Replaying a run shows its
+input and output, so it follows the same rule.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .state import Principal
 class Permission(str, Enum):
     TASKS_READ = "tasks:read"
     TASKS_WRITE = "tasks:write"
+    TASKS_TEST = "tasks:test"
     SCHEDULES_WRITE = "schedules:write"
     RUNS_READ = "runs:read"
     RUNS_EXECUTE = "runs:execute"
@@ -37,8 +39,8 @@ READ = {Permission.TASKS_READ, Permission.RUNS_READ, Permission.QUESTIONS_READ}
 
 GRANTS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
-    "editor": frozenset(READ | {Permission.TASKS_WRITE, Permission.SCHEDULES_WRITE}),
-    "runner": frozenset(READ | {Permission.RUNS_EXECUTE, Permission.RUNS_CANCEL}),
+    "editor": frozenset(READ | {Permission.TASKS_WRITE, Permission.TASKS_TEST, Permission.SCHEDULES_WRITE}),
+    "runner": frozenset(READ | {Permission.RUNS_EXECUTE, Permission.RUNS_CANCEL, Permission.TASKS_TEST}),
     "approver": frozenset(READ | {Permission.QUESTIONS_ANSWER}),
     "viewer": frozenset(READ),
     "payloads": frozenset({Permission.RUNS_PAYLOADS}),
@@ -89,6 +91,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/tasks/{task_id}/versions"): P.TASKS_READ,
     ("GET", "/v1/tasks/{task_id}/versions/{a}/diff/{b}"): P.TASKS_READ,
     ("POST", "/v1/tasks/{task_id}/rollback"): P.TASKS_WRITE,
+    ("POST", "/v1/tasks/{task_id}/test"): P.TASKS_TEST,
+    ("POST", "/v1/tasks/{task_id}/replay"): P.TASKS_TEST,
+    ("POST", "/v1/tasks/{task_id}/replay-batch"): P.TASKS_TEST,
     ("POST", "/v1/tasks/execute"): P.RUNS_EXECUTE,
     ("POST", "/v1/tasks/{task_id}/execute"): P.RUNS_EXECUTE,
     ("GET", "/v1/task-runs"): P.RUNS_READ,

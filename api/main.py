@@ -22,7 +22,7 @@ from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, keys, questions, runs, schedules, tasks, workflows
+from .routes import audit, health, keys, questions, runs, schedules, task_testing, tasks, workflows
 from .text_params import reject_nul_text
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         responses=problem_responses(401, 403, 422, 500, 503),
     )
     v1.include_router(tasks.router)
+    v1.include_router(task_testing.router)
     v1.include_router(runs.router)
     v1.include_router(questions.router)
     v1.include_router(schedules.router)

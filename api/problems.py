@@ -45,6 +45,8 @@ TITLES: dict[str, str] = {
     "invalid-cursor": "Invalid pagination cursor",
     "query-too-broad": "The listing would take too long; narrow it",
     "task-not-runnable": "Task cannot be run",
+    "task-tests-failed": "The task's data samples fail",
+    "run-not-replayable": "The run cannot be replayed",
     "run-not-cancellable": "Run is already finished",
     "idempotency-key-reused": "Idempotency-Key reused with a different request",
     "cy-name-conflict": "cy_name already taken",

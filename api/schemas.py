@@ -102,11 +102,24 @@ class LLMConfig(BaseModel):
 
 
 class DataSample(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """An example input of a task, optionally with an expectation and canned tool results
+    (docs/testing.md)."""
 
-    input: Any = None
-    expected_output: Any = None
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=255)
     description: str | None = None
+    input: Any = None
+    expected_output: Any = Field(
+        default=None,
+        description="The exact output, or a JSON Schema (an object with a `$schema` key) the output must "
+        "satisfy; null: no expectation",
+    )
+    tool_results: dict[str, Any] | None = Field(
+        default=None,
+        description="Canned answers by tool name: `{\"result\": V}` or `{\"error\": \"message\"}` for every call, "
+        "a list of them consumed in order, each optionally with `\"when\": {arg: value}`",
+    )
 
 
 CyName = Field(default=None, pattern=CY_NAME_PATTERN, max_length=CY_NAME_MAX_LENGTH)
@@ -131,6 +144,10 @@ class _TaskFields(BaseModel):
     integration_id: str | None = None
     origin_type: OriginType | None = None
     managed_resource_key: str | None = None
+    test_on_save: bool | None = Field(
+        default=None,
+        description="Refuse (422 with the report) a change whose new version or samples fail the task's data samples",
+    )
 
 
 class TaskCreate(_TaskFields):
@@ -141,6 +158,7 @@ class TaskCreate(_TaskFields):
     scope: TaskScope = TaskScope.processing
     mode: TaskMode = TaskMode.saved
     origin_type: OriginType = OriginType.user
+    test_on_save: bool = False
 
 
 class TaskUpdate(_TaskFields):
@@ -173,6 +191,7 @@ class TaskRead(BaseModel):
     integration_id: str | None = None
     origin_type: str | None = None
     managed_resource_key: str | None = None
+    test_on_save: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
     created_by: str | None = Field(default=None, description="The API key that created the task")
@@ -396,3 +415,105 @@ class WorkflowGraphRead(BaseModel):
     status: RunStatus
     nodes: list[dict[str, Any]] = Field(description="`{id, kind, task, status, task_run_ids}` per node")
     edges: list[dict[str, Any]] = Field(description="`{from, to, state}`: `taken` once its source ended, else `waiting`")
+
+
+# -- task testing ------------------------------------------------------------------------------
+
+MAX_TEST_SAMPLES = 200
+MAX_REPLAY_BATCH = 100
+
+
+class TaskTestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Test this saved version (default: the current one)"
+    )
+    script: str | None = Field(default=None, min_length=1, description="Test this unsaved Cy source instead of a version")
+    samples: list[DataSample] | None = Field(
+        default=None, max_length=MAX_TEST_SAMPLES, description="Test these samples (default: the task's data_samples)"
+    )
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: uuid.UUID = Field(description="A finished run of this task")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX, description="Replay against this version (default: the current one)")
+    script: str | None = Field(default=None, min_length=1, description="Replay against this unsaved Cy source")
+
+
+class ReplayBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    script: str | None = Field(default=None, min_length=1)
+    last: int | None = Field(
+        default=None, ge=1, le=MAX_REPLAY_BATCH, description="Replay the last N completed runs (within the time range, if one is given)"
+    )
+    created_after: UtcDatetime | None = Field(default=None, description="Runs created at or after this instant")
+    created_before: UtcDatetime | None = Field(default=None, description="Runs created before this instant")
+
+
+class SampleSummary(BaseModel):
+    total: int
+    passed: int
+    failed: int
+
+
+class SampleResult(BaseModel):
+    index: int
+    name: str | None = None
+    status: str = Field(description="`passed` or `failed`")
+    passed: bool
+    output: Any = None
+    error: dict[str, Any] | None = Field(default=None, description="The script's error: type, message, line, column")
+    reason: str | None = Field(default=None, description="Why the sample failed, in one line")
+    diff: list[dict[str, Any]] = Field(description="Differences from an exact expected_output: `{path, kind, expected?, actual?}`")
+    expectation_failures: list[dict[str, Any]] = Field(description="Where the output fails an expected_output JSON Schema")
+    output_schema_failures: list[dict[str, Any]] = Field(description="Where the output fails the task's output_schema")
+    logs: list[str]
+    tool_calls: list[dict[str, Any]] = Field(description="Every call answered from tool_results (and sleep): `{tool, args, line, column}`")
+
+
+class TaskTestReport(BaseModel):
+    task_id: uuid.UUID
+    version: int | None = Field(default=None, description="The version tested; null for an unsaved script")
+    samples_from: str = Field(description="`task` (its data_samples) or `request`")
+    summary: SampleSummary
+    items: list[SampleResult]
+
+
+class ReplayResult(BaseModel):
+    run_id: uuid.UUID
+    recorded_version: int | None = None
+    recorded_status: str
+    outcome: str = Field(description="`same`, `different` (see `diff`) or `failed`")
+    output: Any = None
+    recorded_output: Any = None
+    diff: list[dict[str, Any]] = Field(description="From the recorded output to the new one: `{path, kind, expected?, actual?}`")
+    error: dict[str, Any] | None = None
+    output_schema_failures: list[dict[str, Any]]
+    logs: list[str]
+    tool_calls: list[dict[str, Any]]
+    recorded_calls: int = Field(description="How many tool calls the recorded run made")
+
+
+class ReplayReport(ReplayResult):
+    task_id: uuid.UUID
+    version: int | None = Field(default=None, description="The version replayed; null for an unsaved script")
+
+
+class ReplayBatchSummary(BaseModel):
+    total: int
+    same: int
+    different: int
+    failed: int
+
+
+class ReplayBatchReport(BaseModel):
+    task_id: uuid.UUID
+    version: int | None = None
+    summary: ReplayBatchSummary
+    more: bool = Field(description="More completed runs match than were replayed")
+    items: list[ReplayResult]

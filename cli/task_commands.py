@@ -1,7 +1,8 @@
-"""`cytasks task ...`: create, list, show, update, version and archive saved tasks."""
+"""`cytasks task ...`: create, list, show, update, version, archive, test and replay saved tasks."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 import typer
@@ -38,6 +39,7 @@ def _task_fields(
     timeout: int | None,
     max_concurrency: int | None,
     status: str | None,
+    test_on_save: bool | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "cy_name": cy_name,
@@ -52,6 +54,7 @@ def _task_fields(
         "timeout_seconds": timeout,
         "max_concurrency": max_concurrency,
         "status": status,
+        "test_on_save": test_on_save,
     }
     return {key: value for key, value in body.items() if value is not None}
 
@@ -68,6 +71,11 @@ LLMOpt = typer.Option(None, "--llm-config", help='e.g. \'{"model": "gpt-4o-mini"
 TimeoutOpt = typer.Option(None, "--timeout", help="Run timeout in seconds")
 ConcurrencyOpt = typer.Option(None, "--max-concurrency")
 JsonOpt = typer.Option(False, "--json", help="Print the raw JSON resource")
+TestOnSaveOpt = typer.Option(
+    None,
+    "--test-on-save/--no-test-on-save",
+    help="Refuse a change whose new version or samples fail the task's data samples",
+)
 
 
 @app.command("create")
@@ -85,6 +93,7 @@ def create(
     llm_config: Optional[str] = LLMOpt,
     timeout: Optional[int] = TimeoutOpt,
     max_concurrency: Optional[int] = ConcurrencyOpt,
+    test_on_save: Optional[bool] = TestOnSaveOpt,
     disabled: bool = typer.Option(False, "--disabled", help="Create the task disabled"),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -105,6 +114,7 @@ def create(
             timeout=timeout,
             max_concurrency=max_concurrency,
             status="disabled" if disabled else None,
+            test_on_save=test_on_save,
         ),
     }
     with api_call(), client() as api:
@@ -168,6 +178,8 @@ def show(
     for key in ("description", "directive", "function", "scope", "mode", "timeout_seconds", "max_concurrency"):
         if data.get(key) not in (None, ""):
             lines.append(f"{key}: {data[key]}")
+    if data.get("test_on_save"):
+        lines.append(f"test_on_save: on ({len(data.get('data_samples') or [])} samples)")
     console.print(Panel("\n".join(lines), title="task", expand=False), highlight=False)
     console.print(Syntax((data.get("script") or "").rstrip("\n"), "python", line_numbers=True, theme="ansi_dark"))
     for key in ("input_schema", "output_schema", "llm_config"):
@@ -193,6 +205,7 @@ def update(
     timeout: Optional[int] = TimeoutOpt,
     max_concurrency: Optional[int] = ConcurrencyOpt,
     status: Optional[str] = typer.Option(None, "--status", help="enabled or disabled"),
+    test_on_save: Optional[bool] = TestOnSaveOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Change a task; a change to the script or execution settings makes a new version."""
@@ -209,6 +222,7 @@ def update(
         timeout=timeout,
         max_concurrency=max_concurrency,
         status=status,
+        test_on_save=test_on_save,
     )
     if name is not None:
         changes["name"] = name
@@ -293,3 +307,141 @@ def diff(
         console.print(f"[bold]{field}[/]: {change['from']!r} → {change['to']!r}", highlight=False)
     if not changes["script_diff"] and not changes["changes"]:
         console.print(f"[dim]Versions {from_version} and {to_version} are the same.[/]")
+
+
+def _print_diff(diff: list[dict[str, Any]], expected: str = "expected", actual: str = "actual") -> None:
+    for entry in diff:
+        path = entry["path"]
+        if entry["kind"] == "missing":
+            console.print(f"      {path}: {expected} {json.dumps(entry['expected'])}, missing", highlight=False, markup=False)
+        elif entry["kind"] == "unexpected":
+            console.print(f"      {path}: not {expected}, {actual} {json.dumps(entry['actual'])}", highlight=False, markup=False)
+        else:
+            console.print(
+                f"      {path}: {expected} {json.dumps(entry['expected'])}, {actual} {json.dumps(entry['actual'])}",
+                highlight=False,
+                markup=False,
+            )
+
+
+def _print_report_item(item: dict[str, Any]) -> None:
+    label = f"#{item['index']}" + (f" {item['name']}" if item.get("name") else "")
+    if item["passed"]:
+        console.print(f"[green]PASS[/] {label}", highlight=False)
+        return
+    console.print(f"[red]FAIL[/] {label}: ", end="", highlight=False)
+    console.print(item.get("reason") or "failed", highlight=False, markup=False)
+    _print_diff(item.get("diff") or [])
+    for failure in [*(item.get("expectation_failures") or []), *(item.get("output_schema_failures") or [])]:
+        console.print(f"      {failure['path']}: {failure['message']}", highlight=False, markup=False)
+
+
+@app.command("test")
+def test(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    script_file: Optional[str] = typer.Option(None, "--script", "-s", help="Test this unsaved Cy source file instead"),
+    version: Optional[int] = typer.Option(None, "--version", "-v", min=1, help="Test this saved version"),
+    samples: Optional[str] = typer.Option(None, "--samples", help="Samples to test instead of the task's (JSON list or @file)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the task's data samples with canned tool results (no real tool is called).
+    Exits 1 when a sample fails, so it can gate CI."""
+    body: dict[str, Any] = {}
+    if script_file is not None:
+        body["script"] = read_text_arg(script_file)
+    if version is not None:
+        body["version"] = version
+    if samples is not None:
+        body["samples"] = parse_json_arg(samples, "--samples")
+    with api_call(), client() as api:
+        report = api.request("POST", f"/v1/tasks/{task}/test", json=body)
+    counts = report["summary"]
+    if as_json:
+        print_json(report)
+    else:
+        for item in report["items"]:
+            _print_report_item(item)
+        tested = "the unsaved script" if report.get("version") is None else f"version {report['version']}"
+        if not counts["total"]:
+            console.print(f"[yellow]No samples to test[/] ({tested})", highlight=False)
+        else:
+            style = "green" if not counts["failed"] else "red"
+            console.print(
+                f"[{style}]{counts['passed']} passed, {counts['failed']} failed[/] ({tested})", highlight=False
+            )
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+def _print_replay(item: dict[str, Any]) -> None:
+    outcome = item["outcome"]
+    style = {"same": "green", "different": "yellow", "failed": "red"}[outcome]
+    console.print(f"[{style}]{outcome.upper()}[/] run {item['run_id']}", end="", highlight=False)
+    if item.get("error"):
+        error = item["error"]
+        where = f" at line {error['line']}, column {error['column']}" if error.get("line") else ""
+        console.print(f": {error.get('type')}{where}: ", end="", highlight=False)
+        console.print(str(error.get("message")), highlight=False, markup=False)
+    else:
+        console.print("")
+    _print_diff(item.get("diff") or [], "recorded", "now")
+    for failure in item.get("output_schema_failures") or []:
+        console.print(f"      {failure['path']}: {failure['message']}", highlight=False, markup=False)
+
+
+@app.command("replay")
+def replay(
+    run_id: str = typer.Argument(..., help="A finished run"),
+    script_file: Optional[str] = typer.Option(None, "--script", "-s", help="Replay against this unsaved Cy source file"),
+    version: Optional[int] = typer.Option(None, "--version", "-v", min=1, help="Replay against this saved version"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run a version (default: the task's current one) on a finished run's input, with the tool
+    results the run recorded. Exits 0 when the output is the same, 1 otherwise."""
+    body: dict[str, Any] = {"run_id": run_id}
+    if script_file is not None:
+        body["script"] = read_text_arg(script_file)
+    if version is not None:
+        body["version"] = version
+    with api_call(), client() as api:
+        run = api.get_run(run_id)
+        if not run.get("task_id"):
+            fail(f"run {run_id} is an ad-hoc run: only runs of a saved task can be replayed")
+        result = api.request("POST", f"/v1/tasks/{run['task_id']}/replay", json=body)
+    if as_json:
+        print_json(result)
+    else:
+        _print_replay(result)
+    if result["outcome"] != "same":
+        raise typer.Exit(1)
+
+
+@app.command("replay-batch")
+def replay_batch(
+    task: str = typer.Argument(..., help="Task id or cy_name"),
+    last: int = typer.Option(20, "--last", "-n", min=1, max=100, help="How many of the last completed runs"),
+    script_file: Optional[str] = typer.Option(None, "--script", "-s", help="Replay against this unsaved Cy source file"),
+    version: Optional[int] = typer.Option(None, "--version", "-v", min=1, help="Replay against this saved version"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replay the task's last completed runs. Exits 0 when every output is the same, 1 otherwise."""
+    body: dict[str, Any] = {"last": last}
+    if script_file is not None:
+        body["script"] = read_text_arg(script_file)
+    if version is not None:
+        body["version"] = version
+    with api_call(), client() as api:
+        report = api.request("POST", f"/v1/tasks/{task}/replay-batch", json=body)
+    counts = report["summary"]
+    if as_json:
+        print_json(report)
+    else:
+        for item in report["items"]:
+            if item["outcome"] != "same":
+                _print_replay(item)
+        console.print(
+            f"{counts['total']} runs: {counts['same']} same, {counts['different']} different, {counts['failed']} failed",
+            highlight=False,
+        )
+    if counts["total"] != counts["same"]:
+        raise typer.Exit(1)

@@ -130,6 +130,8 @@ class Task(Base):
     timeout_seconds: Mapped[int | None] = mapped_column(Integer)
     max_concurrency: Mapped[int | None] = mapped_column(Integer)
     schedule: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    test_on_save: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """A new version (or new samples) is refused when the task's data samples fail against it."""
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: list[tuple[str, set[str]]] = [
     ("command line", {"cli"}),
     ("processes", {"api", "worker", "devstack"}),
+    ("task tests", {"tasktests"}),
     ("workflow definitions", {"workflows"}),
     ("activities", {"activities"}),
     ("task schedules", {"schedules"}),

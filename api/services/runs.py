@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 from temporalio.client import Client
@@ -178,3 +178,114 @@ async def send_answer(client: Client, workflow_id: str, payload: dict[str, Any])
         if error.status.name == "NOT_FOUND":
             raise WorkflowGone(error) from error
         raise
+
+
+class HistoryUnavailable(Exception):
+    """Temporal no longer has (or never had) the run's workflow history."""
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+def _failure(failure: Any) -> dict[str, Any]:
+    info = failure.application_failure_info if failure.HasField("application_failure_info") else None
+    return {"message": failure.message or "the tool failed", "type": (info.type if info is not None else None)}
+
+
+async def tool_history_events(client: Client, workflow_id: str, tools: Container[str]) -> list[dict[str, Any]]:
+    """The tool calls a run's workflow history records, in the decoded form ``tasktests.history``
+    reads: activities whose type is in ``tools`` (scheduled, and how each ended) and local
+    activity markers of such tools. Payloads are decoded by the client's data converter, so
+    those kept in the blob store are read back. ``HistoryUnavailable`` when Temporal has no
+    history for ``workflow_id``."""
+    try:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            raise HistoryUnavailable(str(error)) from error
+        raise
+    return await decoded_tool_events(history.events, client.data_converter, tools)
+
+
+async def decoded_tool_events(history_events: Any, converter: Any, tools: Container[str]) -> list[dict[str, Any]]:
+    """``tool_history_events`` of history events already fetched (``WorkflowHistory.events``)."""
+    import json
+
+    from temporalio.api.enums.v1 import EventType
+
+    from taskrun.contract import ToolInvocation, ToolResult
+
+    scheduled: set[int] = set()
+    events: list[dict[str, Any]] = []
+    for event in history_events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attributes = event.activity_task_scheduled_event_attributes
+            fqn = attributes.activity_type.name
+            if fqn not in tools:
+                continue
+            scheduled.add(event.event_id)
+            [invocation] = await converter.decode(attributes.input.payloads, [ToolInvocation])
+            events.append(
+                {
+                    "event_id": event.event_id,
+                    "kind": "activity_scheduled",
+                    "activity_type": fqn,
+                    "input": {"args": invocation.args, "kwargs": invocation.kwargs},
+                }
+            )
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attributes = event.activity_task_completed_event_attributes
+            if attributes.scheduled_event_id not in scheduled:
+                continue
+            values = await converter.decode(attributes.result.payloads, [ToolResult])
+            result = values[0] if values else ToolResult()
+            events.append(
+                {
+                    "event_id": event.event_id,
+                    "kind": "activity_completed",
+                    "scheduled_event_id": attributes.scheduled_event_id,
+                    "result": {"value": result.value},
+                }
+            )
+        elif kind in (
+            EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+            EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+        ):
+            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+                attributes = event.activity_task_failed_event_attributes
+                failure = _failure(attributes.failure)
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+                attributes = event.activity_task_timed_out_event_attributes
+                failure = {"message": "the tool did not answer in time", "type": "TimeoutError"}
+            else:
+                attributes = event.activity_task_canceled_event_attributes
+                failure = {"message": "the tool call was cancelled", "type": "CancelledError"}
+            if attributes.scheduled_event_id not in scheduled:
+                continue
+            events.append(
+                {
+                    "event_id": event.event_id,
+                    "kind": "activity_failed",
+                    "scheduled_event_id": attributes.scheduled_event_id,
+                    "failure": failure,
+                }
+            )
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            attributes = event.marker_recorded_event_attributes
+            if attributes.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attributes.details:
+                continue
+            data = attributes.details["data"].payloads
+            fqn = json.loads(data[0].data).get("activity_type") if data else None
+            if fqn not in tools:
+                continue
+            entry: dict[str, Any] = {"event_id": event.event_id, "kind": "local_activity", "activity_type": fqn}
+            if attributes.HasField("failure"):
+                entry["failure"] = _failure(attributes.failure)
+            else:
+                payloads = attributes.details["result"].payloads if "result" in attributes.details else []
+                values = await converter.decode(payloads, [ToolResult]) if payloads else []
+                entry["result"] = {"value": values[0].value if values else None}
+            events.append(entry)
+    return events

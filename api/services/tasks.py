@@ -11,6 +11,7 @@ from persistence.models import VERSIONED_TASK_FIELDS, Task, TaskVersion
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor, Page
 
+from ..offload import off_loop
 from ..problems import ProblemError, invalid_cursor, task_not_found
 from ..schemas import TaskCreate, TaskUpdate
 from ..state import AppState, Principal
@@ -19,9 +20,12 @@ from .schedules import sync_task_schedule
 from .schema_checks import check_json_schema_off_loop
 from .scripts import compile_check
 from .task_lookup import TaskRef
+from .task_testing import check_on_save, samples_of
 from .task_versions import PinnedVersion, pinned_version
 
-NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_type")
+NOT_NULLABLE = ("name", "script", "status", "cy_name", "scope", "mode", "origin_type", "test_on_save")
+TESTED_FIELDS = frozenset({"script", "output_schema", "data_samples", "test_on_save"})
+"""A change to one of these is tested against the task's samples when test_on_save is on."""
 
 
 def _cy_name_conflict(error: Exception) -> ProblemError:
@@ -54,6 +58,12 @@ async def create_task(state: AppState, session: AsyncSession, body: TaskCreate, 
     await check_json_schema_off_loop(body.output_schema, "output_schema")
     await compile_check(state, body.script)
     fields = _store_fields(body, exclude_unset=False)
+    if fields.get("data_samples") is not None:
+        await off_loop(samples_of, state, fields["data_samples"], "data_samples")
+    if fields.get("test_on_save"):
+        await check_on_save(
+            state, script=body.script, output_schema=fields.get("output_schema"), data_samples=fields.get("data_samples")
+        )
     name, script, cy_name = fields.pop("name"), fields.pop("script"), fields.pop("cy_name")
     try:
         task = await task_repo.create_task(
@@ -103,6 +113,18 @@ async def update_task(
         await check_json_schema_off_loop(changes["output_schema"], "output_schema")
     if "script" in changes:
         await compile_check(state, changes["script"])
+    if changes.get("data_samples") is not None:
+        await off_loop(samples_of, state, changes["data_samples"], "data_samples")
+    if TESTED_FIELDS & changes.keys():
+        current = await ref.load()
+        merged = {field: changes.get(field, getattr(current, field)) for field in TESTED_FIELDS}
+        if merged["test_on_save"]:
+            await check_on_save(
+                state,
+                script=merged["script"],
+                output_schema=merged["output_schema"],
+                data_samples=merged["data_samples"],
+            )
     try:
         task = await task_repo.update_task(session, ref.ident, changes, updated_by=principal.name)
     except task_repo.TaskNotFound as error:
@@ -136,6 +158,10 @@ async def rollback_task(
     version = await pinned_version(session, task, number)
     changes = {field: getattr(version, field) for field in VERSIONED_TASK_FIELDS}
     await compile_check(state, changes["script"])
+    if task.test_on_save:
+        await check_on_save(
+            state, script=changes["script"], output_schema=changes["output_schema"], data_samples=task.data_samples
+        )
     task = await task_repo.update_task(session, task.id, changes, updated_by=principal.name)
     await audit(
         session, "task.rollback", "task", task.id, details={"to_content_of": number, "version": task.version}

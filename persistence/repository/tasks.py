@@ -36,6 +36,7 @@ EDITABLE_TASK_FIELDS = frozenset(
         "timeout_seconds",
         "max_concurrency",
         "schedule",
+        "test_on_save",
     }
 )
 _CY_NAME_INVALID = re.compile(r"[^a-z0-9_]+")
