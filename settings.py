@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     MAX_CACHED_WORKFLOWS: int = Field(default=200, ge=1)
     """Workflows a worker keeps in its sticky cache (paused runs included)."""
 
+    WORKFLOW_TASK_POLLERS: int = Field(default=5, ge=2, le=100)
+    """Concurrent polls for workflow tasks (sticky and normal queue together). A burst of new
+    workflows (a fan-out of workflow nodes, many runs at once) is picked up faster with more."""
+
     PLUGINS: str = ""
     """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""
 

@@ -104,6 +104,7 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
         # Paused runs sit in the sticky cache too (about 150 KB each); an evicted one is
         # replayed from its history when its answer arrives (see bench/hitl.py).
         max_cached_workflows=settings.MAX_CACHED_WORKFLOWS,
+        max_concurrent_workflow_task_polls=settings.WORKFLOW_TASK_POLLERS,
     )
 
 

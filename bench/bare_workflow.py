@@ -8,6 +8,9 @@ it (no database, no API, no interpreter):
 * ``none``: returns at once (no activity);
 * ``sleep0``: ``workflow.sleep(0)``, the same call the product makes for Cy's ``sleep(0)``.
 
+``BareApprovalWorkflow`` is the baseline of resuming a paused run: it waits for a signal and
+returns its answer.
+
 Run as a script, this module is the baseline's worker process: its own process, its own
 client and its own worker, configured like the product's worker (``worker.build_worker``):
 the same workflow runner (``CYTASKS_WORKFLOW_SANDBOX`` decides sandboxed or not, with the
@@ -72,6 +75,23 @@ class BareWorkflow:
         return results
 
 
+@workflow.defn(name="BareApprovalWorkflow")
+class BareApprovalWorkflow:
+    """The baseline of bench/hitl_resume.py: wait for a signal carrying an answer, return it."""
+
+    def __init__(self) -> None:
+        self.answer: str | None = None
+
+    @workflow.signal(name="answer")
+    def receive(self, answer: str) -> None:
+        self.answer = answer
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.answer is not None)
+        return self.answer or ""
+
+
 async def serve(address: str, namespace: str, task_queue: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from temporalio.client import Client
@@ -85,7 +105,7 @@ async def serve(address: str, namespace: str, task_queue: str) -> None:
     bare = Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareWorkflow],
+        workflows=[BareWorkflow, BareApprovalWorkflow],
         workflow_runner=worker_module.workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=[bare_http_get],
         activity_executor=ThreadPoolExecutor(max_workers=8),
