@@ -18,8 +18,22 @@ from .authz import ROUTE_PERMISSIONS, V1_PREFIX, forbidden, may
 from .problems import ProblemError
 from .schemas import CLIENT_TRIGGERS, INT32_MAX
 from .services.api_keys import find_key
+from .services.submission import IDEMPOTENCY_HEADER
 from .services.task_lookup import TaskRef, load_task
 from .state import AppState, Principal, current_address, current_principal
+
+MAX_WAIT_SECONDS = 60
+"""The longest long poll (``?wait=``) of a run read."""
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        max_length=255,
+        description="Retrying with the same key returns the run the first request created",
+    ),
+]
 
 AUTH_CACHE_SECONDS = 1.0
 """A revoked or deleted key stops working on every API process within this long."""

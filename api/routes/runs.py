@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from ..deps import ClientTriggerDep, PrincipalDep, SessionDep, StateDep, TaskRefDep
+from ..deps import (
+    MAX_WAIT_SECONDS,
+    REPLAYED_HEADER,
+    ClientTriggerDep,
+    IdempotencyKeyHeader,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    TaskRefDep,
+)
 from ..presenters import run_logs_resource, run_page, run_resource
 from ..problems import problem_responses
 from ..route import CytasksRoute
@@ -24,7 +33,7 @@ from ..schemas import (
 from ..services import run_cancellation, run_history
 from ..services.schema_checks import validate_input_off_loop
 from ..services.scripts import compile_check
-from ..services.submission import IDEMPOTENCY_HEADER, Submission, submit_run
+from ..services.submission import Submission, submit_run
 from ..services.task_lookup import ensure_runnable
 from ..services.task_versions import version_to_run
 from ..state import AppState
@@ -32,17 +41,6 @@ from ..state import AppState
 router = APIRouter(tags=["runs"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
-MAX_WAIT_SECONDS = 60
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias=IDEMPOTENCY_HEADER,
-        max_length=255,
-        description="Retrying with the same key returns the run the first request created",
-    ),
-]
 
 
 def _location(response: Response, run_id: object) -> None:

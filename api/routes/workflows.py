@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from ..deps import ClientTriggerDep, PrincipalDep, SessionDep, StateDep
+from ..deps import (
+    MAX_WAIT_SECONDS,
+    REPLAYED_HEADER,
+    ClientTriggerDep,
+    IdempotencyKeyHeader,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+)
 from ..presenters import page, workflow_graph_resource, workflow_run_listed, workflow_run_resource
 from ..problems import problem_responses
 from ..route import CytasksRoute
@@ -28,17 +36,10 @@ from ..schemas import (
 )
 from ..services import workflow_runs as run_service
 from ..services import workflows as workflow_service
-from ..services.submission import IDEMPOTENCY_HEADER
 
 router = APIRouter(tags=["workflows"], route_class=CytasksRoute)
 
 MAX_LIMIT = 200
-MAX_WAIT_SECONDS = 60
-REPLAYED_HEADER = "Idempotent-Replayed"
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(alias=IDEMPOTENCY_HEADER, max_length=255, description="Retrying with the same key returns the same run"),
-]
 
 
 @router.post("/workflows", status_code=201, response_model=WorkflowRead, summary="Create a workflow", responses=problem_responses(409, 422))
