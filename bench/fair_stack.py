@@ -49,6 +49,13 @@ SCRIPTS = {
         'c = app::http::request("GET", url)\n'
         "return [a.status, b.status, c.status]"
     ),
+    "http3local": (
+        "url = input.url\n"
+        'a = app::http::request("GET", url, timeout=5)\n'
+        'b = app::http::request("GET", url, timeout=5)\n'
+        'c = app::http::request("GET", url, timeout=5)\n'
+        "return [a.status, b.status, c.status]"
+    ),
     "none": "return []",
     "sleep0": "sleep(0)\nreturn []",
 }

@@ -13,7 +13,8 @@ local JSON server that both sides' HTTP calls hit. This process only generates l
   - bare: ``start_workflow`` + ``result()`` of ``BareWorkflow``;
   kinds: ``http3`` (three ``app::http::request`` GETs vs three activities doing the same
   GET), ``none`` (no tool call vs no activity), ``sleep0`` (``sleep(0)`` vs
-  ``workflow.sleep(0)``). Reported per round (median of the round) and over all rounds
+  ``workflow.sleep(0)``), ``http3local`` (the same three GETs with ``timeout=5``, so they run as
+  local activities, against the baseline's three regular activities). Reported per round (median of the round) and over all rounds
   (median, p10, p90), and as the ratio product/bare of the medians (target <= 1.25 for
   ``http3``); the spread is the min and max of the per-round ratios.
 * throughput: ``--concurrency`` (100) ``http3`` runs at once, product and bare bursts
@@ -202,6 +203,9 @@ def print_report(result: dict) -> None:
     http3 = next((r for r in result["latency"] if r["kind"] == "http3"), None)
     if http3:
         print(f"latency ratio http3 {http3['ratio']} ({http3['ratio_min']}-{http3['ratio_max']}) (target <= 1.25)")
+    local = next((r for r in result["latency"] if r["kind"] == "http3local"), None)
+    if local:
+        print(f"latency ratio http3local (local tools vs regular activities) {local['ratio']} ({local['ratio_min']}-{local['ratio_max']})")
 
 
 def main() -> None:
