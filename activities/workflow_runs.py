@@ -62,7 +62,8 @@ class WorkflowRunActivities:
     @activity.defn(name="prepare_scheduled_workflow_run")
     async def prepare_scheduled_workflow_run(self, request: WorkflowRunRequest) -> WorkflowRunRequest | None:
         """The complete request of a freshly recorded run of a schedule's fire, or None when
-        there is nothing to run (skipped, or recorded ``failed``)."""
+        there is nothing to run (skipped, or recorded ``failed``). ``request.workflow_run_id``
+        is the id the workflow proposes for the run (made from its clock)."""
         info = activity.info()
         scheduled_time = request.scheduled_time
         if scheduled_time is not None and scheduled_time.tzinfo is None:
@@ -98,7 +99,7 @@ class WorkflowRunActivities:
                 definition = await get_workflow_version(session, workflow.id, pinned_version) or workflow
             graph = parse_graph(definition.nodes, definition.edges)
             tasks, problems = await resolve_node_tasks(session, graph)
-            run_id = new_run_id()
+            run_id = uuid.UUID(request.workflow_run_id) if request.workflow_run_id else new_run_id()
             prepared = workflow_run_request(run_id, definition, graph, tasks, request.input, "schedule")
             stored = await store_value(
                 request.input, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input")

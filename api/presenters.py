@@ -269,6 +269,8 @@ def workflow_run_listed(run: WorkflowRun) -> dict[str, Any]:
         "completed_at": run.completed_at,
         "duration_ms": run.duration_ms,
         "temporal_workflow_id": run.temporal_workflow_id,
+        "scheduled_time": run.scheduled_time,
+        "backfill_id": backfill_id_of(run.created_by),
         "created_by": run.created_by,
         "cancel_requested": run.cancel_requested,
     }

@@ -70,10 +70,16 @@ class WorkflowRunWorkflow:
     async def _prepare_scheduled_run(self, request: WorkflowRunRequest) -> WorkflowRunRequest | None:
         """A Temporal Schedule started this workflow: record the run and pin the versions (the
         schedule itself only knows the workflow id and the input)."""
-        request.scheduled_time = workflow.info().typed_search_attributes.get(SCHEDULED_START)
+        # The run id comes from the workflow's clock, so the node runs' ids (from the same
+        # clock, later) never precede it: a run's node runs are found from its creation on.
+        proposed = dataclasses.replace(
+            request,
+            workflow_run_id=self._child_run_id(),
+            scheduled_time=workflow.info().typed_search_attributes.get(SCHEDULED_START),
+        )
         prepared = await workflow.execute_local_activity_method(
             WorkflowRunActivities.prepare_scheduled_workflow_run,
-            request,
+            proposed,
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
         if prepared is not None:
