@@ -229,3 +229,24 @@ async def test_reconciliation_recreates_and_removes_workflow_schedules(api, make
     assert (await api.get(url)).json()["in_sync"] is True
     with pytest.raises(Exception):
         await temporal.get_schedule_handle(stray).describe()
+
+
+async def test_backfill_runs_past_fire_times_marked_as_a_backfill(api, make_workflow, sched_worker) -> None:
+    workflow = await make_workflow()
+    url = f"/v1/workflows/{workflow['id']}/schedule"
+    assert (await api.put(url, json={"interval": "1h", "offset": "15m", "input": {"n": 3}})).status_code == 200
+    response = await api.post(f"{url}/backfill", json={"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00Z"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["workflow_id"] == workflow["id"] and body["expected_runs"] == 2  # 00:15 and 01:15
+    backfill_id = body["backfill"]["id"]
+
+    async def backfilled():
+        runs = [run for run in await schedule_runs(api, workflow["id"]) if run["status"] == "completed"]
+        return runs if len(runs) == 2 else None
+
+    runs = await eventually(backfilled)
+    assert runs, await schedule_runs(api, workflow["id"])
+    assert sorted(run["scheduled_time"] for run in runs) == ["2026-01-01T00:15:00Z", "2026-01-01T01:15:00Z"]
+    assert {run["backfill_id"] for run in runs} == {backfill_id}
+    assert (await api.get(url)).json()["backfills"][-1]["id"] == backfill_id
