@@ -149,6 +149,10 @@ async def test_validation_errors_name_the_field(api, make_workflow) -> None:
     # Nothing was stored.
     assert_problem(await api.get(url), 404, "not-found")
     assert_problem(await api.put("/v1/workflows/no-such-workflow/schedule", json={"interval": "5m"}), 404, "not-found")
+    for path in ("/v1/workflows/a%00b/schedule", "/v1/workflows/a%00b/schedule/pause"):
+        response = await api.post(path) if path.endswith("pause") else await api.get(path)
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith(PROBLEM)
 
 
 async def test_pause_unpause_delete_and_archive(api, make_workflow, temporal) -> None:
