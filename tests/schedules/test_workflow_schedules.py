@@ -254,3 +254,36 @@ async def test_backfill_runs_past_fire_times_marked_as_a_backfill(api, make_work
     assert sorted(run["scheduled_time"] for run in runs) == ["2026-01-01T00:15:00Z", "2026-01-01T01:15:00Z"]
     assert {run["backfill_id"] for run in runs} == {backfill_id}
     assert (await api.get(url)).json()["backfills"][-1]["id"] == backfill_id
+
+
+async def test_a_fire_of_a_disabled_workflow_is_skipped_and_a_stale_input_is_recorded_failed(
+    api, make_workflow, sched_worker, temporal
+) -> None:
+    workflow = await make_workflow()
+    url = f"/v1/workflows/{workflow['id']}/schedule"
+    assert (await api.put(url, json={"cron": "0 0 1 1 *", "input": {"n": 1}})).status_code == 200
+    handle = temporal.get_schedule_handle(workflow_schedule_id_for(workflow["id"]))
+
+    # Fired by hand in Temporal while the workflow is disabled: the run ends skipped, nothing recorded.
+    assert (await api.patch(f"/v1/workflows/{workflow['id']}", json={"status": "disabled"})).status_code == 200
+    await handle.trigger()
+
+    async def fired():
+        actions = (await handle.describe()).info.recent_actions
+        return actions[-1].action.workflow_id if actions else None
+
+    fired_id = await eventually(fired)
+    assert fired_id, "the schedule did not fire"
+    summary = await temporal.get_workflow_handle(fired_id).result()
+    assert summary["status"] == "skipped" and summary["error_type"] == "WorkflowNotRunnable"
+    assert await schedule_runs(api, workflow["id"]) == []
+
+    # The workflow's input_schema changed since the schedule was set: the fire records a failed run.
+    assert (await api.patch(f"/v1/workflows/{workflow['id']}", json={"status": "enabled"})).status_code == 200
+    stricter = {"type": "object", "required": ["n", "m"]}
+    assert (await api.patch(f"/v1/workflows/{workflow['id']}", json={"input_schema": stricter})).status_code == 200
+    triggered = (await api.post(f"{url}/trigger")).json()
+    assert triggered["workflow_run_id"], triggered
+    run = (await api.get(f"/v1/workflow-runs/{triggered['workflow_run_id']}", params={"wait": 30})).json()
+    assert run["status"] == "failed" and run["error"]["type"] == "InputValidationFailed"
+    assert all(node["task_run_id"] is None for node in run["nodes"])
