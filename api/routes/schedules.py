@@ -367,7 +367,7 @@ async def schedule_runs(
 @router.post(
     "/schedules/reconcile",
     response_model=ReconcileResult,
-    summary="Make every Temporal schedule match its task row now (also done at API and worker start)",
+    summary="Make every Temporal schedule match its task or workflow row now (also done at API and worker start)",
     responses=problem_responses(503),
 )
 async def reconcile_now(state: StateDep) -> Any:

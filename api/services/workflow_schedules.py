@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,8 +35,7 @@ from .schedules import (
     MAX_BACKFILL_ACTIONS,
     RECENT_ACTIONS,
     TRIGGER_WAIT_SECONDS,
-    _now,
-    _schedule_lock,
+    schedule_lock,
     invalid_schedule,
     temporal_unavailable,
 )
@@ -75,6 +74,10 @@ class WorkflowTriggerOutcome:
     temporal_workflow_id: str | None = None
     temporal_run_id: str | None = None
     workflow_run_id: uuid.UUID | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def workflow_not_found(ident: str) -> ProblemError:
@@ -192,7 +195,7 @@ async def set_schedule(
     probe = await load(session, ident)
     pinned = await _pinned_definition(session, probe, version)
     await validate_input_off_loop(state.settings, pinned.input_schema, input)
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         workflow = await load(session, str(probe.id), for_update=True)
         if workflow.schedule is not None:
             old = ScheduleSpec.from_record(workflow.schedule)
@@ -203,7 +206,7 @@ async def set_schedule(
 
 async def remove_schedule(state: AppState, session: AsyncSession, ident: str) -> None:
     probe = await load(session, ident)
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         workflow = await load(session, str(probe.id), for_update=True)
         if workflow.schedule is None:
             raise no_schedule(workflow)
@@ -212,7 +215,7 @@ async def remove_schedule(state: AppState, session: AsyncSession, ident: str) ->
 
 async def set_paused(state: AppState, session: AsyncSession, ident: str, paused: bool, note: str | None) -> WorkflowDefinition:
     probe = await load(session, ident)
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         workflow = await load(session, str(probe.id), for_update=True)
         spec = spec_of(workflow)
         spec.paused = paused
@@ -362,7 +365,7 @@ async def request_backfill(
         "requested_at": _now().isoformat(),
         "expected_runs": len(times),
     }
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         workflow = await load(session, str(probe.id), for_update=True)
         spec = spec_of(workflow)
         spec.backfills = (spec.backfills + [record])[-MAX_BACKFILL_RECORDS:]
