@@ -78,6 +78,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         concurrency.request_slot,
         concurrency.release_slot,
         concurrency.closed_holders,
+        workflow_runs.prepare_scheduled_workflow_run,
         workflow_runs.mark_workflow_run_running,
         workflow_runs.create_node_run,
         workflow_runs.node_run_output,

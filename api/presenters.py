@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog, WorkflowRun
+from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog, WorkflowDefinition, WorkflowRun
 from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
 from .services.run_values import run_input, run_output
 from .services.schedules import ScheduleView, TriggerOutcome
+from .services.workflow_schedules import WorkflowScheduleView, WorkflowTriggerOutcome
 from .services import workflow_runs as workflow_run_service
 from .services.task_versions import PinnedVersion
 from .state import AppState, current_principal
@@ -110,13 +111,8 @@ def created_key_resource(api_key: ApiKey, secret: str) -> dict[str, Any]:
     }
 
 
-def schedule_resource(view: ScheduleView) -> dict[str, Any]:
-    """A task's schedule as stored, and as Temporal runs it when Temporal has it."""
-    task, spec = view.task, view.spec
-    resource: dict[str, Any] = {
-        "task_id": task.id,
-        "task": task.cy_name,
-        "task_status": task.status,
+def _schedule_fields(spec: Any, view: Any) -> dict[str, Any]:
+    return {
         "schedule_id": view.schedule_id,
         "cron": spec.cron,
         "interval": spec.interval,
@@ -136,9 +132,10 @@ def schedule_resource(view: ScheduleView) -> dict[str, Any]:
         "updated_at": spec.updated_at,
         "in_sync": False,
     }
-    live = view.live
-    if live is None:
-        return resource
+
+
+def _live_fields(resource: dict[str, Any], live: Any, run_of: Any) -> dict[str, Any]:
+    """What Temporal says of a schedule; ``run_of(action)`` is the run an action recorded."""
     info = live.description.info
     resource["in_sync"] = live.in_sync
     resource["paused"] = live.paused
@@ -150,7 +147,7 @@ def schedule_resource(view: ScheduleView) -> dict[str, Any]:
     resource["running_workflow_ids"] = [action.workflow_id for action in info.running_actions]
     actions = []
     for action in live.recent_actions:
-        run = live.runs.get(action.action.first_execution_run_id)
+        run = run_of(action.action)
         actions.append(
             {
                 "scheduled_time": action.scheduled_at,
@@ -164,6 +161,58 @@ def schedule_resource(view: ScheduleView) -> dict[str, Any]:
         )
     resource["recent_actions"] = actions
     return resource
+
+
+def schedule_resource(view: ScheduleView) -> dict[str, Any]:
+    """A task's schedule as stored, and as Temporal runs it when Temporal has it."""
+    task = view.task
+    resource: dict[str, Any] = {
+        "task_id": task.id,
+        "task": task.cy_name,
+        "task_status": task.status,
+        **_schedule_fields(view.spec, view),
+    }
+    live = view.live
+    if live is None:
+        return resource
+    return _live_fields(resource, live, lambda action: live.runs.get(action.first_execution_run_id))
+
+
+def workflow_schedule_resource(view: WorkflowScheduleView) -> dict[str, Any]:
+    """A workflow's schedule as stored, and as Temporal runs it when Temporal has it; each
+    recent action's ``run_id`` is the workflow run it recorded."""
+    workflow = view.workflow
+    resource: dict[str, Any] = {
+        "workflow_id": workflow.id,
+        "workflow": workflow.name,
+        "workflow_status": workflow.status,
+        **_schedule_fields(view.spec, view),
+    }
+    live = view.live
+    if live is None:
+        return resource
+    return _live_fields(resource, live, lambda action: live.runs.get(action.workflow_id))
+
+
+def workflow_trigger_resource(outcome: WorkflowTriggerOutcome) -> dict[str, Any]:
+    result: dict[str, Any] = {"workflow_id": outcome.workflow_id, "triggered_at": outcome.triggered_at}
+    for name in ("temporal_workflow_id", "temporal_run_id", "workflow_run_id"):
+        value = getattr(outcome, name)
+        if value is not None:
+            result[name] = value
+    return result
+
+
+def workflow_backfill_resource(workflow: WorkflowDefinition, record: dict[str, Any]) -> dict[str, Any]:
+    return {"workflow_id": workflow.id, "backfill": record, "expected_runs": record["expected_runs"]}
+
+
+def workflow_fire_times_resource(
+    workflow: WorkflowDefinition, timezone: str, start: datetime, end: datetime, times: Sequence[datetime]
+) -> dict[str, Any]:
+    listed = fire_times_resource(workflow, timezone, start, end, times)
+    listed.pop("task_id")
+    return {"workflow_id": workflow.id, **listed}
 
 
 async def schedule_run_page(state: AppState, runs: Sequence[TaskRun], next_cursor: str | None) -> dict[str, Any]:
@@ -191,7 +240,7 @@ def backfill_resource(task: Task, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def fire_times_resource(
-    task: Task, timezone: str, start: datetime, end: datetime, times: Sequence[datetime]
+    task: Task | WorkflowDefinition, timezone: str, start: datetime, end: datetime, times: Sequence[datetime]
 ) -> dict[str, Any]:
     """The instants a schedule fires at in a range (at most MAX_LISTED_TIMES), also in its time zone."""
     zone = ZoneInfo(timezone)
@@ -220,6 +269,8 @@ def workflow_run_listed(run: WorkflowRun) -> dict[str, Any]:
         "completed_at": run.completed_at,
         "duration_ms": run.duration_ms,
         "temporal_workflow_id": run.temporal_workflow_id,
+        "scheduled_time": run.scheduled_time,
+        "backfill_id": backfill_id_of(run.created_by),
         "created_by": run.created_by,
         "cancel_requested": run.cancel_requested,
     }

@@ -399,6 +399,8 @@ class WorkflowRunListed(BaseModel):
     completed_at: datetime | None = None
     duration_ms: int | None = None
     temporal_workflow_id: str | None = None
+    scheduled_time: datetime | None = Field(default=None, description="The fire time, for a run a schedule started")
+    backfill_id: str | None = Field(default=None, description="The backfill request that started the run")
     created_by: str | None = None
     cancel_requested: bool = False
 

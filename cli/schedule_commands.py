@@ -1,4 +1,7 @@
-"""`cytasks schedule ...`: set, show, pause, unpause, trigger, backfill and delete a task's schedule."""
+"""`cytasks schedule ...`: set, show, pause, unpause, trigger, backfill and delete a task's schedule.
+
+``schedule_body`` and ``render`` serve ``cytasks workflow schedule ...`` too: a workflow's
+schedule takes the same fields and answers the same shape (named ``workflow`` for ``task``)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ JsonOpt = typer.Option(False, "--json", help="Print the raw JSON resource")
 NoteOpt = typer.Option(None, "--note", "-n", help="Why (shown with the schedule)")
 
 
-def _overlap(value: str | None) -> str | None:
+def overlap_policy(value: str | None) -> str | None:
     if value is None:
         return None
     normalized = value.strip().lower().replace("_", "-")
@@ -35,7 +38,8 @@ def render(schedule: dict[str, Any]) -> None:
     if schedule.get("offset"):
         when += f" (offset {schedule['offset']})"
     tz = schedule.get("timezone") or "UTC"
-    console.print(f"[bold]{schedule['task']}[/]  {when}  in {tz}", highlight=False)
+    owner = schedule.get("task") or schedule.get("workflow")
+    console.print(f"[bold]{owner}[/]  {when}  in {tz}", highlight=False)
     state = "[yellow]paused[/]" if schedule["paused"] else "[green]active[/]"
     reason = schedule.get("pause_reason")
     console.print(
@@ -74,6 +78,40 @@ def render(schedule: dict[str, Any]) -> None:
         console.print(grid)
 
 
+def schedule_body(
+    cron: str | None,
+    every: str | None,
+    offset: str | None,
+    tz: str,
+    input: str | None,
+    overlap: str | None,
+    catchup_window: str | None,
+    jitter: str | None,
+    paused: bool,
+    note: str | None,
+    version: int | None,
+) -> dict[str, Any]:
+    """The body of ``PUT .../schedule`` from the options of ``schedule set``."""
+    if (cron is None) == (every is None):
+        fail("give exactly one of --cron EXPR and --every INTERVAL")
+    body: dict[str, Any] = {"timezone": tz, "paused": paused}
+    for key, value in (
+        ("cron", cron),
+        ("interval", every),
+        ("offset", offset),
+        ("overlap", overlap_policy(overlap)),
+        ("catchup_window", catchup_window),
+        ("jitter", jitter),
+        ("note", note),
+        ("version", version),
+    ):
+        if value is not None:
+            body[key] = value
+    if input is not None:
+        body["input"] = parse_json_arg(input, "--input")
+    return body
+
+
 @app.command("set")
 def set_schedule(
     task: str = typer.Argument(..., help="Task id or cy_name"),
@@ -93,23 +131,7 @@ def set_schedule(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create or replace a task's schedule."""
-    if (cron is None) == (every is None):
-        fail("give exactly one of --cron EXPR and --every INTERVAL")
-    body: dict[str, Any] = {"timezone": tz, "paused": paused}
-    for key, value in (
-        ("cron", cron),
-        ("interval", every),
-        ("offset", offset),
-        ("overlap", _overlap(overlap)),
-        ("catchup_window", catchup_window),
-        ("jitter", jitter),
-        ("note", note),
-        ("version", version),
-    ):
-        if value is not None:
-            body[key] = value
-    if input is not None:
-        body["input"] = parse_json_arg(input, "--input")
+    body = schedule_body(cron, every, offset, tz, input, overlap, catchup_window, jitter, paused, note, version)
     with api_call(), output.client() as api:
         schedule = api.request("PUT", _base(task), json=body)
     print_json(schedule) if as_json else render(schedule)
@@ -146,7 +168,7 @@ def trigger(
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the scheduled task now."""
-    body = {"overlap": _overlap(overlap)} if overlap else None
+    body = {"overlap": overlap_policy(overlap)} if overlap else None
     with api_call(), output.client() as api:
         result = api.request("POST", _base(task) + "/trigger", json=body)
     if as_json:
@@ -176,7 +198,7 @@ def backfill(
     """Run every fire time of a past range now; the runs are marked as a backfill."""
     body: dict[str, Any] = {"start": _when(start, "--from"), "end": _when(end, "--to")}
     if overlap:
-        body["overlap"] = _overlap(overlap)
+        body["overlap"] = overlap_policy(overlap)
     with api_call(), output.client() as api:
         result = api.request("POST", _base(task) + "/backfill", json=body)
     if as_json:

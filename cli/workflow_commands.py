@@ -1,4 +1,5 @@
-"""`cytasks workflow ...`: create workflows from a file, run them, follow and list their runs."""
+"""`cytasks workflow ...`: create workflows from a file, run them, follow and list their runs, and
+schedule them (`cytasks workflow schedule ...`, the options of `cytasks schedule ...`)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,13 @@ from .output import (
     table,
 )
 from .question_commands import describe_question
+from .schedule_commands import OVERLAPS, overlap_policy, render as render_schedule, schedule_body
 
 app = typer.Typer(name="workflow", help="Compose tasks into workflows and run them.", no_args_is_help=True)
 runs_app = typer.Typer(name="runs", help="Inspect and cancel workflow runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+schedule_app = typer.Typer(name="schedule", help="Run a workflow on a cron or interval schedule.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
 
 POLL_SECONDS = 0.3
 JsonOpt = typer.Option(False, "--json", help="Print the raw JSON resource")
@@ -247,3 +251,85 @@ def cancel_run(run_id: str = typer.Argument(...)) -> None:
     with api_call(), client() as api:
         run = api.request("POST", f"/v1/workflow-runs/{run_id}/cancel")
     console.print(f"workflow run {run['id']}: {styled_status(run['status'])}", highlight=False)
+
+
+def _schedule_url(workflow: str) -> str:
+    return f"/v1/workflows/{workflow}/schedule"
+
+
+NoteOpt = typer.Option(None, "--note", "-n", help="Why (shown with the schedule)")
+
+
+@schedule_app.command("set")
+def set_schedule(
+    workflow: str = typer.Argument(..., help="Workflow name or id"),
+    cron: Optional[str] = typer.Option(None, "--cron", help='Cron expression, e.g. "0 7 * * 1-5" or @hourly'),
+    every: Optional[str] = typer.Option(None, "--every", help="Interval: 90s, 5m, 1h, 1d (optionally 1h/15m)"),
+    offset: Optional[str] = typer.Option(None, "--offset", help="Offset of interval fires, e.g. 15m"),
+    tz: str = typer.Option("UTC", "--tz", help="IANA time zone, e.g. Europe/Paris"),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help="Run input: JSON text or @file.json"),
+    overlap: Optional[str] = typer.Option(None, "--overlap", help="|".join(OVERLAPS) + " (default skip)"),
+    catchup_window: Optional[str] = typer.Option(None, "--catchup-window", help="e.g. 10m (at least 10s)"),
+    jitter: Optional[str] = typer.Option(None, "--jitter", help="Random delay up to this, e.g. 30s"),
+    paused: bool = typer.Option(False, "--paused", help="Create it paused"),
+    note: Optional[str] = NoteOpt,
+    version: Optional[int] = typer.Option(
+        None, "--version", "-v", min=1, help="Run this workflow version on every fire (default: the current one)"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Create or replace a workflow's schedule."""
+    body = schedule_body(cron, every, offset, tz, input, overlap, catchup_window, jitter, paused, note, version)
+    with api_call(), client() as api:
+        schedule = api.request("PUT", _schedule_url(workflow), json=body)
+    print_json(schedule) if as_json else render_schedule(schedule)
+
+
+@schedule_app.command("show")
+def show_schedule(workflow: str = typer.Argument(..., help="Workflow name or id"), as_json: bool = JsonOpt) -> None:
+    """The schedule, its next fire times and its recent actions with their workflow runs."""
+    with api_call(), client() as api:
+        schedule = api.request("GET", _schedule_url(workflow))
+    print_json(schedule) if as_json else render_schedule(schedule)
+
+
+@schedule_app.command("pause")
+def pause_schedule(workflow: str = typer.Argument(...), note: Optional[str] = NoteOpt, as_json: bool = JsonOpt) -> None:
+    """Pause the schedule (no fires until unpaused)."""
+    with api_call(), client() as api:
+        schedule = api.request("POST", _schedule_url(workflow) + "/pause", json={"note": note})
+    print_json(schedule) if as_json else render_schedule(schedule)
+
+
+@schedule_app.command("unpause")
+def unpause_schedule(workflow: str = typer.Argument(...), note: Optional[str] = NoteOpt, as_json: bool = JsonOpt) -> None:
+    """Resume the schedule."""
+    with api_call(), client() as api:
+        schedule = api.request("POST", _schedule_url(workflow) + "/unpause", json={"note": note})
+    print_json(schedule) if as_json else render_schedule(schedule)
+
+
+@schedule_app.command("trigger")
+def trigger_schedule(
+    workflow: str = typer.Argument(...),
+    overlap: Optional[str] = typer.Option(None, "--overlap", help="Override the overlap policy for this run"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the scheduled workflow now."""
+    body = {"overlap": overlap_policy(overlap)} if overlap else None
+    with api_call(), client() as api:
+        result = api.request("POST", _schedule_url(workflow) + "/trigger", json=body)
+    if as_json:
+        print_json(result)
+    elif result.get("workflow_run_id"):
+        console.print(f"triggered: workflow run [bold]{result['workflow_run_id']}[/]", highlight=False)
+    else:
+        console.print(f"triggered at {result['triggered_at']}", highlight=False)
+
+
+@schedule_app.command("delete")
+def delete_schedule(workflow: str = typer.Argument(...)) -> None:
+    """Remove the schedule (its runs are kept)."""
+    with api_call(), client() as api:
+        api.request("DELETE", _schedule_url(workflow))
+    console.print("schedule deleted")

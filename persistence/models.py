@@ -257,6 +257,8 @@ class WorkflowDefinition(Base):
     input_schema: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
     nodes: Mapped[list[Any]] = mapped_column(JSONB)
     edges: Mapped[list[Any]] = mapped_column(JSONB)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(_nullable_jsonb())
+    """The schedule document (see ``schedules.spec``); not versioned."""
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -320,6 +322,8 @@ class WorkflowRun(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     temporal_workflow_id: Mapped[str | None] = mapped_column(Text)
+    scheduled_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The fire time of the schedule that started the run (trigger ``schedule``)."""
     created_by: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, server_default="false")
 

@@ -1,4 +1,4 @@
-"""Task schedules on Temporal Schedules: the spec, its validation, the translation and the operations."""
+"""Task and workflow schedules on Temporal Schedules: the spec, its validation, the translation and the operations."""
 
 from .cron import ALIASES, CronError, normalize_cron
 from .spec import (

@@ -1,4 +1,5 @@
-"""A task's schedule as the product stores it (inside ``tasks.schedule``) and validates it.
+"""A schedule as the product stores it (inside ``tasks.schedule`` or ``workflows.schedule``) and
+validates it.
 
 The stored document::
 
@@ -143,7 +144,7 @@ class ScheduleSpec:
     paused: bool = False
     note: str | None = None
     version: int | None = None
-    """The task version every fire runs; None: the version current at fire time."""
+    """The task (or workflow) version every fire runs; None: the version current at fire time."""
     task_queue: str | None = None
     backfills: list[dict[str, Any]] = field(default_factory=list)
     created_at: str | None = None

@@ -1,9 +1,12 @@
-"""Translation of a task's schedule into a Temporal Schedule that starts ``TaskRunWorkflow``.
+"""Translation of a schedule into a Temporal Schedule: a task's starts ``TaskRunWorkflow``, a
+workflow's starts ``WorkflowRunWorkflow``.
 
-The action carries only the task id and the input (``TaskRunRequest.for_schedule``);
-the workflow records the run and pins the task's current version when it fires
-(``prepare_scheduled_run``). A fingerprint of what the schedule should be travels in the
-action's memo, so reconciliation can tell a drifted schedule from a current one.
+The action carries only the task (or workflow) id and the input (``TaskRunRequest.for_schedule``,
+``WorkflowRunRequest.for_schedule``); the workflow records the run and pins the current version
+when it fires (``prepare_scheduled_run``, ``prepare_scheduled_workflow_run``). A fingerprint of
+what the schedule should be travels in the action's memo, so reconciliation can tell a drifted
+schedule from a current one. Task schedules are ``cytasks-task-<id>``, workflow schedules
+``cytasks-workflow-<id>``: the prefixes tell reconciliation which table owns a schedule.
 """
 
 from __future__ import annotations
@@ -23,12 +26,23 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from taskrun.contract import STATUS, TASK_ID, TASK_NAME, TASK_RUN_WORKFLOW, TRIGGER, TaskRunRequest
+from taskrun.contract import (
+    STATUS,
+    TASK_ID,
+    TASK_NAME,
+    TASK_RUN_WORKFLOW,
+    TRIGGER,
+    WORKFLOW_RUN_WORKFLOW,
+    TaskRunRequest,
+    WorkflowRunRequest,
+)
 
 from .spec import ScheduleSpec
 
 SCHEDULE_ID_PREFIX = "cytasks-task-"
 WORKFLOW_ID_PREFIX = "taskrun-sched-"
+WORKFLOW_SCHEDULE_ID_PREFIX = "cytasks-workflow-"
+WORKFLOW_RUN_ID_PREFIX = "workflowrun-sched-"
 FINGERPRINT_MEMO_KEY = "cytasks_schedule"
 
 OVERLAP_TO_TEMPORAL = {
@@ -51,16 +65,27 @@ def task_id_from_schedule_id(schedule_id: str) -> str | None:
     return None
 
 
+def workflow_schedule_id_for(workflow_id: Any) -> str:
+    return f"{WORKFLOW_SCHEDULE_ID_PREFIX}{workflow_id}"
+
+
+def workflow_id_from_schedule_id(schedule_id: str) -> str | None:
+    if schedule_id.startswith(WORKFLOW_SCHEDULE_ID_PREFIX):
+        return schedule_id[len(WORKFLOW_SCHEDULE_ID_PREFIX) :]
+    return None
+
+
 def workflow_id_prefix(task_id: Any) -> str:
     """Temporal appends the action's time to it: ``taskrun-sched-<task id>-2026-01-05T07:00:00Z``."""
     return f"{WORKFLOW_ID_PREFIX}{task_id}"
 
 
-def pause_state(spec: ScheduleSpec, task_status: str) -> tuple[bool, str | None, str | None]:
-    """(paused in Temporal, reason, note): a schedule runs only when not paused and the task is enabled."""
+def pause_state(spec: ScheduleSpec, task_status: str, owner: str = "task") -> tuple[bool, str | None, str | None]:
+    """(paused in Temporal, reason, note): a schedule runs only when not paused and its task
+    (or workflow: ``owner``) is enabled."""
     if task_status != "enabled":
-        note = f"task is {task_status}" + (f"; {spec.note}" if spec.note else "")
-        return True, f"task_{task_status}", note
+        note = f"{owner} is {task_status}" + (f"; {spec.note}" if spec.note else "")
+        return True, f"{owner}_{task_status}", note
     if spec.paused:
         return True, "paused", spec.note or "paused"
     return False, None, spec.note
@@ -78,16 +103,7 @@ def fingerprint(spec: ScheduleSpec, task_id: Any, task_name: str, task_queue: st
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def build_schedule(
-    spec: ScheduleSpec,
-    *,
-    task_id: Any,
-    task_name: str,
-    task_status: str,
-    task_queue: str,
-    with_search_attributes: bool,
-) -> Schedule:
-    """The Temporal Schedule for a task's schedule document."""
+def _timing(spec: ScheduleSpec) -> tuple[TemporalScheduleSpec, SchedulePolicy]:
     temporal_spec = TemporalScheduleSpec(
         cron_expressions=[spec.cron_normalized] if spec.cron else [],
         intervals=[ScheduleIntervalSpec(every=spec.interval_delta, offset=spec.offset_delta)]
@@ -99,6 +115,20 @@ def build_schedule(
     policy = SchedulePolicy(overlap=OVERLAP_TO_TEMPORAL[spec.overlap])
     if spec.catchup_window:
         policy.catchup_window = spec.catchup_window_delta
+    return temporal_spec, policy
+
+
+def build_schedule(
+    spec: ScheduleSpec,
+    *,
+    task_id: Any,
+    task_name: str,
+    task_status: str,
+    task_queue: str,
+    with_search_attributes: bool,
+) -> Schedule:
+    """The Temporal Schedule for a task's schedule document."""
+    temporal_spec, policy = _timing(spec)
     attributes = TypedSearchAttributes.empty
     if with_search_attributes:
         attributes = TypedSearchAttributes(
@@ -120,6 +150,41 @@ def build_schedule(
         static_summary=f"{task_name} (schedule)",
     )
     paused, _reason, note = pause_state(spec, task_status)
+    return Schedule(action=action, spec=temporal_spec, policy=policy, state=ScheduleState(paused=paused, note=note or ""))
+
+
+def workflow_run_id_prefix(workflow_id: Any) -> str:
+    """Temporal appends the action's time: ``workflowrun-sched-<workflow id>-2026-01-05T07:00:00Z``."""
+    return f"{WORKFLOW_RUN_ID_PREFIX}{workflow_id}"
+
+
+def build_workflow_schedule(
+    spec: ScheduleSpec,
+    *,
+    workflow_id: Any,
+    workflow_name: str,
+    workflow_status: str,
+    task_queue: str,
+    with_search_attributes: bool,
+) -> Schedule:
+    """The Temporal Schedule for a workflow's schedule document. Its action carries the trigger
+    search attribute where it is registered, which also tells the run its node runs may carry theirs."""
+    temporal_spec, policy = _timing(spec)
+    attributes = TypedSearchAttributes.empty
+    if with_search_attributes:
+        attributes = TypedSearchAttributes([SearchAttributePair(TRIGGER, "schedule")])
+    request = WorkflowRunRequest.for_schedule(workflow_id=str(workflow_id), input=spec.input)
+    key = fingerprint(spec, f"workflow:{workflow_id}", workflow_name, task_queue, with_search_attributes)
+    action = ScheduleActionStartWorkflow(
+        WORKFLOW_RUN_WORKFLOW,
+        request,
+        id=workflow_run_id_prefix(workflow_id),
+        task_queue=task_queue,
+        memo={FINGERPRINT_MEMO_KEY: key},
+        typed_search_attributes=attributes,
+        static_summary=f"{workflow_name} (workflow schedule)",
+    )
+    paused, _reason, note = pause_state(spec, workflow_status, "workflow")
     return Schedule(action=action, spec=temporal_spec, policy=policy, state=ScheduleState(paused=paused, note=note or ""))
 
 

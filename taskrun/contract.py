@@ -200,6 +200,16 @@ class WorkflowRunRequest:
     trigger: str = "api"
     track_status: bool = False
     """Whether node runs carry the Cytasks search attributes (the server has them registered)."""
+    workflow_id: str | None = None
+    """The workflow's id; set by a schedule's action, which has no run yet (``workflow_run_id``
+    empty, no graph): the workflow records the run and pins the versions when it fires."""
+    scheduled_time: datetime | None = None
+    """The fire time of the schedule that started the run."""
+
+    @classmethod
+    def for_schedule(cls, *, workflow_id: str, input: Any) -> "WorkflowRunRequest":
+        """A Temporal Schedule's action: only the workflow and the input."""
+        return cls(workflow_run_id="", graph={}, tasks={}, input=input, trigger="schedule", workflow_id=workflow_id)
 
 
 @dataclass

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from persistence.ids import uuid7_from
     from taskrun.contract import (
         NODE_STATES_QUERY,
+        SCHEDULED_START,
+        TRIGGER,
         WORKFLOW_RUN_WORKFLOW,
         NodeRunRequest,
         WorkflowRunFinished,
@@ -65,8 +67,34 @@ class WorkflowRunWorkflow:
     def node_states(self) -> dict[str, dict[str, Any]]:
         return self._nodes
 
+    async def _prepare_scheduled_run(self, request: WorkflowRunRequest) -> WorkflowRunRequest | None:
+        """A Temporal Schedule started this workflow: record the run and pin the versions (the
+        schedule itself only knows the workflow id and the input)."""
+        # The run id comes from the workflow's clock, so the node runs' ids (from the same
+        # clock, later) never precede it: a run's node runs are found from its creation on.
+        proposed = dataclasses.replace(
+            request,
+            workflow_run_id=self._child_run_id(),
+            scheduled_time=workflow.info().typed_search_attributes.get(SCHEDULED_START),
+        )
+        prepared = await workflow.execute_local_activity_method(
+            WorkflowRunActivities.prepare_scheduled_workflow_run,
+            proposed,
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        )
+        if prepared is not None:
+            # The schedule sets the trigger search attribute only where the server has it registered.
+            prepared.track_status = workflow.info().typed_search_attributes.get(TRIGGER) is not None
+        return prepared
+
     @workflow.run
     async def run(self, request: WorkflowRunRequest) -> WorkflowRunSummary:
+        if not request.workflow_run_id:
+            # Requests with a run id (every history recorded before schedules) never take this branch.
+            prepared = await self._prepare_scheduled_run(request)
+            if prepared is None:
+                return WorkflowRunSummary("", "skipped", error_type="WorkflowNotRunnable")
+            request = prepared
         try:
             graph = parse_graph(request.graph["nodes"], request.graph["edges"])
         except Exception as error:  # a request this code cannot run must end the run, not retry forever

@@ -1,4 +1,6 @@
-"""/v1/tasks/{id}/schedule: a task's schedule on a Temporal Schedule (see `services.schedules`)."""
+"""/v1/tasks/{id}/schedule and /v1/workflows/{workflow}/schedule: a task's or a workflow's
+schedule on a Temporal Schedule (see `services.schedules` and `services.workflow_schedules`).
+Both take the same request bodies and answer the same shapes, named for their owner."""
 
 from __future__ import annotations
 
@@ -19,11 +21,16 @@ from ..presenters import (
     schedule_resource,
     schedule_run_page,
     trigger_resource,
+    workflow_backfill_resource,
+    workflow_fire_times_resource,
+    workflow_schedule_resource,
+    workflow_trigger_resource,
 )
 from ..problems import problem_responses
 from ..route import CytasksRoute
 from ..schemas import INT32_MAX, UtcDatetime
 from ..services import schedules as schedule_service
+from ..services import workflow_schedules as workflow_schedule_service
 from ..services.task_lookup import TaskRef
 from ..state import AppState
 
@@ -70,7 +77,8 @@ class ScheduleSet(BaseModel):
         default=None,
         ge=1,
         le=INT32_MAX,
-        description="Run this task version on every fire (default: the version current at fire time)",
+        description="Run this version of the task (or workflow) on every fire (default: the version "
+        "current at fire time)",
     )
 
 
@@ -106,10 +114,7 @@ class ScheduleAction(BaseModel):
     backfill_id: str | None = None
 
 
-class ScheduleRead(BaseModel):
-    task_id: uuid.UUID
-    task: str
-    task_status: str
+class ScheduleFields(BaseModel):
     schedule_id: str
     cron: str | None = None
     interval: str | None = None
@@ -121,11 +126,13 @@ class ScheduleRead(BaseModel):
     jitter: str | None = None
     paused: bool = Field(description="Whether the schedule is paused in Temporal")
     pause_reason: str | None = Field(
-        default=None, description="`paused` (by a person) or `task_disabled` / `task_archived`"
+        default=None,
+        description="`paused` (by a person) or `task_disabled` / `task_archived` "
+        "(`workflow_disabled` / `workflow_archived`)",
     )
     paused_by_user: bool
     note: str | None = None
-    version: int | None = Field(default=None, description="The pinned task version; null: the current one at fire time")
+    version: int | None = Field(default=None, description="The pinned version; null: the current one at fire time")
     next_fire_times: list[datetime] = []
     recent_actions: list[ScheduleAction] = []
     num_actions: int | None = None
@@ -138,6 +145,20 @@ class ScheduleRead(BaseModel):
     updated_at: datetime | None = None
 
 
+class ScheduleRead(ScheduleFields):
+    task_id: uuid.UUID
+    task: str
+    task_status: str
+
+
+class WorkflowScheduleRead(ScheduleFields):
+    """A workflow's schedule; each recent action's `run_id` is the workflow run it recorded."""
+
+    workflow_id: uuid.UUID
+    workflow: str
+    workflow_status: str
+
+
 class FireTimes(BaseModel):
     task_id: uuid.UUID
     timezone: str
@@ -145,6 +166,29 @@ class FireTimes(BaseModel):
     end: datetime
     times: list[datetime]
     local_times: list[str] = Field(description="The same instants in the schedule's time zone")
+
+
+class WorkflowFireTimes(BaseModel):
+    workflow_id: uuid.UUID
+    timezone: str
+    start: datetime
+    end: datetime
+    times: list[datetime]
+    local_times: list[str] = Field(description="The same instants in the schedule's time zone")
+
+
+class WorkflowTriggerResult(BaseModel):
+    workflow_id: uuid.UUID
+    triggered_at: datetime
+    temporal_workflow_id: str | None = None
+    temporal_run_id: str | None = None
+    workflow_run_id: uuid.UUID | None = Field(default=None, description="The workflow run the fire recorded")
+
+
+class WorkflowBackfillResult(BaseModel):
+    workflow_id: uuid.UUID
+    backfill: dict[str, Any]
+    expected_runs: int = Field(description="How many fire times the range holds")
 
 
 class TriggerResult(BaseModel):
@@ -323,8 +367,131 @@ async def schedule_runs(
 @router.post(
     "/schedules/reconcile",
     response_model=ReconcileResult,
-    summary="Make every Temporal schedule match its task row now (also done at API and worker start)",
+    summary="Make every Temporal schedule match its task or workflow row now (also done at API and worker start)",
     responses=problem_responses(503),
 )
 async def reconcile_now(state: StateDep) -> Any:
     return await schedule_service.reconcile_now(state)
+
+
+# -- workflows ----------------------------------------------------------------------------------
+
+
+@router.put(
+    "/workflows/{workflow}/schedule",
+    response_model=WorkflowScheduleRead,
+    summary="Set (create or replace) a workflow's schedule",
+    responses=problem_responses(404, 422, 503),
+)
+async def put_workflow_schedule(workflow: str, body: ScheduleSet, session: SessionDep, state: StateDep) -> Any:
+    spec = schedule_service.parse_spec(body.model_dump())
+    changed = await workflow_schedule_service.set_schedule(
+        state,
+        session,
+        workflow,
+        spec,
+        version=body.version,
+        input=body.input,
+        requested=body.model_dump(mode="json"),
+    )
+    return workflow_schedule_resource(await workflow_schedule_service.schedule_view(state, session, changed))
+
+
+@router.get(
+    "/workflows/{workflow}/schedule",
+    response_model=WorkflowScheduleRead,
+    summary="A workflow's schedule, its next 5 fire times and its last 10 actions with their runs",
+    responses=problem_responses(404, 503),
+)
+async def get_workflow_schedule(workflow: str, session: SessionDep, state: StateDep) -> Any:
+    found = await workflow_schedule_service.load(session, workflow)
+    return workflow_schedule_resource(await workflow_schedule_service.schedule_view(state, session, found))
+
+
+@router.delete(
+    "/workflows/{workflow}/schedule",
+    status_code=204,
+    summary="Remove a workflow's schedule (runs already recorded are kept)",
+    responses=problem_responses(404, 503),
+)
+async def delete_workflow_schedule(workflow: str, session: SessionDep, state: StateDep) -> Response:
+    await workflow_schedule_service.remove_schedule(state, session, workflow)
+    return Response(status_code=204)
+
+
+async def _set_workflow_paused(
+    state: AppState, session: AsyncSession, workflow: str, paused: bool, body: PauseBody | None
+) -> dict[str, Any]:
+    changed = await workflow_schedule_service.set_paused(state, session, workflow, paused, body.note if body else None)
+    return workflow_schedule_resource(await workflow_schedule_service.schedule_view(state, session, changed))
+
+
+@router.post(
+    "/workflows/{workflow}/schedule/pause",
+    response_model=WorkflowScheduleRead,
+    summary="Pause a workflow's schedule, with a note saying why",
+    responses=problem_responses(404, 503),
+)
+async def pause_workflow_schedule(
+    workflow: str, session: SessionDep, state: StateDep, body: PauseBody | None = None
+) -> Any:
+    return await _set_workflow_paused(state, session, workflow, True, body)
+
+
+@router.post(
+    "/workflows/{workflow}/schedule/unpause",
+    response_model=WorkflowScheduleRead,
+    summary="Resume a workflow's schedule (it stays paused while the workflow is disabled or archived)",
+    responses=problem_responses(404, 503),
+)
+async def unpause_workflow_schedule(
+    workflow: str, session: SessionDep, state: StateDep, body: PauseBody | None = None
+) -> Any:
+    return await _set_workflow_paused(state, session, workflow, False, body)
+
+
+@router.post(
+    "/workflows/{workflow}/schedule/trigger",
+    status_code=202,
+    response_model=WorkflowTriggerResult,
+    summary="Run the scheduled workflow now (a normal schedule action, trigger `schedule`)",
+    responses=problem_responses(404, 409, 503),
+)
+async def trigger_workflow(
+    workflow: str, session: SessionDep, state: StateDep, body: TriggerBody | None = None
+) -> Any:
+    outcome = await workflow_schedule_service.trigger_now(state, session, workflow, body.overlap if body else None)
+    return workflow_trigger_resource(outcome)
+
+
+@router.post(
+    "/workflows/{workflow}/schedule/backfill",
+    status_code=202,
+    response_model=WorkflowBackfillResult,
+    summary="Run every fire time of a past range now; those runs are marked as a backfill",
+    responses=problem_responses(404, 422, 503),
+)
+async def backfill_workflow(workflow: str, body: BackfillBody, session: SessionDep, state: StateDep) -> Any:
+    schedule_service.check_backfill_range(body.start, body.end)
+    found, record = await workflow_schedule_service.request_backfill(
+        state, session, workflow, body.start, body.end, body.overlap
+    )
+    return workflow_backfill_resource(found, record)
+
+
+@router.get(
+    "/workflows/{workflow}/schedule/fire-times",
+    response_model=WorkflowFireTimes,
+    summary="The times in a range at which the workflow's schedule fires, as Temporal computes them",
+    responses=problem_responses(404, 422, 503),
+)
+async def workflow_fire_times(
+    workflow: str,
+    session: SessionDep,
+    state: StateDep,
+    start: Annotated[UtcDatetime, Query(description="Inclusive (ISO 8601; UTC when no offset)")],
+    end: Annotated[UtcDatetime, Query(description="Inclusive")],
+) -> Any:
+    schedule_service.check_time_range(start, end, "query")
+    found, spec, times = await workflow_schedule_service.fire_times(state, session, workflow, start, end)
+    return workflow_fire_times_resource(found, spec.timezone, start, end, times)

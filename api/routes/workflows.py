@@ -71,8 +71,10 @@ async def get_workflow(workflow: str, session: SessionDep) -> Any:
     summary="Change a workflow (a changed definition makes a new version)",
     responses=problem_responses(404, 409, 422),
 )
-async def update_workflow(workflow: str, body: WorkflowUpdate, session: SessionDep, principal: PrincipalDep) -> Any:
-    return await workflow_service.update_workflow(session, workflow, body, principal)
+async def update_workflow(
+    workflow: str, body: WorkflowUpdate, session: SessionDep, state: StateDep, principal: PrincipalDep
+) -> Any:
+    return await workflow_service.update_workflow(state, session, workflow, body, principal)
 
 
 @router.delete(
@@ -81,8 +83,8 @@ async def update_workflow(workflow: str, body: WorkflowUpdate, session: SessionD
     summary="Archive a workflow (it can no longer run; its runs are kept)",
     responses=problem_responses(404),
 )
-async def archive_workflow(workflow: str, session: SessionDep) -> Any:
-    return await workflow_service.archive_workflow(session, workflow)
+async def archive_workflow(workflow: str, session: SessionDep, state: StateDep) -> Any:
+    return await workflow_service.archive_workflow(state, session, workflow)
 
 
 @router.get("/workflows/{workflow}/versions", response_model=list[WorkflowVersionRead], summary="A workflow's versions, newest first", responses=problem_responses(404))

@@ -141,9 +141,10 @@ def spec_of(task: Task) -> ScheduleSpec:
 
 
 @asynccontextmanager
-async def _schedule_lock(state: AppState, task_id: uuid.UUID) -> AsyncIterator[None]:
-    """Serialize changes to one task's schedule across API processes (a transaction-scoped lock)."""
-    key = int.from_bytes(task_id.bytes[:8], "big", signed=True)
+async def schedule_lock(state: AppState, owner_id: uuid.UUID) -> AsyncIterator[None]:
+    """Serialize changes to one task's (or workflow's) schedule across API processes (a
+    transaction-scoped lock keyed by the owner's id)."""
+    key = int.from_bytes(owner_id.bytes[:8], "big", signed=True)
     async with state.sessionmaker() as lock_session, lock_session.begin():
         await lock_session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         yield
@@ -226,7 +227,7 @@ async def set_schedule(
     run); ``requested`` is the request as the audit log records it."""
     pinned = await pinned_version(session, probe, version)
     await validate_input_off_loop(state.settings, pinned.input_schema, input)
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         if task.schedule is not None:
             old = ScheduleSpec.from_record(task.schedule)
@@ -236,7 +237,7 @@ async def set_schedule(
 
 
 async def remove_schedule(state: AppState, session: AsyncSession, probe: Task) -> None:
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         if task.schedule is None:
             raise no_schedule(task)
@@ -244,7 +245,7 @@ async def remove_schedule(state: AppState, session: AsyncSession, probe: Task) -
 
 
 async def set_paused(state: AppState, session: AsyncSession, probe: Task, paused: bool, note: str | None) -> Task:
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         spec = spec_of(task)
         spec.paused = paused
@@ -375,7 +376,7 @@ async def request_backfill(
         "requested_at": _now().isoformat(),
         "expected_runs": len(times),
     }
-    async with _schedule_lock(state, probe.id):
+    async with schedule_lock(state, probe.id):
         task = await _locked_task(session, str(probe.id))
         spec = spec_of(task)
         spec.backfills = (spec.backfills + [record])[-MAX_BACKFILL_RECORDS:]

@@ -18,7 +18,7 @@ from persistence.repository import idempotency as idempotency_repo
 from persistence.repository import questions as question_repo
 from persistence.repository import workflows as workflow_repo
 from persistence.repository.pagination import InvalidCursor, Page
-from taskrun.contract import TERMINAL_RUN_STATUSES, TaskRunRequest, WorkflowRunRequest, run_error
+from taskrun.contract import TERMINAL_RUN_STATUSES, WorkflowRunRequest, run_error
 
 from ..authz import Permission, forbidden, may_cancel
 from ..problems import ProblemError, invalid_cursor, not_found
@@ -64,30 +64,10 @@ async def _start_request(session: AsyncSession, run_id: uuid.UUID, definition: A
     tasks = await resolve_tasks(session, graph)
     for task, _ in tasks.values():
         ensure_runnable(task)
-    templates = {
-        node_id: TaskRunRequest.for_task(run_id="", task=task, pinned=pinned, input=None, trigger="workflow_node")
-        for node_id, (task, pinned) in tasks.items()
-    }
-    return WorkflowRunRequest(
-        workflow_run_id=str(run_id),
-        graph=graph.to_dict(),
-        tasks=templates,
-        input=input,
-        workflow_name=definition.name,
-        workflow_version=definition.version,
-        trigger=trigger,
-    )
+    return workflow_repo.workflow_run_request(run_id, definition, graph, tasks, input, trigger)
 
 
-def pinned_graph(request: WorkflowRunRequest) -> dict[str, Any]:
-    """The graph as the run records it: each task node with the task id and version it runs."""
-    graph = {"nodes": [dict(node) for node in request.graph["nodes"]], "edges": request.graph["edges"]}
-    for node in graph["nodes"]:
-        template = request.tasks.get(node["id"])
-        if template is not None:
-            node["task_id"] = template.task_id
-            node["task_version"] = template.task_version
-    return graph
+pinned_graph = workflow_repo.pinned_graph
 
 
 async def execute(

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphs.definition import Graph, GraphInvalid, Problem, parse_graph
 from graphs.schemas import schema_problems
 from persistence.models import Task, WorkflowDefinition, WorkflowVersion
-from persistence.repository import tasks as task_repo
 from persistence.repository import workflows as workflow_repo
 from persistence.repository.pagination import InvalidCursor, Page
 
 from ..problems import ProblemError, invalid_cursor, not_found
-from ..state import Principal
+from ..state import AppState, Principal
 from .auditing import audit
+from .workflow_schedules import sync_workflow_schedule
 from .schema_checks import check_json_schema_off_loop
 
 MAX_PROBLEMS = 50
@@ -47,28 +47,7 @@ def _invalid(problems: list[Problem]) -> ProblemError:
 async def resolve_tasks(session: AsyncSession, graph: Graph) -> dict[str, tuple[Task, Any]]:
     """Each task node's task and the version it pins (the task itself for its current one);
     422 naming every node whose task or version does not exist."""
-    found: dict[str, tuple[Task, Any]] = {}
-    problems = []
-    for index, node in enumerate(graph.nodes):
-        if node.task is None:
-            continue
-        task = await task_repo.get_task(session, node.task)
-        if task is None:
-            problems.append(Problem(f"nodes[{index}].task", f"no task with id or cy_name {node.task!r}", node.id))
-            continue
-        pinned: Any = task
-        if node.version is not None and node.version != task.version:
-            pinned = await task_repo.get_version(session, task.id, node.version)
-            if pinned is None:
-                problems.append(
-                    Problem(
-                        f"nodes[{index}].version",
-                        f"task {task.cy_name!r} has no version {node.version} (its versions are 1 to {task.version})",
-                        node.id,
-                    )
-                )
-                continue
-        found[node.id] = (task, pinned)
+    found, problems = await workflow_repo.resolve_node_tasks(session, graph)
     if problems:
         raise _invalid(problems)
     return found
@@ -117,7 +96,11 @@ async def create_workflow(session: AsyncSession, body: Any, principal: Principal
     return workflow
 
 
-async def update_workflow(session: AsyncSession, ident: str, body: Any, principal: Principal) -> WorkflowDefinition:
+async def update_workflow(
+    state: AppState, session: AsyncSession, ident: str, body: Any, principal: Principal
+) -> WorkflowDefinition:
+    """Change the workflow (a changed definition makes a new version); a changed status or name
+    pauses, resumes or relabels its schedule."""
     changes = body.model_dump(exclude_unset=True)
     for field in ("name", "nodes", "edges"):
         if field in changes and changes[field] is None:
@@ -143,14 +126,18 @@ async def update_workflow(session: AsyncSession, ident: str, body: Any, principa
         raise ProblemError(409, "conflict", str(conflict), errors=[{"field": "name", "in": "body", "message": "taken"}])
     await audit(session, "workflow.update", "workflow", workflow.id, details={"fields": sorted(changes), "version": workflow.version})
     await session.commit()
+    if {"status", "name"} & changes.keys():
+        await sync_workflow_schedule(state, workflow)
     return workflow
 
 
-async def archive_workflow(session: AsyncSession, ident: str) -> WorkflowDefinition:
+async def archive_workflow(state: AppState, session: AsyncSession, ident: str) -> WorkflowDefinition:
+    """Archive the workflow (it can no longer run, its schedule is paused; its runs are kept)."""
     workflow = await load_workflow(session, ident, for_update=True)
     workflow = await workflow_repo.update_workflow(session, workflow, {"status": "archived"})
     await audit(session, "workflow.archive", "workflow", workflow.id, details={"name": workflow.name})
     await session.commit()
+    await sync_workflow_schedule(state, workflow)
     return workflow
 
 

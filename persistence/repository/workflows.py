@@ -11,10 +11,18 @@ from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphs.definition import Graph, Problem
 from persistence.ids import created_at_from_run_id, new_run_id
-from persistence.models import TaskRun, WorkflowDefinition, WorkflowRun, WorkflowVersion
+from persistence.models import Task, TaskRun, WorkflowDefinition, WorkflowRun, WorkflowVersion
+from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
-from taskrun.contract import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_run_workflow_id
+from taskrun.contract import (
+    ACTIVE_RUN_STATUSES,
+    TERMINAL_RUN_STATUSES,
+    TaskRunRequest,
+    WorkflowRunRequest,
+    workflow_run_workflow_id,
+)
 
 VERSIONED_WORKFLOW_FIELDS = frozenset({"name", "description", "input_schema", "nodes", "edges"})
 EDITABLE_WORKFLOW_FIELDS = VERSIONED_WORKFLOW_FIELDS | {"status"}
@@ -157,6 +165,111 @@ async def get_workflow_version(session: AsyncSession, workflow_id: uuid.UUID, ve
     return await session.get(WorkflowVersion, (workflow_id, version))
 
 
+# -- pinning a run's tasks ----------------------------------------------------------------------
+
+
+async def resolve_node_tasks(session: AsyncSession, graph: Graph) -> tuple[dict[str, tuple[Task, Any]], list[Problem]]:
+    """Each task node's task and the version it pins (the task itself for its current one),
+    and a problem naming every node whose task or version does not exist."""
+    found: dict[str, tuple[Task, Any]] = {}
+    problems: list[Problem] = []
+    for index, node in enumerate(graph.nodes):
+        if node.task is None:
+            continue
+        task = await task_repo.get_task(session, node.task)
+        if task is None:
+            problems.append(Problem(f"nodes[{index}].task", f"no task with id or cy_name {node.task!r}", node.id))
+            continue
+        pinned: Any = task
+        if node.version is not None and node.version != task.version:
+            pinned = await task_repo.get_version(session, task.id, node.version)
+            if pinned is None:
+                problems.append(
+                    Problem(
+                        f"nodes[{index}].version",
+                        f"task {task.cy_name!r} has no version {node.version} (its versions are 1 to {task.version})",
+                        node.id,
+                    )
+                )
+                continue
+        found[node.id] = (task, pinned)
+    return found, problems
+
+
+def workflow_run_request(
+    run_id: uuid.UUID | str,
+    definition: WorkflowDefinition | WorkflowVersion,
+    graph: Graph,
+    tasks: Mapping[str, tuple[Task, Any]],
+    input: Any,
+    trigger: str,
+) -> WorkflowRunRequest:
+    """The request of a run of ``definition``: its graph and, per task node, the request of
+    the task version it pins (``run_id`` empty: each node run gets its own)."""
+    templates = {
+        node_id: TaskRunRequest.for_task(run_id="", task=task, pinned=pinned, input=None, trigger="workflow_node")
+        for node_id, (task, pinned) in tasks.items()
+    }
+    return WorkflowRunRequest(
+        workflow_run_id=str(run_id),
+        graph=graph.to_dict(),
+        tasks=templates,
+        input=input,
+        workflow_name=definition.name,
+        workflow_version=definition.version,
+        trigger=trigger,
+    )
+
+
+def pinned_graph(request: WorkflowRunRequest) -> dict[str, Any]:
+    """The graph as the run records it: each task node with the task id and version it runs."""
+    graph = {"nodes": [dict(node) for node in request.graph["nodes"]], "edges": request.graph["edges"]}
+    for node in graph["nodes"]:
+        template = request.tasks.get(node["id"])
+        if template is not None:
+            node["task_id"] = template.task_id
+            node["task_version"] = template.task_version
+    return graph
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+
+async def set_workflow_schedule(session: AsyncSession, workflow_id: uuid.UUID, schedule: dict[str, Any] | None) -> bool:
+    """Replace the workflow's schedule document (None removes it). Does not make a new version."""
+    statement = (
+        update(WorkflowDefinition)
+        .where(WorkflowDefinition.id == workflow_id)
+        .values(schedule=schedule, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).rowcount == 1
+
+
+async def list_scheduled_workflows(session: AsyncSession) -> list[WorkflowDefinition]:
+    """Every workflow that has a schedule document, whatever its status."""
+    statement = (
+        select(WorkflowDefinition)
+        .where(WorkflowDefinition.schedule.is_not(None))
+        .order_by(WorkflowDefinition.created_at)
+    )
+    return list((await session.execute(statement.execution_options(populate_existing=True))).scalars())
+
+
+async def workflow_runs_by_temporal_ids(
+    session: AsyncSession, workflow_id: uuid.UUID, temporal_workflow_ids: Sequence[str], since: datetime
+) -> dict[str, WorkflowRun]:
+    """The runs of the workflow recorded by the given Temporal workflows, keyed by Temporal workflow id."""
+    if not temporal_workflow_ids:
+        return {}
+    statement = select(WorkflowRun).where(
+        WorkflowRun.workflow_id == workflow_id,
+        WorkflowRun.created_at >= since,
+        WorkflowRun.temporal_workflow_id.in_(list(temporal_workflow_ids)),
+    )
+    return {run.temporal_workflow_id: run for run in (await session.execute(statement)).scalars()}
+
+
 # -- runs -------------------------------------------------------------------------------------
 
 _runs = WorkflowRun.__table__
@@ -183,7 +296,11 @@ async def create_workflow_run(
     input_ref: str | None = None,
     created_by: str | None = None,
     run_id: uuid.UUID | None = None,
+    temporal_workflow_id: str | None = None,
+    scheduled_time: datetime | None = None,
 ) -> WorkflowRun:
+    """A pending run; its Temporal workflow id is ``workflowrun-<run id>`` unless the workflow
+    was started first (by a schedule) and so already has its id."""
     run_id = run_id or new_run_id()
     run = WorkflowRun(
         id=run_id,
@@ -198,7 +315,8 @@ async def create_workflow_run(
         input_ref=input_ref,
         graph=graph,
         created_by=created_by,
-        temporal_workflow_id=workflow_run_workflow_id(str(run_id)),
+        temporal_workflow_id=temporal_workflow_id or workflow_run_workflow_id(str(run_id)),
+        scheduled_time=scheduled_time,
     )
     session.add(run)
     await session.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 from activities.runs import RunActivities
@@ -87,6 +88,34 @@ async def start_as_schedule_would(client, settings) -> str:
     return workflow_id
 
 
+async def start_workflow_as_schedule_would(client, settings) -> str:
+    """A fire of a workflow's Temporal Schedule: no run id, only the workflow and the input."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_task
+    from persistence.repository.workflows import create_workflow, set_workflow_schedule
+    from taskrun.contract import WORKFLOW_RUN_WORKFLOW, WorkflowRunRequest
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        double = await create_task(session, name=f"double_{suffix}", cy_name=f"double_{suffix}", script="return input * 2")
+        inc = await create_task(session, name=f"inc_{suffix}", cy_name=f"inc_{suffix}", script="return input + 1")
+        workflow = await create_workflow(
+            session,
+            name=f"scheduled-{suffix}",
+            nodes=[{"id": "double", "task": double.cy_name}, {"id": "inc", "task": inc.cy_name}],
+            edges=[{"from": "double", "to": "inc"}],
+        )
+        await set_workflow_schedule(session, workflow.id, {"interval": "1h", "timezone": "UTC", "input": 20})
+    workflow_id = f"workflowrun-sched-{workflow.id}-replay"
+    await client.start_workflow(
+        WORKFLOW_RUN_WORKFLOW,
+        WorkflowRunRequest.for_schedule(workflow_id=str(workflow.id), input=20),
+        id=workflow_id,
+        task_queue=settings.TASK_QUEUE,
+    )
+    return workflow_id
+
+
 async def record() -> None:
     import worker
 
@@ -118,6 +147,10 @@ async def record() -> None:
                         graph_run = await graphs.start(*GRAPH)
                         run, _ = await graphs.wait(graph_run)
                         await save(client, run.temporal_workflow_id, name, run.status)
+                if wanted("workflow_schedule_fire"):
+                    workflow_id = await start_workflow_as_schedule_would(client, settings)
+                    summary = await client.get_workflow_handle(workflow_id).result()
+                    await save(client, workflow_id, "workflow_schedule_fire", summary["status"])
                 if not (wanted("paused_and_answered") or wanted("schedule_fire")):
                     return
                 run_id = await runner.start(QUESTION_SCRIPT)

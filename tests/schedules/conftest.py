@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -76,3 +77,38 @@ async def make_task(api: httpx.AsyncClient) -> AsyncIterator[object]:
     yield make
     for task_id in created:
         await api.delete(f"/v1/tasks/{task_id}/schedule")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_workflow(api: httpx.AsyncClient) -> AsyncIterator[Any]:
+    """Creates a two-task workflow (double the input's n, then add one); removes the schedules
+    afterwards so nothing keeps firing."""
+    created: list[str] = []
+
+    async def make(**fields: Any) -> dict:
+        suffix = uuid.uuid4().hex[:8]
+        tasks = {}
+        for name, script in (("double", "return {\"n\": input.n * 2}"), ("inc", "return input.n + 1")):
+            response = await api.post("/v1/tasks", json={"name": f"{name} {suffix}", "script": script})
+            assert response.status_code == 201, response.text
+            tasks[name] = response.json()
+        body = {
+            "name": f"wfsched-{suffix}",
+            "input_schema": {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}},
+            "nodes": [
+                {"id": "double", "task": tasks["double"]["cy_name"]},
+                {"id": "inc", "task": tasks["inc"]["cy_name"]},
+            ],
+            "edges": [{"from": "double", "to": "inc"}],
+            **fields,
+        }
+        response = await api.post("/v1/workflows", json=body)
+        assert response.status_code == 201, response.text
+        workflow = response.json()
+        workflow["tasks"] = tasks
+        created.append(workflow["id"])
+        return workflow
+
+    yield make
+    for workflow_id in created:
+        await api.delete(f"/v1/workflows/{workflow_id}/schedule")

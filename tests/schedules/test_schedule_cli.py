@@ -92,3 +92,39 @@ async def test_schedule_commands(cli, make_task) -> None:
     missing = cli("schedule", "show", name)
     assert missing.exit_code == 1 and "has no schedule" in missing.output
     assert cli("schedule", "show", f"nope_{uuid.uuid4().hex[:6]}").exit_code == 1
+
+
+async def test_workflow_schedule_commands(served, sched_settings, monkeypatch, make_workflow) -> None:
+    from cli import workflow_commands
+
+    monkeypatch.setenv("CYTASKS_URL", served)
+    monkeypatch.setenv("CYTASKS_API_KEY", sched_settings.API_KEY)
+    monkeypatch.setenv("COLUMNS", "200")
+    root = typer.Typer()
+    root.add_typer(workflow_commands.app, name="workflow")
+    runner = CliRunner()
+
+    def cli(*args: str):
+        return runner.invoke(root, list(args), catch_exceptions=False)
+
+    name = (await make_workflow())["name"]
+    result = cli(
+        "workflow", "schedule", "set", name, "--cron", "0 7 * * 1-5", "--tz", "Europe/Paris",
+        "--input", '{"n": 1}', "--overlap", "buffer-one", "--json",
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["workflow"], body["cron"], body["timezone"], body["overlap"], body["input"]) == (
+        name, "0 7 * * 1-5", "Europe/Paris", "buffer_one", {"n": 1}
+    )
+    shown = cli("workflow", "schedule", "show", name)
+    assert shown.exit_code == 0 and name in shown.stdout and "next fires (Europe/Paris):" in shown.stdout
+    paused = cli("workflow", "schedule", "pause", name, "--note", "holidays")
+    assert paused.exit_code == 0 and "paused" in paused.stdout and "holidays" in paused.stdout
+    assert "active" in cli("workflow", "schedule", "unpause", name).stdout
+    bad = cli("workflow", "schedule", "set", name, "--cron", "0 25 * * *")
+    assert bad.exit_code == 1 and "hour must be 0-23" in bad.output
+    assert cli("workflow", "schedule", "set", name, "--every", "5m", "--input", '{"n": "x"}').exit_code == 1
+    assert cli("workflow", "schedule", "delete", name).exit_code == 0
+    missing = cli("workflow", "schedule", "show", name)
+    assert missing.exit_code == 1 and "has no schedule" in missing.output
