@@ -60,6 +60,8 @@ async def run_resource(state: AppState, run: TaskRun) -> dict[str, Any]:
         "workflow_id": run.workflow_id,
         "scheduled_time": run.scheduled_time,
         "backfill_id": backfill_id_of(run.created_by),
+        "parent_workflow_run_id": run.parent_workflow_run_id,
+        "workflow_node_instance_id": run.workflow_node_instance_id,
         "created_by": run.created_by,
         "payloads_visible": visible,
     }

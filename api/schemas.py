@@ -264,6 +264,12 @@ class TaskRunRead(BaseModel):
     """For runs a schedule started: the time the fire was due."""
     backfill_id: str | None = None
     """For runs a schedule backfill started: the backfill request's id."""
+    parent_workflow_run_id: str | None = Field(
+        default=None, description="For a workflow node's run (trigger `workflow_node`): the workflow run it belongs to"
+    )
+    workflow_node_instance_id: str | None = Field(
+        default=None, description="For a workflow node's run: the node id (`node[3]` for the fourth item of a foreach)"
+    )
     created_by: str | None = Field(default=None, description="The API key that started the run (or the schedule)")
     payloads_visible: bool = Field(
         default=True,

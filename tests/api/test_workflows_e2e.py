@@ -78,6 +78,7 @@ async def test_a_chain_feeds_each_result_to_the_next_node(e2e: httpx.AsyncClient
     assert [(n["node_id"], n["status"]) for n in run["nodes"]] == [("a", "completed"), ("b", "completed")]
     child = (await e2e.get(f"/v1/task-runs/{node(run, 'b')['task_run_id']}")).json()
     assert (child["trigger"], child["input"], child["output"]) == ("workflow_node", 40, 41)
+    assert (child["parent_workflow_run_id"], child["workflow_node_instance_id"]) == (run["id"], "b")
     listed = (await e2e.get("/v1/task-runs", params={"trigger": "workflow_node", "limit": 200})).json()["items"]
     assert {node(run, "a")["task_run_id"], node(run, "b")["task_run_id"]} <= {item["id"] for item in listed}
     graph = (await e2e.get(f"/v1/workflow-runs/{run['id']}/graph")).json()
