@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
 BARE_QUEUE = "bench-bare"
 KINDS = ("http3", "http3local", "none", "sleep0")
 """``http3local`` is the product's local-tool variant; the baseline runs it as ``http3`` (three
-regular activities): the ratio compares local tools with what they replace."
+regular activities): the ratio compares local tools with what they replace."""
 
 _http: httpx.AsyncClient | None = None
 
