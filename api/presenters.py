@@ -278,7 +278,9 @@ def workflow_run_listed(run: WorkflowRun) -> dict[str, Any]:
     }
 
 
-async def workflow_run_resource(state: AppState, session: Any, run: WorkflowRun) -> dict[str, Any]:
+async def workflow_run_resource(
+    state: AppState, session: Any, run: WorkflowRun, *, just_started: bool = False
+) -> dict[str, Any]:
     """The run with its input and output (when the caller may read them) and its nodes."""
     principal = current_principal.get()
     visible = principal is None or sees_payloads(principal, run)
@@ -290,7 +292,7 @@ async def workflow_run_resource(state: AppState, session: Any, run: WorkflowRun)
         "input": input_value,
         "output": output,
         "payloads_visible": visible,
-        "nodes": await workflow_run_service.node_views(state, session, run),
+        "nodes": await workflow_run_service.node_views(state, session, run, just_started=just_started),
     }
 
 

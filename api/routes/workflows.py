@@ -127,7 +127,7 @@ async def execute_workflow(
     if replayed:
         response.headers[REPLAYED_HEADER] = "true"
     response.headers["Location"] = f"/v1/workflow-runs/{run.id}"
-    return await workflow_run_resource(state, session, run)
+    return await workflow_run_resource(state, session, run, just_started=not replayed)
 
 
 @router.get("/workflow-runs", response_model=Page[WorkflowRunListed], summary="List workflow runs, newest first", responses=problem_responses(400, 404))

@@ -160,10 +160,15 @@ async def read(state: AppState, session: AsyncSession, run_id: str, wait: float)
     return run
 
 
-async def node_views(state: AppState, session: AsyncSession, run: WorkflowRun) -> list[dict[str, Any]]:
+async def node_views(
+    state: AppState, session: AsyncSession, run: WorkflowRun, *, just_started: bool = False
+) -> list[dict[str, Any]]:
     """Each node as the run shows it: its status (a node run's own status while it is
-    paused or running), timings, task runs, error, and the pending question of a paused one."""
+    paused or running), timings, task runs, error, and the pending question of a paused one.
+    A run ``just_started`` is not asked for its live node states (they are all pending)."""
     recorded: dict[str, Any] = dict(run.nodes or {})
+    if just_started:
+        return [_pending_view(node) for node in (run.graph or {}).get("nodes", [])]
     if not run.is_terminal and run.temporal_workflow_id:
         recorded = await run_engine.workflow_run_nodes(state.temporal_client, run.temporal_workflow_id) or recorded
     children = await workflow_repo.node_runs(session, run)
@@ -211,6 +216,25 @@ async def node_views(state: AppState, session: AsyncSession, run: WorkflowRun) -
                 }
         views.append(view)
     return views
+
+
+def _pending_view(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "node_id": node["id"],
+        "kind": node.get("kind", "task"),
+        "task": node.get("task"),
+        "task_version": node.get("task_version"),
+        "status": "pending",
+        "continued": False,
+        "task_run_id": None,
+        "task_run_ids": [],
+        "started_at": None,
+        "completed_at": None,
+        "duration_ms": None,
+        "llm_usage": None,
+        "error": None,
+        "question": None,
+    }
 
 
 async def values(state: AppState, run: WorkflowRun) -> tuple[Any, Any]:
