@@ -113,6 +113,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/api-keys"): P.KEYS_MANAGE,
     ("DELETE", "/v1/api-keys/{key_id}"): P.KEYS_MANAGE,
     ("GET", "/v1/audit"): P.AUDIT_READ,
+    ("GET", "/v1/tasks/{task_id}/stats"): P.RUNS_READ,
+    ("GET", "/v1/stats"): P.RUNS_READ,
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 

@@ -22,7 +22,7 @@ from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, keys, questions, runs, schedules, tasks
+from .routes import audit, health, keys, questions, runs, schedules, stats, tasks
 from .text_params import reject_nul_text
 
 logger = logging.getLogger(__name__)
@@ -140,5 +140,6 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(schedules.router)
     v1.include_router(keys.router)
     v1.include_router(audit.router)
+    v1.include_router(stats.router)
     app.include_router(v1)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persistence.ids import created_at_from_run_id, new_run_id
 from persistence.models import RUN_TRIGGERS, TaskRun, TaskRunLog
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+from persistence.repository.rollups import record_finished_run
 from persistence.repository.workflows import sync_workflow_run_pause
 from taskrun.contract import ACTIVE_RUN_STATUSES, RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_id_for
 
@@ -275,7 +276,8 @@ async def finish_run(
     duration_ms: int | None = None,
     llm_usage: dict[str, Any] | None = None,
 ) -> bool:
-    """Record a terminal status with its output (already stored), error, logs, timings and usage.
+    """Record a terminal status with its output (already stored), error, logs, timings and usage,
+    and count the run into its rollups (persistence/repository/rollups.py) in the same transaction.
 
     A run already terminal is left untouched (and its logs are not appended): returns False."""
     if status not in TERMINAL_RUN_STATUSES:
@@ -304,13 +306,25 @@ async def finish_run(
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
         .values(**values)
-        .returning(_runs.c.logs_count)
+        .returning(_runs.c.logs_count, _runs.c.task_id, _runs.c.trigger, _runs.c.duration_ms)
     )
-    logs_count = (await session.execute(statement)).scalar_one_or_none()
-    if logs_count is None:
+    finished = (await session.execute(statement)).one_or_none()
+    if finished is None:
         return False
+    logs_count, task_id, trigger, stored_duration_ms = finished
     if log_lines:
         await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)
+    await record_finished_run(
+        session,
+        run_id=run_id,
+        task_id=task_id,
+        status=status,
+        trigger=trigger,
+        completed_at=completed,
+        duration_ms=stored_duration_ms,
+        llm_usage=llm_usage,
+        error=error,
+    )
     return True
 
 

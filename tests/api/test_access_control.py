@@ -51,6 +51,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/api-keys"): {"admin"},
     ("DELETE", "/v1/api-keys/{key_id}"): {"admin"},
     ("GET", "/v1/audit"): {"admin"},
+    ("GET", "/v1/tasks/{task_id}/stats"): READERS,
+    ("GET", "/v1/stats"): READERS,
 }
 
 
