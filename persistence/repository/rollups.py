@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 HISTOGRAM_BUCKETS = 64
 PERIODS = ("hour", "day")
+ROLLUP_TABLES = ("task_run_rollups", "task_run_error_rollups", "run_rollups", "run_error_rollups", "task_rollups")
 LLM_TOKEN_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
@@ -87,34 +88,77 @@ def _tokens(llm_usage: dict[str, Any] | None) -> dict[str, int]:
     return tokens
 
 
-_UPSERT = text(
-    """
-    INSERT INTO task_run_rollups (period, task_id, start, status, trigger, runs, timed_runs,
-        duration_ms_sum, duration_histogram, llm_prompt_tokens, llm_completion_tokens, llm_total_tokens)
-    VALUES (:period, :task_id, :start, :status, :trigger, 1, :timed, :duration, :histogram,
-        :prompt_tokens, :completion_tokens, :total_tokens)
-    ON CONFLICT (period, task_id, start, status, trigger) DO UPDATE SET
-        runs = task_run_rollups.runs + 1,
-        timed_runs = task_run_rollups.timed_runs + EXCLUDED.timed_runs,
-        duration_ms_sum = task_run_rollups.duration_ms_sum + EXCLUDED.duration_ms_sum,
-        duration_histogram[:slot] = task_run_rollups.duration_histogram[:slot] + EXCLUDED.timed_runs,
-        llm_prompt_tokens = task_run_rollups.llm_prompt_tokens + EXCLUDED.llm_prompt_tokens,
-        llm_completion_tokens = task_run_rollups.llm_completion_tokens + EXCLUDED.llm_completion_tokens,
-        llm_total_tokens = task_run_rollups.llm_total_tokens + EXCLUDED.llm_total_tokens
-    """
+SHARDS = 8
+"""All-run rows are split over this many shards (a run's shard comes from its id), so that runs
+finishing at the same time do not all wait on one row's lock; readers sum the shards."""
+
+_COUNTED = (
+    "runs = {t}.runs + 1, "
+    "timed_runs = {t}.timed_runs + EXCLUDED.timed_runs, "
+    "duration_ms_sum = {t}.duration_ms_sum + EXCLUDED.duration_ms_sum, "
+    "duration_histogram[:slot] = {t}.duration_histogram[:slot] + EXCLUDED.timed_runs"
+)
+_TOKENS = (
+    "llm_prompt_tokens = {t}.llm_prompt_tokens + EXCLUDED.llm_prompt_tokens, "
+    "llm_completion_tokens = {t}.llm_completion_tokens + EXCLUDED.llm_completion_tokens, "
+    "llm_total_tokens = {t}.llm_total_tokens + EXCLUDED.llm_total_tokens"
+)
+_LATEST = (
+    "runs = {t}.runs + 1, "
+    "latest_run_id = CASE WHEN EXCLUDED.latest_at >= {t}.latest_at "
+    "THEN EXCLUDED.latest_run_id ELSE {t}.latest_run_id END, "
+    "latest_at = GREATEST(EXCLUDED.latest_at, {t}.latest_at)"
+)
+_VALUES = (
+    "CAST(:status AS text) AS status, CAST(:trigger AS text) AS trigger, CAST(:timed AS bigint) AS timed, "
+    "CAST(:duration AS bigint) AS duration, CAST(:histogram AS bigint[]) AS histogram, "
+    "CAST(:prompt_tokens AS bigint) AS p, CAST(:completion_tokens AS bigint) AS c, "
+    "CAST(:total_tokens AS bigint) AS t, CAST(:task_id AS uuid) AS task_id, CAST(:shard AS smallint) AS shard, "
+    "CAST(:failed AS bigint) AS failed"
 )
 
-_ERROR_UPSERT = text(
-    """
-    INSERT INTO task_run_error_rollups (period, task_id, start, error_type, runs, latest_run_id, latest_at)
-    VALUES (:period, :task_id, :start, :error_type, 1, :run_id, :completed_at)
-    ON CONFLICT (period, task_id, start, error_type) DO UPDATE SET
-        runs = task_run_error_rollups.runs + 1,
-        latest_run_id = CASE WHEN EXCLUDED.latest_at >= task_run_error_rollups.latest_at
-            THEN EXCLUDED.latest_run_id ELSE task_run_error_rollups.latest_run_id END,
-        latest_at = GREATEST(EXCLUDED.latest_at, task_run_error_rollups.latest_at)
-    """
-)
+
+def _upsert_sql(with_error: bool) -> str:
+    parts = [
+        "periods(period, start) AS (VALUES ('hour', CAST(:hour AS timestamptz)), ('day', CAST(:day AS timestamptz)))",
+        f"run AS (SELECT {_VALUES})",
+        "by_task AS (INSERT INTO task_run_rollups (period, task_id, start, status, trigger, runs, timed_runs, "
+        "duration_ms_sum, duration_histogram, llm_prompt_tokens, llm_completion_tokens, llm_total_tokens) "
+        "SELECT period, task_id, start, status, trigger, 1, timed, duration, histogram, p, c, t FROM periods, run "
+        "ON CONFLICT (period, task_id, start, status, trigger) DO UPDATE SET "
+        + _COUNTED.format(t="task_run_rollups") + ", " + _TOKENS.format(t="task_run_rollups") + ")",
+        "by_shard AS (INSERT INTO run_rollups (period, shard, start, status, trigger, runs, timed_runs, "
+        "duration_ms_sum, duration_histogram, llm_prompt_tokens, llm_completion_tokens, llm_total_tokens) "
+        "SELECT period, shard, start, status, trigger, 1, timed, duration, histogram, p, c, t FROM periods, run "
+        "ON CONFLICT (period, shard, start, status, trigger) DO UPDATE SET "
+        + _COUNTED.format(t="run_rollups") + ", " + _TOKENS.format(t="run_rollups") + ")",
+        "per_task AS (INSERT INTO task_rollups (period, task_id, start, runs, failed, timed_runs, duration_ms_sum, "
+        "duration_histogram) SELECT period, task_id, start, 1, failed, timed, duration, histogram FROM periods, run "
+        "WHERE task_id IS NOT NULL ON CONFLICT (period, task_id, start) DO UPDATE SET "
+        "failed = task_rollups.failed + EXCLUDED.failed, " + _COUNTED.format(t="task_rollups") + ")",
+    ]
+    if with_error:
+        error_values = (
+            "CAST(:error_type AS text) AS error_type, CAST(:run_id AS uuid) AS run_id, "
+            "CAST(:completed_at AS timestamptz) AS completed_at"
+        )
+        parts += [
+            f"failure AS (SELECT {error_values})",
+            "task_error AS (INSERT INTO task_run_error_rollups (period, task_id, start, error_type, runs, "
+            "latest_run_id, latest_at) SELECT period, task_id, start, error_type, 1, run_id, completed_at "
+            "FROM periods, run, failure ON CONFLICT (period, task_id, start, error_type) DO UPDATE SET "
+            + _LATEST.format(t="task_run_error_rollups") + ")",
+            "shard_error AS (INSERT INTO run_error_rollups (period, shard, start, error_type, runs, "
+            "latest_run_id, latest_at) SELECT period, shard, start, error_type, 1, run_id, completed_at "
+            "FROM periods, run, failure ON CONFLICT (period, shard, start, error_type) DO UPDATE SET "
+            + _LATEST.format(t="run_error_rollups") + ")",
+        ]
+    return "WITH " + ",\n".join(parts) + "\nSELECT 1"
+
+
+_UPSERT = text(_upsert_sql(with_error=False))
+_UPSERT_WITH_ERROR = text(_upsert_sql(with_error=True))
+FAILING_STATUSES = ("failed", "timed_out")
 
 
 def error_type_of(error: dict[str, Any] | None) -> str | None:
@@ -136,45 +180,32 @@ async def record_finished_run(
     llm_usage: dict[str, Any] | None,
     error: dict[str, Any] | None,
 ) -> None:
-    """Count one run that just became terminal into its hour's and its day's rollups."""
+    """Count one run that just became terminal into its hour's and its day's rollups: its
+    task's, all runs' and, when it has an error, its error type's (one statement)."""
     bucket = bucket_of(duration_ms)
     histogram = [0] * HISTOGRAM_BUCKETS
     if bucket is not None:
         histogram[bucket] = 1
-    tokens = _tokens(llm_usage)
-    starts = {"hour": _hour(completed_at), "day": _day(completed_at)}
-    rows = [
-        {
-            "period": period,
-            "task_id": task_id,
-            "start": start,
-            "status": status,
-            "trigger": trigger,
-            "timed": 0 if bucket is None else 1,
-            "duration": int(duration_ms or 0),
-            "histogram": histogram,
-            "slot": (bucket or 0) + 1,
-            **tokens,
-        }
-        for period, start in starts.items()
-    ]
-    await session.execute(_UPSERT, rows)
     error_type = error_type_of(error) if status != "completed" else None
-    if error_type is not None:
-        await session.execute(
-            _ERROR_UPSERT,
-            [
-                {
-                    "period": period,
-                    "task_id": task_id,
-                    "start": start,
-                    "error_type": error_type,
-                    "run_id": run_id,
-                    "completed_at": completed_at,
-                }
-                for period, start in starts.items()
-            ],
-        )
+    params: dict[str, Any] = {
+        "hour": _hour(completed_at),
+        "day": _day(completed_at),
+        "task_id": task_id,
+        "shard": run_id.int % SHARDS,
+        "status": status,
+        "trigger": trigger,
+        "timed": 0 if bucket is None else 1,
+        "duration": int(duration_ms or 0),
+        "histogram": histogram,
+        "slot": (bucket or 0) + 1,
+        "failed": 1 if status in FAILING_STATUSES else 0,
+        **_tokens(llm_usage),
+    }
+    if error_type is None:
+        await session.execute(_UPSERT, params)
+    else:
+        params.update(error_type=error_type, run_id=run_id, completed_at=completed_at)
+        await session.execute(_UPSERT_WITH_ERROR, params)
 
 
 def _bucket_sql(duration: str) -> str:
@@ -184,87 +215,116 @@ def _bucket_sql(duration: str) -> str:
     )
 
 
-def backfill_sql(where: str = "TRUE") -> list[str]:
+_TOKEN_COLUMNS = {f"llm_{key}": key for key in LLM_TOKEN_KEYS}
+_COUNT_TABLES = (
+    # table, its key columns besides period, its other sums (column -> the run's value), which runs
+    ("task_run_rollups", ("task_id", "start", "status", "trigger"), _TOKEN_COLUMNS, "TRUE"),
+    ("run_rollups", ("shard", "start", "status", "trigger"), _TOKEN_COLUMNS, "TRUE"),
+    ("task_rollups", ("task_id", "start"), {"failed": "failing"}, "task_id IS NOT NULL"),
+)
+
+
+def backfill_sql(where: str = "TRUE", tables: tuple[str, ...] = ROLLUP_TABLES) -> list[str]:
     """Statements that count the terminal runs matching ``where`` (SQL over task_runs) into the
-    rollups; meant for tables holding none of them yet (the migration, the benchmark)."""
+    rollup ``tables``; meant for tables holding none of them yet (the migration, the benchmark).
+    All-run rows go to shard 0."""
     terminal = "status IN ('completed', 'failed', 'cancelled', 'timed_out')"
     finished = "COALESCE(completed_at, created_at)"
     statements = []
     for period in PERIODS:
         start = f"date_trunc('{period}', {finished} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-        statements.append(
-            f"""
-            INSERT INTO task_run_rollups (period, task_id, start, status, trigger, runs, timed_runs,
-                duration_ms_sum, duration_histogram, llm_prompt_tokens, llm_completion_tokens,
-                llm_total_tokens)
-            SELECT '{period}', task_id, start, status, trigger, runs, timed_runs, duration_ms_sum,
-                ARRAY(SELECT COALESCE((buckets ->> i::text)::bigint, 0)
-                      FROM generate_series(0, {HISTOGRAM_BUCKETS - 1}) AS i ORDER BY i),
-                p, c, t
-            FROM (
-                SELECT task_id, start, status, trigger, sum(runs) AS runs, sum(timed_runs) AS timed_runs,
-                    sum(duration_ms_sum) AS duration_ms_sum,
-                    jsonb_object_agg(bucket, timed_runs) FILTER (WHERE bucket IS NOT NULL) AS buckets,
-                    sum(p) AS p, sum(c) AS c, sum(t) AS t
+        token_values = ", ".join(f"COALESCE((llm_usage->>'{key}')::bigint, 0) AS {key}" for key in LLM_TOKEN_KEYS)
+        runs = f"""
+            SELECT task_id, {start} AS start, status, trigger, duration_ms, 0 AS shard,
+                CASE WHEN status IN ('failed', 'timed_out') THEN 1 ELSE 0 END AS failing,
+                CASE WHEN duration_ms IS NOT NULL THEN {_bucket_sql('duration_ms')} END AS bucket,
+                {token_values}
+            FROM task_runs WHERE {terminal} AND ({where})"""
+        for table, keys, sums, which in _COUNT_TABLES:
+            if table not in tables:
+                continue
+            key_list = ", ".join(keys)
+            columns = ", ".join(sums)
+            inner = ", ".join(f"sum({value}) AS {column}" for column, value in sums.items())
+            outer = ", ".join(f"sum({column}) AS {column}" for column in sums)
+            statements.append(
+                f"""
+                INSERT INTO {table} (period, {key_list}, runs, timed_runs, duration_ms_sum, duration_histogram,
+                    {columns})
+                SELECT '{period}', {key_list}, runs, timed_runs, duration_ms_sum,
+                    ARRAY(SELECT COALESCE((buckets ->> i::text)::bigint, 0)
+                          FROM generate_series(0, {HISTOGRAM_BUCKETS - 1}) AS i ORDER BY i),
+                    {columns}
                 FROM (
-                    SELECT task_id, start, status, trigger, bucket, count(*) AS runs,
-                        count(duration_ms) AS timed_runs, COALESCE(sum(duration_ms), 0) AS duration_ms_sum,
-                        sum(p) AS p, sum(c) AS c, sum(t) AS t
+                    SELECT {key_list}, sum(runs) AS runs, sum(timed_runs) AS timed_runs,
+                        sum(duration_ms_sum) AS duration_ms_sum,
+                        jsonb_object_agg(bucket, timed_runs) FILTER (WHERE bucket IS NOT NULL) AS buckets,
+                        {outer}
                     FROM (
-                        SELECT task_id, {start} AS start, status, trigger, duration_ms,
-                            CASE WHEN duration_ms IS NOT NULL THEN {_bucket_sql('duration_ms')} END AS bucket,
-                            COALESCE((llm_usage->>'prompt_tokens')::bigint, 0) AS p,
-                            COALESCE((llm_usage->>'completion_tokens')::bigint, 0) AS c,
-                            COALESCE((llm_usage->>'total_tokens')::bigint, 0) AS t
-                        FROM task_runs WHERE {terminal} AND ({where})
-                    ) AS run
-                    GROUP BY task_id, start, status, trigger, bucket
-                ) AS per_bucket
-                GROUP BY task_id, start, status, trigger
-            ) AS per_row
-            """
-        )
-        statements.append(
-            f"""
-            INSERT INTO task_run_error_rollups (period, task_id, start, error_type, runs, latest_run_id, latest_at)
-            SELECT DISTINCT ON (task_id, start, error_type) '{period}', task_id, start, error_type,
-                count(*) OVER (PARTITION BY task_id, start, error_type), id, finished
-            FROM (
-                SELECT task_id, id, {finished} AS finished, {start} AS start,
-                    left(COALESCE(error->>'type', 'Error'), 200) AS error_type
-                FROM task_runs
-                WHERE {terminal} AND status <> 'completed' AND error IS NOT NULL AND ({where})
-            ) AS failed
-            ORDER BY task_id, start, error_type, finished DESC, id DESC
-            """
-        )
+                        SELECT {key_list}, bucket, count(*) AS runs, count(duration_ms) AS timed_runs,
+                            COALESCE(sum(duration_ms), 0) AS duration_ms_sum, {inner}
+                        FROM ({runs}) AS run
+                        WHERE {which}
+                        GROUP BY {key_list}, bucket
+                    ) AS per_bucket
+                    GROUP BY {key_list}
+                ) AS per_row
+                """
+            )
+        failed = f"""
+            SELECT task_id, 0 AS shard, id, {finished} AS finished, {start} AS start,
+                left(COALESCE(error->>'type', 'Error'), 200) AS error_type
+            FROM task_runs WHERE {terminal} AND status <> 'completed' AND error IS NOT NULL AND ({where})"""
+        for table, owner in (("task_run_error_rollups", "task_id"), ("run_error_rollups", "shard")):
+            if table not in tables:
+                continue
+            statements.append(
+                f"""
+                INSERT INTO {table} (period, {owner}, start, error_type, runs, latest_run_id, latest_at)
+                SELECT DISTINCT ON ({owner}, start, error_type) '{period}', {owner}, start, error_type,
+                    count(*) OVER (PARTITION BY {owner}, start, error_type), id, finished
+                FROM ({failed}) AS failed
+                ORDER BY {owner}, start, error_type, finished DESC, id DESC
+                """
+            )
     return statements
 
 
-# Reading: every query filters on (period, start) and, for one task, task_id; the unique key's
-# index (period, task_id, start, ...) serves one task, ix_task_run_rollups_period_start all.
+# Reading: one task's statistics read task_run_rollups and task_run_error_rollups (by their
+# unique key: period, task_id, start, ...); all runs' read run_rollups and run_error_rollups
+# (period, start: at most SHARDS rows per period and combination); the ranking of tasks reads
+# task_rollups (one row per task and period).
 
 
-def _scope(task_id: uuid.UUID | None, all_tasks: bool) -> tuple[str, dict[str, Any]]:
+def _scope(table: str, task_id: uuid.UUID | None, all_tasks: bool) -> tuple[str, str, dict[str, Any]]:
     if all_tasks:
-        return "", {}
-    return " AND task_id = :task_id", {"task_id": task_id}
+        return f"run_{table}", "", {}
+    return f"task_run_{table}", " AND task_id = :task_id", {"task_id": task_id}
 
 
 async def rollup_breakdown(
     session: AsyncSession, *, period: str, since: datetime, task_id: uuid.UUID | None = None, all_tasks: bool = False
 ) -> list[Any]:
-    """Rows (start, status, trigger, runs, timed_runs, duration_ms_sum, prompt, completion, total)
-    of the rollups since ``since``, for one task or all."""
-    scope, params = _scope(task_id, all_tasks)
+    """Rows (start, status, trigger, runs, timed_runs, duration_ms_sum, prompt_tokens,
+    completion_tokens, total_tokens) of the rollups since ``since``, for one task or all runs."""
+    table, scope, params = _scope("rollups", task_id, all_tasks)
     statement = text(
         "SELECT start, status, trigger, sum(runs)::bigint AS runs, sum(timed_runs)::bigint AS timed_runs, "
         "sum(duration_ms_sum)::bigint AS duration_ms_sum, sum(llm_prompt_tokens)::bigint AS prompt_tokens, "
         "sum(llm_completion_tokens)::bigint AS completion_tokens, sum(llm_total_tokens)::bigint AS total_tokens "
-        f"FROM task_run_rollups WHERE period = :period AND start >= :since{scope} "
+        f"FROM {table} WHERE period = :period AND start >= :since{scope} "
         "GROUP BY start, status, trigger ORDER BY start"
     )
     return list((await session.execute(statement, {"period": period, "since": since, **params})).all())
+
+
+def _histogram_sql(table: str, where: str, by_task: bool = False) -> str:
+    owner = "task_id, " if by_task else ""
+    return (
+        f"SELECT {owner}slot, sum(n)::bigint FROM {table}, "
+        "unnest(duration_histogram) WITH ORDINALITY AS bucket(n, slot) "
+        f"WHERE period = :period AND start >= :since AND timed_runs > 0{where} GROUP BY {owner}slot"
+    )
 
 
 async def rollup_histogram(
@@ -275,15 +335,11 @@ async def rollup_histogram(
     task_id: uuid.UUID | None = None,
     all_tasks: bool = False,
 ) -> list[int]:
-    """The duration histogram summed over the window."""
-    scope, params = _scope(task_id, all_tasks)
-    statement = text(
-        "SELECT slot, sum(n)::bigint FROM task_run_rollups, "
-        "unnest(duration_histogram) WITH ORDINALITY AS bucket(n, slot) "
-        f"WHERE period = :period AND start >= :since AND timed_runs > 0{scope} GROUP BY slot"
-    )
+    """The duration histogram summed over the window, of one task or all runs."""
+    table, scope, params = _scope("rollups", task_id, all_tasks)
     histogram = [0] * HISTOGRAM_BUCKETS
-    for slot, count in await session.execute(statement, {"period": period, "since": since, **params}):
+    rows = await session.execute(text(_histogram_sql(table, scope)), {"period": period, "since": since, **params})
+    for slot, count in rows:
         histogram[int(slot) - 1] = int(count)
     return histogram
 
@@ -294,12 +350,7 @@ async def task_histograms(
     """The duration histogram of each of ``task_ids`` over the window."""
     if not task_ids:
         return {}
-    statement = text(
-        "SELECT task_id, slot, sum(n)::bigint FROM task_run_rollups, "
-        "unnest(duration_histogram) WITH ORDINALITY AS bucket(n, slot) "
-        "WHERE period = :period AND start >= :since AND timed_runs > 0 AND task_id = ANY(:task_ids) "
-        "GROUP BY task_id, slot"
-    )
+    statement = text(_histogram_sql("task_rollups", " AND task_id = ANY(:task_ids)", by_task=True))
     histograms: dict[uuid.UUID, list[int]] = {task: [0] * HISTOGRAM_BUCKETS for task in task_ids}
     rows = await session.execute(statement, {"period": period, "since": since, "task_ids": task_ids})
     for task, slot, count in rows:
@@ -311,11 +362,9 @@ async def per_task_totals(session: AsyncSession, *, period: str, since: datetime
     """Rows (task_id, runs, failed, timed_runs, duration_ms_sum) of each saved task over the window;
     ``failed`` counts failed and timed out runs."""
     statement = text(
-        "SELECT task_id, sum(runs)::bigint AS runs, "
-        "COALESCE(sum(runs) FILTER (WHERE status IN ('failed', 'timed_out')), 0)::bigint AS failed, "
+        "SELECT task_id, sum(runs)::bigint AS runs, sum(failed)::bigint AS failed, "
         "sum(timed_runs)::bigint AS timed_runs, sum(duration_ms_sum)::bigint AS duration_ms_sum "
-        "FROM task_run_rollups WHERE period = :period AND start >= :since AND task_id IS NOT NULL "
-        "GROUP BY task_id"
+        "FROM task_rollups WHERE period = :period AND start >= :since GROUP BY task_id"
     )
     return list((await session.execute(statement, {"period": period, "since": since})).all())
 
@@ -330,11 +379,11 @@ async def error_types(
     limit: int = 20,
 ) -> list[Any]:
     """Rows (error_type, runs, latest_run_id) over the window, most frequent first."""
-    scope, params = _scope(task_id, all_tasks)
+    table, scope, params = _scope("error_rollups", task_id, all_tasks)
     statement = text(
         "SELECT error_type, sum(runs)::bigint AS runs, "
         "(array_agg(latest_run_id ORDER BY latest_at DESC))[1] AS latest_run_id "
-        f"FROM task_run_error_rollups WHERE period = :period AND start >= :since{scope} "
+        f"FROM {table} WHERE period = :period AND start >= :since{scope} "
         "GROUP BY error_type ORDER BY runs DESC, error_type LIMIT :limit"
     )
     rows = await session.execute(statement, {"period": period, "since": since, "limit": limit, **params})
@@ -342,11 +391,12 @@ async def error_types(
 
 
 async def active_run_counts(session: AsyncSession, *, task_id: uuid.UUID | None = None) -> dict[str, int]:
-    """How many runs are pending, running and paused now (one task's, or all)."""
-    scope = " AND task_id = :task_id" if task_id is not None else ""
+    """How many runs are pending, running and paused now (one task's, or all). Both read the
+    status index (the task is a filter of the count, not of the scan): a task's index would
+    walk every run the task ever had."""
+    counted = "count(*) FILTER (WHERE task_id = :task_id)" if task_id is not None else "count(*)"
     statement = text(
-        "SELECT status, count(*) FROM task_runs "
-        f"WHERE status IN ('pending', 'running', 'paused'){scope} GROUP BY status"
+        f"SELECT status, {counted} FROM task_runs WHERE status IN ('pending', 'running', 'paused') GROUP BY status"
     )
     counts = {"pending": 0, "running": 0, "paused": 0}
     params = {"task_id": task_id} if task_id is not None else {}
@@ -358,7 +408,7 @@ async def active_run_counts(session: AsyncSession, *, task_id: uuid.UUID | None 
 async def delete_rollups_before(session: AsyncSession | AsyncConnection, cutoff: datetime) -> int:
     """Drop rollups of periods that start before ``cutoff`` (run retention)."""
     deleted = 0
-    for table_name in ("task_run_rollups", "task_run_error_rollups"):
+    for table_name in ROLLUP_TABLES:
         result = await session.execute(text(f"DELETE FROM {table_name} WHERE start < :cutoff"), {"cutoff": cutoff})
         deleted += result.rowcount or 0
     return deleted

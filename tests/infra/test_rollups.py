@@ -55,7 +55,15 @@ async def _rollup_rows(session, task_id: uuid.UUID) -> dict:
         text("SELECT period, start, error_type, runs, latest_run_id FROM task_run_error_rollups WHERE task_id = :t"),
         {"t": task_id},
     )
+    per_task = await session.execute(
+        text(
+            "SELECT period, start, runs, failed, timed_runs, duration_ms_sum, duration_histogram "
+            "FROM task_rollups WHERE task_id = :t"
+        ),
+        {"t": task_id},
+    )
     return {
+        "per_task": {tuple(row[:2]): tuple(row[2:]) for row in per_task},
         "rollups": {tuple(row[:4]): tuple(row[4:]) for row in rows},
         "errors": {tuple(row[:3]): tuple(row[3:]) for row in errors},
     }
@@ -103,6 +111,31 @@ async def test_finishing_a_run_counts_it_once_in_its_hour_and_day(db_session) ->
         assert found["errors"][(period, start, "ToolError")] == (2, finished[3].id)
         assert found["errors"][(period, start, "TaskTimeout")] == (1, finished[4].id)
     assert len(found["rollups"]) == 6
+    for period, start in (("hour", hour), ("day", day)):
+        runs, failed, timed, duration_sum, histogram = found["per_task"][(period, start)]
+        assert (runs, failed, timed, duration_sum) == (5, 3, 5, 9335) and sum(histogram) == 5
+
+
+async def test_all_runs_are_counted_across_shards(db_session) -> None:
+    completed = datetime.now(UTC).replace(year=2001)
+    hour = completed.replace(minute=0, second=0, microsecond=0)
+    for _ in range(20):
+        run = await repo.create_run(db_session, trigger="adhoc", cy_script="return 1")
+        await repo.finish_run(
+            db_session, run.id, status="failed", error={"type": "Shardy", "message": "x"},
+            completed_at=completed, duration_ms=5,
+        )
+    rows = (
+        await db_session.execute(
+            text("SELECT shard, runs FROM run_rollups WHERE period = 'hour' AND start = :h AND trigger = 'adhoc'"),
+            {"h": hour},
+        )
+    ).all()
+    assert sum(runs for _, runs in rows) == 20 and len(rows) > 1
+    breakdown = await rollups.rollup_breakdown(db_session, period="hour", since=hour, all_tasks=True)
+    assert [(row.status, row.trigger, row.runs) for row in breakdown if row.start == hour] == [("failed", "adhoc", 20)]
+    errors = await rollups.error_types(db_session, period="day", since=hour.replace(hour=0), all_tasks=True)
+    assert ("Shardy", 20) in [(row.error_type, row.runs) for row in errors]
 
 
 async def test_the_backfill_builds_the_rollups_that_finishing_builds(db_session) -> None:
@@ -125,7 +158,10 @@ async def test_the_backfill_builds_the_rollups_that_finishing_builds(db_session)
     incremental = await _rollup_rows(db_session, task.id)
     await db_session.execute(text("DELETE FROM task_run_rollups WHERE task_id = :t"), {"t": task.id})
     await db_session.execute(text("DELETE FROM task_run_error_rollups WHERE task_id = :t"), {"t": task.id})
-    for statement in rollups.backfill_sql(f"task_id = '{task.id}'"):
+    await db_session.execute(text("DELETE FROM task_rollups WHERE task_id = :t"), {"t": task.id})
+    for statement in rollups.backfill_sql(
+        f"task_id = '{task.id}'", tables=("task_run_rollups", "task_run_error_rollups", "task_rollups")
+    ):
         await db_session.execute(text(statement))
     backfilled = await _rollup_rows(db_session, task.id)
     assert backfilled == incremental
