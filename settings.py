@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     MAX_CACHED_WORKFLOWS: int = Field(default=200, ge=1)
     """Workflows a worker keeps in its sticky cache (paused runs included)."""
 
+    WORKER_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    """Port of a worker's Prometheus `/metrics` (runs finished, tool calls); 0: not served."""
+
+    WORKER_METRICS_HOST: str = "127.0.0.1"
+    """Address the worker's metrics ports listen on (`0.0.0.0` to be scraped from elsewhere)."""
+
+    WORKER_TEMPORAL_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    """Port where a worker's Temporal SDK serves its own Prometheus metrics (workflow and
+    activity task latencies, slots, polls, sticky cache); 0: not served."""
+
     PLUGINS: str = ""
     """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""
 

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
-from persistence.models import RUN_TRIGGERS, TaskRun, TaskRunLog
+from persistence.models import RUN_TRIGGERS, Task, TaskRun, TaskRunLog
+from persistence.repository import run_events
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
 from persistence.repository.rollups import record_finished_run
 from persistence.repository.workflows import sync_workflow_run_pause
@@ -103,7 +104,16 @@ async def create_run(
         "created_by": created_by,
     }
     result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun))
-    return result.scalar_one()
+    run = result.scalar_one()
+    if run_events.wanted():
+        run_events.queue(session, run_events.RunCreated(await _cy_name(session, task_id), trigger))
+    return run
+
+
+async def _cy_name(session: AsyncSession, task_id: uuid.UUID | None) -> str | None:
+    if task_id is None:
+        return None
+    return (await session.execute(select(Task.cy_name).where(Task.id == task_id))).scalar_one_or_none()
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID | str) -> TaskRun | None:
@@ -312,6 +322,10 @@ async def finish_run(
     if finished is None:
         return False
     logs_count, task_id, trigger, stored_duration_ms = finished
+    if run_events.wanted():
+        run_events.queue(
+            session, run_events.RunFinished(await _cy_name(session, task_id), status, trigger, stored_duration_ms)
+        )
     if log_lines:
         await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)
     await record_finished_run(
