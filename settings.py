@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     MAX_CACHED_WORKFLOWS: int = Field(default=200, ge=1)
     """Workflows a worker keeps in its sticky cache (paused runs included)."""
 
+    UI_SESSION_SECRET: str = ""
+    """Signs the console's session cookies. Give every API process the same one (sessions then
+    survive restarts and work across processes); empty: a random secret for this process."""
+
+    UI_SESSION_HOURS: float = Field(default=12, gt=0, le=24 * 30)
+    """How long a console sign-in lasts."""
+
     WORKER_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
     """Port of a worker's Prometheus `/metrics` (runs finished, tool calls); 0: not served."""
 

@@ -27,6 +27,7 @@ from .services.schedules import reconcile_in_background
 from .state import AppState
 from .routes import audit, health, keys, metrics, questions, runs, schedules, stats, tasks
 from .text_params import reject_nul_text
+from .ui import install_console
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(audit.router)
     v1.include_router(stats.router)
     app.include_router(v1)
+    install_console(app)
     run_metrics.install()
     app.add_middleware(HttpMetrics)
     return app
