@@ -166,3 +166,16 @@ async def test_the_backfill_builds_the_rollups_that_finishing_builds(db_session)
     backfilled = await _rollup_rows(db_session, task.id)
     assert backfilled == incremental
     assert len(incremental["rollups"]) > 6 and incremental["errors"]
+
+
+async def test_rollups_before_the_retention_cutoff_are_deleted(db_session) -> None:
+    old = datetime(2001, 3, 4, 5, tzinfo=UTC)
+    run = await repo.create_run(db_session, trigger="adhoc", cy_script="return 1")
+    await repo.finish_run(db_session, run.id, status="failed", error={"type": "Old"}, completed_at=old, duration_ms=3)
+    count = "SELECT count(*) FROM {} WHERE start < :cutoff"
+    cutoff = datetime(2001, 3, 6, tzinfo=UTC)
+    assert (await db_session.execute(text(count.format("run_error_rollups")), {"cutoff": cutoff})).scalar_one() >= 2
+    deleted = await rollups.delete_rollups_before(db_session, cutoff)
+    assert deleted >= 4
+    for table_name in rollups.ROLLUP_TABLES:
+        assert (await db_session.execute(text(count.format(table_name)), {"cutoff": cutoff})).scalar_one() == 0
