@@ -8,7 +8,6 @@ period it finished in."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,13 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import RUN_TRIGGERS, Task
 from persistence.repository import rollups
-from persistence.repository import tasks as task_repo
 from taskrun.contract import TERMINAL_RUN_STATUSES
 
 WINDOWS: dict[str, tuple[str, int]] = {"24h": ("hour", 24), "7d": ("day", 7), "30d": ("day", 30)}
 PERCENTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 RANKED_TASKS = 10
-FAILING_STATUSES = ("failed", "timed_out")
 
 
 @dataclass
@@ -133,18 +130,11 @@ async def run_stats(session: AsyncSession, window_name: str, task: Task | None =
 async def _rank_tasks(session: AsyncSession, window: Window, stats: RunStats) -> None:
     """The tasks with the most failed or timed out runs, and the slowest ones: ranked by their
     mean duration (cheap), then given their estimated percentiles."""
-    totals = await rollups.per_task_totals(session, period=window.period, since=window.since)
-    failing = sorted((row for row in totals if row.failed), key=lambda row: (-row.failed, -row.runs))[:RANKED_TASKS]
-    timed = [row for row in totals if row.timed_runs]
-    slowest = sorted(timed, key=lambda row: -(row.duration_ms_sum / row.timed_runs))[:RANKED_TASKS]
-    names = await _task_names(session, {row.task_id for row in failing} | {row.task_id for row in slowest})
+    rows = await rollups.ranked_tasks(session, period=window.period, since=window.since, limit=RANKED_TASKS)
+    failing = [row for row in rows if row.rank == "failing"]
+    slowest = [row for row in rows if row.rank == "slowest"]
     stats.top_failing = [
-        {
-            **names.get(row.task_id, _unknown(row.task_id)),
-            "runs": row.runs,
-            "failed": row.failed,
-            "failure_rate": round(row.failed / row.runs, 4),
-        }
+        {**_summary(row), "runs": row.runs, "failed": row.failed, "failure_rate": round(row.failed / row.runs, 4)}
         for row in failing
     ]
     histograms = await rollups.task_histograms(
@@ -152,7 +142,7 @@ async def _rank_tasks(session: AsyncSession, window: Window, stats: RunStats) ->
     )
     stats.slowest = [
         {
-            **names.get(row.task_id, _unknown(row.task_id)),
+            **_summary(row),
             "runs": row.runs,
             "duration_ms": _percentiles(histograms.get(row.task_id, []), row.timed_runs, row.duration_ms_sum),
         }
@@ -160,10 +150,5 @@ async def _rank_tasks(session: AsyncSession, window: Window, stats: RunStats) ->
     ]
 
 
-def _unknown(task_id: uuid.UUID) -> dict[str, Any]:
-    return {"task_id": str(task_id), "cy_name": None, "name": None}
-
-
-async def _task_names(session: AsyncSession, task_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    found = await task_repo.get_tasks_by_ids(session, list(task_ids))
-    return {task.id: {"task_id": str(task.id), "cy_name": task.cy_name, "name": task.name} for task in found}
+def _summary(row: Any) -> dict[str, Any]:
+    return {"task_id": str(row.task_id), "cy_name": row.cy_name, "name": row.name}

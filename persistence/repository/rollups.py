@@ -217,29 +217,52 @@ def _bucket_sql(duration: str) -> str:
 
 _TOKEN_COLUMNS = {f"llm_{key}": key for key in LLM_TOKEN_KEYS}
 _COUNT_TABLES = (
-    # table, its key columns besides period, its other sums (column -> the run's value), which runs
+    # table, its key columns besides period, its other sums (column -> the staged value), which rows
     ("task_run_rollups", ("task_id", "start", "status", "trigger"), _TOKEN_COLUMNS, "TRUE"),
     ("run_rollups", ("shard", "start", "status", "trigger"), _TOKEN_COLUMNS, "TRUE"),
     ("task_rollups", ("task_id", "start"), {"failed": "failing"}, "task_id IS NOT NULL"),
 )
+_ERROR_TABLES = (("task_run_error_rollups", "task_id"), ("run_error_rollups", "shard"))
 
 
 def backfill_sql(where: str = "TRUE", tables: tuple[str, ...] = ROLLUP_TABLES) -> list[str]:
     """Statements that count the terminal runs matching ``where`` (SQL over task_runs) into the
     rollup ``tables``; meant for tables holding none of them yet (the migration, the benchmark).
-    All-run rows go to shard 0."""
+    task_runs is read twice (all finished runs, then the failed ones), into temporary tables at
+    the finest grain (task, hour, status, trigger, duration bucket) that every rollup is summed
+    from. All-run rows go to shard 0."""
     terminal = "status IN ('completed', 'failed', 'cancelled', 'timed_out')"
     finished = "COALESCE(completed_at, created_at)"
-    statements = []
+    hour = f"date_trunc('hour', {finished} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    tokens = ", ".join(
+        f"sum(COALESCE((llm_usage->>'{key}')::bigint, 0)) AS {key}" for key in LLM_TOKEN_KEYS
+    )
+    statements = [
+        "DROP TABLE IF EXISTS rollup_backfill_runs, rollup_backfill_errors",
+        f"""
+        CREATE TEMPORARY TABLE rollup_backfill_runs ON COMMIT DROP AS
+        SELECT task_id, {hour} AS hour, status, trigger,
+            CASE WHEN duration_ms IS NOT NULL THEN {_bucket_sql('duration_ms')} END AS bucket,
+            count(*) AS runs, count(duration_ms) AS timed_runs, COALESCE(sum(duration_ms), 0) AS duration_ms_sum,
+            count(*) FILTER (WHERE status IN ('failed', 'timed_out')) AS failing, {tokens}
+        FROM task_runs WHERE {terminal} AND ({where})
+        GROUP BY 1, 2, 3, 4, 5
+        """,
+        f"""
+        CREATE TEMPORARY TABLE rollup_backfill_errors ON COMMIT DROP AS
+        SELECT DISTINCT ON (task_id, hour, error_type) task_id, hour, error_type,
+            count(*) OVER (PARTITION BY task_id, hour, error_type) AS runs, id AS latest_run_id, finished AS latest_at
+        FROM (
+            SELECT task_id, id, {finished} AS finished, {hour} AS hour,
+                left(COALESCE(error->>'type', 'Error'), 200) AS error_type
+            FROM task_runs WHERE {terminal} AND status <> 'completed' AND error IS NOT NULL AND ({where})
+        ) AS failed
+        ORDER BY task_id, hour, error_type, finished DESC, id DESC
+        """,
+    ]
     for period in PERIODS:
-        start = f"date_trunc('{period}', {finished} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-        token_values = ", ".join(f"COALESCE((llm_usage->>'{key}')::bigint, 0) AS {key}" for key in LLM_TOKEN_KEYS)
-        runs = f"""
-            SELECT task_id, {start} AS start, status, trigger, duration_ms, 0 AS shard,
-                CASE WHEN status IN ('failed', 'timed_out') THEN 1 ELSE 0 END AS failing,
-                CASE WHEN duration_ms IS NOT NULL THEN {_bucket_sql('duration_ms')} END AS bucket,
-                {token_values}
-            FROM task_runs WHERE {terminal} AND ({where})"""
+        start = "hour" if period == "hour" else "date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        staged = f"SELECT *, {start} AS start, 0 AS shard FROM rollup_backfill_runs"
         for table, keys, sums, which in _COUNT_TABLES:
             if table not in tables:
                 continue
@@ -261,9 +284,9 @@ def backfill_sql(where: str = "TRUE", tables: tuple[str, ...] = ROLLUP_TABLES) -
                         jsonb_object_agg(bucket, timed_runs) FILTER (WHERE bucket IS NOT NULL) AS buckets,
                         {outer}
                     FROM (
-                        SELECT {key_list}, bucket, count(*) AS runs, count(duration_ms) AS timed_runs,
-                            COALESCE(sum(duration_ms), 0) AS duration_ms_sum, {inner}
-                        FROM ({runs}) AS run
+                        SELECT {key_list}, bucket, sum(runs) AS runs, sum(timed_runs) AS timed_runs,
+                            sum(duration_ms_sum) AS duration_ms_sum, {inner}
+                        FROM ({staged}) AS run
                         WHERE {which}
                         GROUP BY {key_list}, bucket
                     ) AS per_bucket
@@ -271,22 +294,20 @@ def backfill_sql(where: str = "TRUE", tables: tuple[str, ...] = ROLLUP_TABLES) -
                 ) AS per_row
                 """
             )
-        failed = f"""
-            SELECT task_id, 0 AS shard, id, {finished} AS finished, {start} AS start,
-                left(COALESCE(error->>'type', 'Error'), 200) AS error_type
-            FROM task_runs WHERE {terminal} AND status <> 'completed' AND error IS NOT NULL AND ({where})"""
-        for table, owner in (("task_run_error_rollups", "task_id"), ("run_error_rollups", "shard")):
+        staged_errors = f"SELECT *, {start} AS start, 0 AS shard FROM rollup_backfill_errors"
+        for table, owner in _ERROR_TABLES:
             if table not in tables:
                 continue
             statements.append(
                 f"""
                 INSERT INTO {table} (period, {owner}, start, error_type, runs, latest_run_id, latest_at)
-                SELECT DISTINCT ON ({owner}, start, error_type) '{period}', {owner}, start, error_type,
-                    count(*) OVER (PARTITION BY {owner}, start, error_type), id, finished
-                FROM ({failed}) AS failed
-                ORDER BY {owner}, start, error_type, finished DESC, id DESC
+                SELECT '{period}', {owner}, start, error_type, sum(runs),
+                    (array_agg(latest_run_id ORDER BY latest_at DESC, latest_run_id DESC))[1], max(latest_at)
+                FROM ({staged_errors}) AS failed
+                GROUP BY {owner}, start, error_type
                 """
             )
+    statements.append("DROP TABLE rollup_backfill_runs, rollup_backfill_errors")
     return statements
 
 
@@ -318,13 +339,21 @@ async def rollup_breakdown(
     return list((await session.execute(statement, {"period": period, "since": since, **params})).all())
 
 
+_BUCKET_SUMS = ", ".join(f"sum(duration_histogram[{slot}])::bigint" for slot in range(1, HISTOGRAM_BUCKETS + 1))
+
+
 def _histogram_sql(table: str, where: str, by_task: bool = False) -> str:
+    # One sum per bucket: a single pass over the rows (cheaper than unnesting every array).
     owner = "task_id, " if by_task else ""
+    group = " GROUP BY task_id" if by_task else ""
     return (
-        f"SELECT {owner}slot, sum(n)::bigint FROM {table}, "
-        "unnest(duration_histogram) WITH ORDINALITY AS bucket(n, slot) "
-        f"WHERE period = :period AND start >= :since AND timed_runs > 0{where} GROUP BY {owner}slot"
+        f"SELECT {owner}{_BUCKET_SUMS} FROM {table} "
+        f"WHERE period = :period AND start >= :since AND timed_runs > 0{where}{group}"
     )
+
+
+def _counts(values) -> list[int]:
+    return [int(value or 0) for value in values]
 
 
 async def rollup_histogram(
@@ -337,11 +366,8 @@ async def rollup_histogram(
 ) -> list[int]:
     """The duration histogram summed over the window, of one task or all runs."""
     table, scope, params = _scope("rollups", task_id, all_tasks)
-    histogram = [0] * HISTOGRAM_BUCKETS
-    rows = await session.execute(text(_histogram_sql(table, scope)), {"period": period, "since": since, **params})
-    for slot, count in rows:
-        histogram[int(slot) - 1] = int(count)
-    return histogram
+    row = (await session.execute(text(_histogram_sql(table, scope)), {"period": period, "since": since, **params})).one()
+    return _counts(row)
 
 
 async def task_histograms(
@@ -352,21 +378,41 @@ async def task_histograms(
         return {}
     statement = text(_histogram_sql("task_rollups", " AND task_id = ANY(:task_ids)", by_task=True))
     histograms: dict[uuid.UUID, list[int]] = {task: [0] * HISTOGRAM_BUCKETS for task in task_ids}
-    rows = await session.execute(statement, {"period": period, "since": since, "task_ids": task_ids})
-    for task, slot, count in rows:
-        histograms[task][int(slot) - 1] = int(count)
+    for row in await session.execute(statement, {"period": period, "since": since, "task_ids": task_ids}):
+        histograms[row[0]] = _counts(row[1:])
     return histograms
 
 
-async def per_task_totals(session: AsyncSession, *, period: str, since: datetime) -> list[Any]:
-    """Rows (task_id, runs, failed, timed_runs, duration_ms_sum) of each saved task over the window;
-    ``failed`` counts failed and timed out runs."""
+async def ranked_tasks(session: AsyncSession, *, period: str, since: datetime, limit: int) -> list[Any]:
+    """The saved tasks with the most failed or timed out runs over the window (``rank`` 'failing')
+    and those with the highest mean duration ('slowest'), ``limit`` of each: rows (rank, task_id,
+    runs, failed, timed_runs, duration_ms_sum, cy_name, name), each rank in its order; cy_name and
+    name are NULL for a task deleted since."""
     statement = text(
-        "SELECT task_id, sum(runs)::bigint AS runs, sum(failed)::bigint AS failed, "
-        "sum(timed_runs)::bigint AS timed_runs, sum(duration_ms_sum)::bigint AS duration_ms_sum "
-        "FROM task_rollups WHERE period = :period AND start >= :since GROUP BY task_id"
+        """
+        WITH per_task AS (
+            SELECT task_id, sum(runs)::bigint AS runs, sum(failed)::bigint AS failed,
+                sum(timed_runs)::bigint AS timed_runs, sum(duration_ms_sum)::bigint AS duration_ms_sum
+            FROM task_rollups WHERE period = :period AND start >= :since GROUP BY task_id
+        ),
+        failing AS (
+            SELECT 'failing' AS rank, row_number() OVER (ORDER BY failed DESC, runs DESC, task_id) AS position, *
+            FROM per_task WHERE failed > 0 ORDER BY failed DESC, runs DESC, task_id LIMIT :limit
+        ),
+        slowest AS (
+            SELECT 'slowest' AS rank,
+                row_number() OVER (ORDER BY duration_ms_sum::float8 / timed_runs DESC, task_id) AS position, *
+            FROM per_task WHERE timed_runs > 0 ORDER BY duration_ms_sum::float8 / timed_runs DESC, task_id LIMIT :limit
+        )
+        SELECT ranked.rank, ranked.task_id, ranked.runs, ranked.failed, ranked.timed_runs, ranked.duration_ms_sum,
+            tasks.cy_name, tasks.name
+        FROM (SELECT * FROM failing UNION ALL SELECT * FROM slowest) AS ranked
+        LEFT JOIN tasks ON tasks.id = ranked.task_id
+        ORDER BY ranked.rank, ranked.position
+        """
     )
-    return list((await session.execute(statement, {"period": period, "since": since})).all())
+    rows = await session.execute(statement, {"period": period, "since": since, "limit": limit})
+    return list(rows.all())
 
 
 async def error_types(
@@ -392,16 +438,28 @@ async def error_types(
 
 async def active_run_counts(session: AsyncSession, *, task_id: uuid.UUID | None = None) -> dict[str, int]:
     """How many runs are pending, running and paused now (one task's, or all). Both read the
-    status index (the task is a filter of the count, not of the scan): a task's index would
-    walk every run the task ever had."""
+    status index (the task is a filter of the count, not of the scan: a task's index would walk
+    every run the task ever had), with a generic plan: there is no time range to prune partitions
+    with, and planning across ~100 partitions would cost more than counting."""
     counted = "count(*) FILTER (WHERE task_id = :task_id)" if task_id is not None else "count(*)"
     statement = text(
         f"SELECT status, {counted} FROM task_runs WHERE status IN ('pending', 'running', 'paused') GROUP BY status"
     )
     counts = {"pending": 0, "running": 0, "paused": 0}
-    params = {"task_id": task_id} if task_id is not None else {}
-    for status, count in await session.execute(statement, params):
-        counts[status] = int(count)
+    if task_id is None:  # no parameter: its prepared statement keeps one plan
+        for status, count in await session.execute(statement):
+            counts[status] = int(count)
+        return counts
+    previous = (
+        await session.execute(
+            text("SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_generic_plan', true)")
+        )
+    ).one()[0]
+    try:
+        for status, count in await session.execute(statement, {"task_id": task_id}):
+            counts[status] = int(count)
+    finally:
+        await session.execute(text("SELECT set_config('plan_cache_mode', :mode, true)"), {"mode": previous})
     return counts
 
 
