@@ -46,11 +46,6 @@ def observe(observer: Observer) -> None:
         _observers.append(observer)
 
 
-def wanted() -> bool:
-    """Whether any observer listens (else callers need not build events)."""
-    return bool(_observers)
-
-
 def queue(session: AsyncSession, run_event: RunEvent) -> None:
     if _observers:
         session.sync_session.info.setdefault(_QUEUED, []).append(run_event)

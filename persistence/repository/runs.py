@@ -103,17 +103,16 @@ async def create_run(
         "workflow_node_instance_id": workflow_node_instance_id,
         "created_by": created_by,
     }
-    result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun))
-    run = result.scalar_one()
-    if run_events.wanted():
-        run_events.queue(session, run_events.RunCreated(await _cy_name(session, task_id), trigger))
+    result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun, _task_name(task_id)))
+    run, task_name = result.one()
+    run_events.queue(session, run_events.RunCreated(task_name, trigger))
     return run
 
 
-async def _cy_name(session: AsyncSession, task_id: uuid.UUID | None) -> str | None:
-    if task_id is None:
-        return None
-    return (await session.execute(select(Task.cy_name).where(Task.id == task_id))).scalar_one_or_none()
+def _task_name(task_id):
+    """The cy_name of the run's task (a column or a value), returned with the row (for the run
+    events)."""
+    return select(Task.cy_name).where(Task.id == task_id).correlate_except(Task).scalar_subquery()
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID | str) -> TaskRun | None:
@@ -316,16 +315,15 @@ async def finish_run(
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
         .values(**values)
-        .returning(_runs.c.logs_count, _runs.c.task_id, _runs.c.trigger, _runs.c.duration_ms)
+        .returning(
+            _runs.c.logs_count, _runs.c.task_id, _runs.c.trigger, _runs.c.duration_ms, _task_name(_runs.c.task_id)
+        )
     )
     finished = (await session.execute(statement)).one_or_none()
     if finished is None:
         return False
-    logs_count, task_id, trigger, stored_duration_ms = finished
-    if run_events.wanted():
-        run_events.queue(
-            session, run_events.RunFinished(await _cy_name(session, task_id), status, trigger, stored_duration_ms)
-        )
+    logs_count, task_id, trigger, stored_duration_ms, task_name = finished
+    run_events.queue(session, run_events.RunFinished(task_name, status, trigger, stored_duration_ms))
     if log_lines:
         await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)
     await record_finished_run(
