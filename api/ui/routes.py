@@ -480,10 +480,8 @@ async def tasks_page(
 
 
 def _run_form(task, input_text: str | None = None) -> dict[str, Any]:
-    sample = task.data_samples[0] if isinstance(task.data_samples, list) and task.data_samples else None
-    if isinstance(sample, dict) and "input" in sample and len(sample) <= 3 and task.input_schema:
-        # samples stored as {"input": ..., "output": ...} pairs
-        sample = sample["input"]
+    first = task.data_samples[0] if isinstance(task.data_samples, list) and task.data_samples else None
+    sample = first.get("input") if isinstance(first, dict) else None  # {"input": ..., "expected_output": ...}
     return {
         "fields": forms.fields_of(task.input_schema, sample),
         "raw": input_text if input_text is not None else forms.pretty(sample if sample is not None else {}),

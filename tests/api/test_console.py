@@ -135,11 +135,12 @@ async def test_running_a_task_from_its_generated_form(api_worker, admin, client,
                 "level": {"enum": ["low", "high"]},
             },
         },
-        data_samples=[{"ip": "10.0.0.9", "weight": 4}],
+        data_samples=[{"input": {"ip": "10.0.0.9", "weight": 4}, "expected_output": {"score": 8}}],
     )
     page = await admin.get(f"/ui/tasks/{task['cy_name']}")
     assert page.status_code == 200
-    assert 'name="field.ip"' in page.text and 'value="10.0.0.9"' in page.text
+    assert 'name="field.ip"' in page.text and 'value="10.0.0.9"' in page.text and 'value="4"' in page.text
+    assert "&#34;weight&#34;: 4" in page.text  # the raw JSON box, prefilled from the same sample
     assert 'type="checkbox"' in page.text and '<option value="&#34;low&#34;"' in page.text
     token = csrf(page.text)
 
