@@ -21,6 +21,7 @@ from ..authz import Permission, may, may_cancel, sees_payloads
 from ..deps import SessionDep, StateDep
 from ..presenters import run_resource
 from ..problems import ProblemError
+from ..route import CytasksRoute, read_body
 from ..schemas import RunStatus, Trigger
 from ..services import questions as question_service
 from ..services import run_cancellation, run_history
@@ -52,7 +53,7 @@ PAGE_SIZE = 50
 REFRESH_SECONDS = 3
 WindowParam = Annotated[str, Query(pattern="^(24h|7d|30d)$")]
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, route_class=CytasksRoute)
 
 
 def _age(moment: datetime | None) -> str:
@@ -127,6 +128,12 @@ def _require(request: Request, console: ConsoleSession, permission: Permission) 
         title="Not allowed",
         message=f"The key '{console.principal.name}' may not do this: it needs {permission.value}.",
     )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The submitted form's text fields, the body read within MAX_BODY_BYTES (413 beyond)."""
+    await read_body(request, request.app.state.settings.MAX_BODY_BYTES)
+    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -363,7 +370,7 @@ async def _answer(
     state: AppState, session, console: ConsoleSession, request: Request, run_id: str, question_id: str | None
 ) -> str | None:
     """Answer the run's question from the submitted form; the error to show, or None."""
-    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    form = await _form(request)
     check_csrf(console, form.get(CSRF_FIELD))
     try:
         wanted = uuid.UUID(question_id) if question_id else None
@@ -529,7 +536,7 @@ async def task_page(request: Request, console: ConsoleDep, session: SessionDep, 
 async def run_task(
     request: Request, console: ConsoleDep, session: SessionDep, state: StateDep, task_id: str
 ) -> Response:
-    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    form = await _form(request)
     check_csrf(console, form.get(CSRF_FIELD))
     if not may(console.principal, Permission.RUNS_EXECUTE):
         return _require(request, console, Permission.RUNS_EXECUTE)  # type: ignore[return-value]

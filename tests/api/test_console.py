@@ -275,3 +275,11 @@ async def test_dashboard_and_task_list(admin, client, unique) -> None:
     assert (await admin.get(f"/ui/tasks/{task['cy_name']}")).status_code == 200
     assert (await admin.get("/ui/tasks/no_such_task_at_all")).status_code == 404
     assert (await admin.get("/ui/tasks", params={"cursor": "garbage"})).status_code == 400
+
+
+async def test_form_bodies_are_bounded(admin, api_settings) -> None:
+    page = await admin.get("/ui/tasks")
+    token = csrf(page.text)
+    huge = "x" * (api_settings.MAX_BODY_BYTES + 10)
+    response = await admin.post(f"/ui/tasks/{uuid.uuid4()}/run", data={"csrf_token": token, "raw": huge})
+    assert response.status_code == 413
