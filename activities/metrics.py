@@ -43,7 +43,8 @@ TOOL_DURATION = Histogram(
 )
 SCHEDULE_LATENESS = Histogram(
     "cytasks_schedule_fire_lateness_seconds",
-    "Delay between a schedule fire's scheduled time and its run being recorded (backfills excluded)",
+    "Delay between a schedule fire's scheduled time and its run being recorded, by task (backfills excluded)",
+    ("task",),
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
 

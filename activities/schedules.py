@@ -122,7 +122,8 @@ class ScheduleActivities:
                     session, run.id, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id
                 )
                 if not backfill_id and scheduled_time is not None:
-                    metrics.SCHEDULE_LATENESS.observe(max(0.0, (run.created_at - scheduled_time).total_seconds()))
+                    lateness = max(0.0, (run.created_at - scheduled_time).total_seconds())
+                    metrics.SCHEDULE_LATENESS.labels(task.cy_name).observe(lateness)
                 problem = input_errors(task.input_schema, request.input)
                 if problem is not None:
                     await finish_run(
