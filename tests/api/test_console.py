@@ -283,3 +283,14 @@ async def test_form_bodies_are_bounded(admin, api_settings) -> None:
     huge = "x" * (api_settings.MAX_BODY_BYTES + 10)
     response = await admin.post(f"/ui/tasks/{uuid.uuid4()}/run", data={"csrf_token": token, "raw": huge})
     assert response.status_code == 413
+
+
+async def test_a_viewer_sees_a_run_without_its_payloads(api_worker, browser, client) -> None:
+    started = await client.post("/v1/tasks/execute", json={"script": 'log("count ${input.k * 21}")\nreturn {"v": 1}', "input": {"k": 2}})
+    run = await wait_status(client, started.json()["id"], {"completed"})
+    viewer = await make_key(client, "viewer")
+    assert (await sign_in(browser, viewer)).status_code == 303
+    page = await browser.get(f"/ui/runs/{run['id']}")
+    assert page.status_code == 200
+    assert "needs the payloads role" in page.text and "count 42" not in page.text and 'id="run-output"' not in page.text
+    assert "Cancel run" not in page.text
