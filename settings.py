@@ -86,6 +86,22 @@ class Settings(BaseSettings):
     WORKFLOW_TASK_POLLERS: int = Field(default=5, ge=2, le=100)
     """Concurrent polls for workflow tasks (sticky and normal queue together). A burst of new
     workflows (a fan-out of workflow nodes, many runs at once) is picked up faster with more."""
+    UI_SESSION_SECRET: str = ""
+    """Signs the console's session cookies. Give every API process the same one (sessions then
+    survive restarts and work across processes); empty: a random secret for this process."""
+
+    UI_SESSION_HOURS: float = Field(default=12, gt=0, le=24 * 30)
+    """How long a console sign-in lasts."""
+
+    WORKER_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    """Port of a worker's Prometheus `/metrics` (runs finished, tool calls); 0: not served."""
+
+    WORKER_METRICS_HOST: str = "127.0.0.1"
+    """Address the worker's metrics ports listen on (`0.0.0.0` to be scraped from elsewhere)."""
+
+    WORKER_TEMPORAL_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
+    """Port where a worker's Temporal SDK serves its own Prometheus metrics (workflow and
+    activity task latencies, slots, polls, sticky cache); 0: not served."""
 
     PLUGINS: str = ""
     """Extra tool-registration hooks, comma-separated `module:callable` (besides entry points)."""

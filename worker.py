@@ -12,10 +12,13 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import metrics
 from activities.concurrency import ConcurrencyActivities
 from activities.maintenance import MaintenanceActivities
 from activities.questions import QuestionActivities
@@ -41,12 +44,34 @@ logger = logging.getLogger(__name__)
 PASSTHROUGH_MODULES = ("cy", "hitl", "integrations", "taskrun", "validation", "graphs", "settings", "pydantic", "pydantic_settings")
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    options = {"runtime": runtime} if runtime is not None else {}
     return await Client.connect(
         settings.TEMPORAL_ADDRESS,
         namespace=settings.TEMPORAL_NAMESPACE,
         data_converter=data_converter(settings),
+        **options,
     )
+
+
+def temporal_runtime(settings: Settings) -> Runtime | None:
+    """A Temporal runtime serving the SDK's own Prometheus metrics on
+    CYTASKS_WORKER_TEMPORAL_METRICS_PORT; None (the default runtime) when that is 0."""
+    if not settings.WORKER_TEMPORAL_METRICS_PORT:
+        return None
+    address = f"{settings.WORKER_METRICS_HOST}:{settings.WORKER_TEMPORAL_METRICS_PORT}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def serve_metrics(settings: Settings) -> object | None:
+    """Serve this process's Prometheus metrics (activities/metrics.py) on
+    CYTASKS_WORKER_METRICS_PORT, in a thread; None when that is 0. Answers the HTTP server."""
+    metrics.install()
+    if not settings.WORKER_METRICS_PORT:
+        return None
+    server, _thread = start_http_server(settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_HOST)
+    logger.info("worker metrics on http://%s:%s/metrics", settings.WORKER_METRICS_HOST, settings.WORKER_METRICS_PORT)
+    return server
 
 
 def activity_functions(settings: Settings, run_activities: RunActivities) -> list:
@@ -111,7 +136,8 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
 
 async def run_worker(settings: Settings | None = None, stop: asyncio.Event | None = None) -> None:
     settings = settings or get_settings()
-    client = await connect(settings)
+    metrics_server = serve_metrics(settings)
+    client = await connect(settings, temporal_runtime(settings))
     try:
         await ensure_search_attributes(client, settings.TEMPORAL_NAMESPACE)
     except Exception as error:  # the server may forbid it; runs then skip the attributes
@@ -125,6 +151,8 @@ async def run_worker(settings: Settings | None = None, stop: asyncio.Event | Non
         await stop.wait()
         duties.cancel()
     await run_activities.close()
+    if metrics_server is not None:
+        metrics_server.shutdown()
 
 
 async def start_duties(client: Client, settings: Settings) -> asyncio.Task:

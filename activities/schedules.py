@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities import metrics
 from persistence.db import get_sessionmaker
 from persistence.ids import new_run_id
 from persistence.repository import create_run, finish_run, get_task, get_version, set_run_workflow
@@ -120,6 +121,9 @@ class ScheduleActivities:
                 await set_run_workflow(
                     session, run.id, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id
                 )
+                if not backfill_id and scheduled_time is not None:
+                    lateness = max(0.0, (run.created_at - scheduled_time).total_seconds())
+                    metrics.SCHEDULE_LATENESS.labels(task.cy_name).observe(lateness)
                 problem = input_errors(task.input_schema, request.input)
                 if problem is not None:
                     await finish_run(

@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from cy.errors import CyError
 from cy.tools import ToolRegistry
 from integrations.context import ToolContext, ToolOutput
@@ -60,8 +61,12 @@ class ToolActivities:
             credentials=self.credentials,
         )
         call_args = [context, *invocation.args] if spec.uses_host else list(invocation.args)
+        with metrics.tool_call(fqn):
+            return await self._run(spec, fqn, context, call_args, invocation.kwargs)
+
+    async def _run(self, spec: Any, fqn: str, context: ToolContext, call_args: list[Any], kwargs: dict[str, Any]) -> ToolResult:
         try:
-            value = await with_heartbeats(lambda: self._call(spec.fn, call_args, invocation.kwargs))
+            value = await with_heartbeats(lambda: self._call(spec.fn, call_args, kwargs))
         except CyError as error:
             raise ApplicationError(
                 context.redact(error.message), type=CY_ERROR_PREFIX + error.type, non_retryable=True

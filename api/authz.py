@@ -138,6 +138,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("GET", "/v1/workflow-runs/{run_id}"): P.RUNS_READ,
     ("GET", "/v1/workflow-runs/{run_id}/graph"): P.RUNS_READ,
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): P.RUNS_CANCEL,
+    ("GET", "/v1/tasks/{task_id}/stats"): P.RUNS_READ,
+    ("GET", "/v1/stats"): P.RUNS_READ,
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
 

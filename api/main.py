@@ -11,19 +11,23 @@ from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from temporalio.client import Client
 
+from activities import metrics as run_metrics
+
 from settings import Settings, get_settings
 
 from .degraded import install_dependency_handlers
 from .deps import authorize, require_api_key
 from .docs_assets import install_docs
+from .http_metrics import HttpMetrics
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
 from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, keys, questions, runs, schedules, task_testing, tasks, workflows
+from .routes import audit, health, keys, metrics, questions, runs, schedules, stats, task_testing, tasks, workflows
 from .text_params import reject_nul_text
+from .ui import install_console
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +132,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     install_docs(app)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(
         prefix="/v1",
         dependencies=[Depends(require_api_key), Depends(authorize)],
@@ -142,5 +147,9 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(keys.router)
     v1.include_router(audit.router)
     v1.include_router(workflows.router)
+    v1.include_router(stats.router)
     app.include_router(v1)
+    install_console(app)
+    run_metrics.install()
+    app.add_middleware(HttpMetrics)
     return app

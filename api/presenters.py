@@ -317,3 +317,26 @@ def workflow_graph_resource(run: WorkflowRun, nodes: Sequence[dict[str, Any]]) -
             for edge in (run.graph or {}).get("edges", [])
         ],
     }
+def stats_resource(stats: Any) -> dict[str, Any]:
+    """Run statistics (api/services/stats.RunStats) as the API shows them."""
+    task = stats.task
+    resource: dict[str, Any] = {
+        "window": stats.window.name,
+        "period": stats.window.period,
+        "since": stats.window.since,
+        "until": stats.window.until,
+        "task": None if task is None else {"task_id": task.id, "cy_name": task.cy_name, "name": task.name},
+        "runs": stats.total,
+        "by_status": stats.by_status,
+        "by_trigger": stats.by_trigger,
+        "success_rate": stats.success_rate,
+        "duration_ms": stats.duration,
+        "errors": stats.errors,
+        "llm_tokens": stats.llm_tokens,
+        "active": stats.active,
+        "series": stats.series,
+    }
+    if task is None:
+        resource["top_failing"] = stats.top_failing
+        resource["slowest"] = stats.slowest
+    return resource

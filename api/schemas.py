@@ -525,3 +525,64 @@ class ReplayBatchReport(BaseModel):
     summary: ReplayBatchSummary
     more: bool = Field(description="More completed runs match than were replayed")
     items: list[ReplayResult]
+class StatsWindow(str, Enum):
+    h24 = "24h"
+    d7 = "7d"
+    d30 = "30d"
+
+
+class DurationFigures(BaseModel):
+    p50: int | None = Field(default=None, description="Estimated median duration (ms), from the rollups' histogram")
+    p95: int | None = None
+    p99: int | None = None
+    mean: int | None = Field(default=None, description="Exact mean duration (ms)")
+
+
+class StatsPoint(BaseModel):
+    start: datetime
+    total: int
+    by_status: dict[str, int]
+
+
+class ErrorTypeCount(BaseModel):
+    type: str
+    count: int
+    latest_run_id: uuid.UUID
+
+
+class TaskSummary(BaseModel):
+    task_id: uuid.UUID
+    cy_name: str | None = None
+    name: str | None = None
+
+
+class FailingTask(TaskSummary):
+    runs: int
+    failed: int = Field(description="Runs that ended failed or timed_out")
+    failure_rate: float
+
+
+class SlowTask(TaskSummary):
+    runs: int
+    duration_ms: DurationFigures
+
+
+class RunStatsRead(BaseModel):
+    window: StatsWindow
+    period: str = Field(description="`hour` (24h) or `day` (7d, 30d): the step of `series`")
+    since: datetime
+    until: datetime
+    task: TaskSummary | None = None
+    runs: int = Field(description="Runs that finished in the window")
+    by_status: dict[str, int]
+    by_trigger: dict[str, int]
+    success_rate: float | None = Field(description="Completed runs over finished runs; null without runs")
+    duration_ms: DurationFigures
+    errors: list[ErrorTypeCount]
+    llm_tokens: dict[str, int]
+    active: dict[str, int] = Field(description="Runs pending, running and paused now")
+    series: list[StatsPoint]
+    top_failing: list[FailingTask] | None = Field(default=None, description="All-task statistics only")
+    slowest: list[SlowTask] | None = Field(
+        default=None, description="All-task statistics only: the highest mean durations"
+    )

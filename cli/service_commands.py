@@ -111,7 +111,7 @@ def _print_running(stack, host: str, api_port: int, api_key: str) -> None:
     lines = [
         "",
         "[bold green]cytasks is running[/]",
-        f"  API          {url}  (docs at /docs)",
+        f"  API          {url}  (docs at /docs, console at /ui)",
         f"  Temporal UI  {stack.ui_url}",
         f"  Temporal     {stack.temporal_address}",
         f"  API key      {api_key}",

@@ -17,6 +17,7 @@ from persistence.partitions import (
     list_day_partitions,
     partition_name,
 )
+from persistence.repository.rollups import delete_rollups_before
 
 IDEMPOTENCY_KEY_TTL = timedelta(days=7)
 
@@ -74,7 +75,7 @@ async def run_maintenance(
     in a span partition), delete the blobs of runs past retention, drop their
     partitions and their questions, and forget idempotency keys older than
     IDEMPOTENCY_KEY_TTL. Answer audit rows are kept: they are the record of who answered
-    what. Idempotent."""
+    what. Run rollups of periods before the retention cutoff are deleted too. Idempotent."""
     report = MaintenanceReport()
     async with engine.begin() as conn:
         report.partitions_created = await ensure_partitions(
@@ -102,4 +103,6 @@ async def run_maintenance(
             delete(Question).where(Question.run_created_at < func.now() - timedelta(days=retention_days))
         )
         report.questions_deleted = result.rowcount
+        # Rollups of periods past retention go with the runs they counted.
+        await delete_rollups_before(conn, _cutoff(retention_days, today))
     return report

@@ -26,6 +26,14 @@ async def find_key(session: AsyncSession, secret: str) -> ApiKey | None:
     return await key_repo.find_api_key(session, secret)
 
 
+async def find_key_by_id(session: AsyncSession, key_id: str) -> ApiKey | None:
+    """The live key with this id (None when there is none, or it has expired or been revoked)."""
+    try:
+        return await key_repo.get_live_api_key(session, uuid.UUID(key_id))
+    except ValueError:
+        return None
+
+
 async def create_key(
     session: AsyncSession, *, name: str, roles: list[str], expires_at: datetime | None, principal: Principal
 ) -> tuple[ApiKey, str]:

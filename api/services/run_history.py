@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import TERMINAL_RUN_STATUSES, TaskRun, TaskRunLog
 from persistence.repository import runs as run_repo
+from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import InvalidCursor, Page
 from persistence.repository.runs import RunQueryTooBroad
 
@@ -94,3 +95,13 @@ async def run_logs(
         )
     lines = await run_repo.get_logs(session, run.id, after_seq=after_seq, limit=limit)
     return run, lines
+
+
+async def run_script(session: AsyncSession, run: TaskRun) -> str | None:
+    """The Cy script the run ran: its own (ad hoc) or its task version's."""
+    if run.cy_script is not None:
+        return run.cy_script
+    if run.task_id is None or run.task_version is None:
+        return None
+    version = await task_repo.get_version(session, run.task_id, run.task_version)
+    return version.script if version is not None else None

@@ -54,3 +54,8 @@ def ensure_runnable(task: Task) -> None:
             f"Task '{task.cy_name}' is {task.status} and cannot be run",
             task_status=task.status,
         )
+
+
+async def task_names(session: AsyncSession, task_ids: set[uuid.UUID]) -> dict[uuid.UUID, Task]:
+    """The tasks among ``task_ids``, by id (for showing runs with their task's name)."""
+    return {task.id: task for task in await task_repo.get_tasks_by_ids(session, [i for i in task_ids if i])}

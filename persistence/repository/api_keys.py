@@ -92,6 +92,14 @@ async def find_api_key(session: AsyncSession, key: str) -> ApiKey | None:
     return result.scalar_one_or_none()
 
 
+async def get_live_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+    """The key with this id, if it exists and has not expired."""
+    result = await session.execute(
+        select(ApiKey).where(ApiKey.id == key_id, or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()))
+    )
+    return result.scalar_one_or_none()
+
+
 async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
     return list((await session.execute(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name))).scalars())
 

@@ -14,8 +14,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
-from persistence.models import RUN_TRIGGERS, TaskRun, TaskRunLog
+from persistence.models import RUN_TRIGGERS, Task, TaskRun, TaskRunLog
+from persistence.repository import run_events
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
+from persistence.repository.rollups import record_finished_run
 from persistence.repository.workflows import sync_workflow_run_pause
 from taskrun.contract import ACTIVE_RUN_STATUSES, RUN_STATUSES, TERMINAL_RUN_STATUSES, workflow_id_for
 
@@ -101,8 +103,16 @@ async def create_run(
         "workflow_node_instance_id": workflow_node_instance_id,
         "created_by": created_by,
     }
-    result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun))
-    return result.scalar_one()
+    result = await session.execute(insert(TaskRun).values(**values).returning(TaskRun, _task_name(task_id)))
+    run, task_name = result.one()
+    run_events.queue(session, run_events.RunCreated(task_name, trigger))
+    return run
+
+
+def _task_name(task_id):
+    """The cy_name of the run's task (a column or a value), returned with the row (for the run
+    events)."""
+    return select(Task.cy_name).where(Task.id == task_id).correlate_except(Task).scalar_subquery()
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID | str) -> TaskRun | None:
@@ -275,7 +285,8 @@ async def finish_run(
     duration_ms: int | None = None,
     llm_usage: dict[str, Any] | None = None,
 ) -> bool:
-    """Record a terminal status with its output (already stored), error, logs, timings and usage.
+    """Record a terminal status with its output (already stored), error, logs, timings and usage,
+    and count the run into its rollups (persistence/repository/rollups.py) in the same transaction.
 
     A run already terminal is left untouched (and its logs are not appended): returns False."""
     if status not in TERMINAL_RUN_STATUSES:
@@ -304,13 +315,28 @@ async def finish_run(
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
         .values(**values)
-        .returning(_runs.c.logs_count)
+        .returning(
+            _runs.c.logs_count, _runs.c.task_id, _runs.c.trigger, _runs.c.duration_ms, _task_name(_runs.c.task_id)
+        )
     )
-    logs_count = (await session.execute(statement)).scalar_one_or_none()
-    if logs_count is None:
+    finished = (await session.execute(statement)).one_or_none()
+    if finished is None:
         return False
+    logs_count, task_id, trigger, stored_duration_ms, task_name = finished
+    run_events.queue(session, run_events.RunFinished(task_name, status, trigger, stored_duration_ms))
     if log_lines:
         await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)
+    await record_finished_run(
+        session,
+        run_id=run_id,
+        task_id=task_id,
+        status=status,
+        trigger=trigger,
+        completed_at=completed,
+        duration_ms=stored_duration_ms,
+        llm_usage=llm_usage,
+        error=error,
+    )
     return True
 
 

@@ -160,6 +160,13 @@ async def get_task(session: AsyncSession, id_or_cy_name: str | uuid.UUID, *, for
 get_task_by_id_or_cy_name = get_task
 
 
+async def get_tasks_by_ids(session: AsyncSession, task_ids: list[uuid.UUID]) -> list[Task]:
+    """The tasks among ``task_ids`` that exist."""
+    if not task_ids:
+        return []
+    return list((await session.execute(select(Task).where(Task.id.in_(task_ids)))).scalars())
+
+
 async def list_tasks(
     session: AsyncSession,
     *,

@@ -74,6 +74,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/workflow-runs/{run_id}"): READERS,
     ("GET", "/v1/workflow-runs/{run_id}/graph"): READERS,
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): {"admin", "runner"},
+    ("GET", "/v1/tasks/{task_id}/stats"): READERS,
+    ("GET", "/v1/stats"): READERS,
 }
 
 

@@ -2,7 +2,7 @@
 a schedule fired records the fire's scheduled time.
 
 Revision ID: 0010_workflow_schedules
-Revises: 0008_task_testing
+Revises: 0009_run_rollups
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_workflow_schedules"
-down_revision = "0008_task_testing"
+down_revision = "0009_run_rollups"
 branch_labels = None
 depends_on = None
 
