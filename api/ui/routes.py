@@ -421,6 +421,8 @@ async def answer_from_run(
 
 # Approvals
 
+HISTORY_ROWS = 20
+
 
 async def _approvals(request, console, session, errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
     denied = _require(request, console, Permission.QUESTIONS_READ)
@@ -432,12 +434,20 @@ async def _approvals(request, console, session, errors: dict[str, str] | None = 
     names = await task_names(session, {q.task_id for q in page.items if q.task_id})
     items = [{"question": q, "form": _answer_form(q), "task": names.get(q.task_id)} for q in page.items]
     items.sort(key=lambda item: item["question"].created_at)
+    history = []
+    for status in ("answered", "expired"):
+        ended = await question_service.list_questions(
+            session, status=status, task=None, run=None, assignee=None, cursor=None, limit=HISTORY_ROWS
+        )
+        history.extend(ended.items)
+    history.sort(key=lambda q: q.answered_at or q.closed_at or q.created_at, reverse=True)
     return render(
         request,
         "approvals.html",
         console,
         status_code,
         items=items,
+        history=history[:HISTORY_ROWS],
         errors=errors or {},
         may_answer=may(console.principal, Permission.QUESTIONS_ANSWER),
     )

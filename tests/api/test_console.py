@@ -200,6 +200,7 @@ async def test_approvals_answer_a_question_and_the_run_resumes(api_worker, admin
 
     page = await admin.get("/ui/approvals")
     assert page.status_code == 200 and "Block it?" in page.text
+    assert "any approver may answer" in page.text
     question_id = re.search(rf'/ui/approvals/{run_id}/answer\?question_id=([0-9a-f-]+)', page.text).group(1)
     token = csrf(page.text)
     action = f"/ui/approvals/{run_id}/answer?question_id={question_id}"
@@ -216,6 +217,8 @@ async def test_approvals_answer_a_question_and_the_run_resumes(api_worker, admin
     assert run["output"] == {"decision": "yes"}
     again = await admin.get("/ui/approvals")
     assert f"q-{question_id}" not in again.text
+    history = again.text.split("Answered and expired", 1)[1]
+    assert "Block it?" in history and "answered" in history and f"/ui/runs/{run_id}" in history
     questions = (await client.get(f"/v1/task-runs/{run_id}/questions")).json()["items"]
     assert questions[0]["answer_source"] == "ui" and questions[0]["answered_by"] == "bootstrap-admin"
 
