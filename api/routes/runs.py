@@ -47,11 +47,27 @@ def _location(response: Response, run_id: object) -> None:
     response.headers["Location"] = f"/v1/task-runs/{run_id}"
 
 
-async def _accepted(state: AppState, response: Response, submission: Submission) -> dict[str, Any]:
+WaitQuery = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description="Wait up to this many seconds for the run to end and answer it as it is then "
+        "(a short run's result in one round trip)",
+    ),
+]
+
+
+async def _accepted(
+    state: AppState, session: SessionDep, response: Response, submission: Submission, wait: float
+) -> dict[str, Any]:
     if submission.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     _location(response, submission.run.id)
-    return await run_resource(state, submission.run)
+    run = submission.run
+    if wait:
+        run = await run_history.read_run(state, session, str(run.id), wait)
+    return await run_resource(state, run)
 
 
 @router.post(
@@ -69,6 +85,7 @@ async def execute_adhoc(
     principal: PrincipalDep,
     client_trigger: ClientTriggerDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    wait: WaitQuery = 0,
 ) -> Any:
     await compile_check(state, body.script)
     trigger = client_trigger or Trigger.adhoc.value
@@ -89,7 +106,7 @@ async def execute_adhoc(
         script=body.script,
         timeout_seconds=body.timeout_seconds,
     )
-    return await _accepted(state, response, submission)
+    return await _accepted(state, session, response, submission, wait)
 
 
 @router.post(
@@ -111,6 +128,7 @@ async def execute_task(
     version: Annotated[
         int | None, Query(ge=1, le=INT32_MAX, description="Run this version (default: the current one)")
     ] = None,
+    wait: WaitQuery = 0,
 ) -> Any:
     found = await task.load()
     ensure_runnable(found)
@@ -133,7 +151,7 @@ async def execute_task(
         task=found,
         pinned=pinned,
     )
-    return await _accepted(state, response, submission)
+    return await _accepted(state, session, response, submission, wait)
 
 
 @router.get(

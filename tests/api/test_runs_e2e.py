@@ -156,3 +156,14 @@ async def test_get_with_wait_rejects_out_of_range(e2e: httpx.AsyncClient) -> Non
     response = await e2e.post("/v1/tasks/execute", json={"script": "return 1", "input": None})
     bad = await e2e.get(f"/v1/task-runs/{response.json()['id']}", params={"wait": 999})
     assert_problem(bad, 422)
+
+
+async def test_execute_with_wait_answers_the_finished_run_in_one_round_trip(e2e: httpx.AsyncClient, unique: str) -> None:
+    quick = await e2e.post("/v1/tasks/execute", params={"wait": 30}, json={"script": "return input + 1", "input": 41})
+    assert quick.status_code == 202, quick.text
+    assert (quick.json()["status"], quick.json()["output"]) == ("completed", 42)
+    slow = await e2e.post("/v1/tasks/execute", params={"wait": 0.2}, json={"script": "sleep(5)\nreturn 1"})
+    assert slow.status_code == 202
+    assert slow.json()["status"] in ("pending", "running")
+    too_long = await e2e.post("/v1/tasks/execute", params={"wait": 61}, json={"script": "return 1"})
+    assert_problem(too_long, 422)
