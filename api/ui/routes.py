@@ -214,14 +214,15 @@ async def dashboard(
 # Runs
 
 
-async def _runs_page(session, task: str | None, status: str | None, trigger: str | None, cursor: str | None):
+async def _runs_page(session, task: str | None, status: str | None, trigger: str | None, cursor: str | None,
+                     after: datetime | None = None, before: datetime | None = None):
     page = await run_history.list_runs(
         session,
         task=task or None,
         status=status or None,
         trigger=trigger or None,
-        created_after=None,
-        created_before=None,
+        created_after=after,
+        created_before=before,
         cursor=cursor or None,
         limit=PAGE_SIZE,
     )
@@ -229,14 +230,41 @@ async def _runs_page(session, task: str | None, status: str | None, trigger: str
     return page, names
 
 
-def _filters(task: str | None, status: str | None, trigger: str | None) -> dict[str, str]:
-    return {key: value for key, value in (("task", task), ("status", status), ("trigger", trigger)) if value}
+def _filters(task: str | None, status: str | None, trigger: str | None, after: str | None = None,
+             before: str | None = None) -> dict[str, str]:
+    pairs = (("task", task), ("status", status), ("trigger", trigger), ("after", after), ("before", before))
+    return {key: value for key, value in pairs if value}
+
+
+def _utc_moment(raw: str | None, label: str) -> datetime | None:
+    """A ``datetime-local`` value (``2026-12-02T14:30``, seconds optional) read as UTC; None when
+    empty; FieldError naming ``label`` when it is not a date and time or carries an offset."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise forms.FieldError(label, f"is not a date and time (YYYY-MM-DDTHH:MM, UTC): {raw!r}") from None
+    if moment.tzinfo is not None:
+        raise forms.FieldError(label, "is read as UTC; leave out the offset")
+    return moment.replace(tzinfo=UTC)
+
+
+def time_range(after: str | None, before: str | None) -> tuple[datetime | None, datetime | None]:
+    """The created-after and created-before bounds of the runs filter; FieldError when a bound
+    is unreadable or the range is empty."""
+    start = _utc_moment(after, "Created after")
+    end = _utc_moment(before, "Created before")
+    if start is not None and end is not None and start >= end:
+        raise forms.FieldError("Created before", "must be later than Created after")
+    return start, end
 
 
 StatusFilter = Annotated[RunStatus | None, Query()]
 TriggerFilter = Annotated[Trigger | None, Query()]
 TaskFilter = Annotated[str | None, Query(max_length=200)]
 CursorParam = Annotated[str | None, Query(max_length=500)]
+MomentParam = Annotated[str | None, Query(max_length=40)]
 
 
 @router.get("/runs")
@@ -248,8 +276,10 @@ async def runs_page(
     status: StatusFilter = None,
     trigger: TriggerFilter = None,
     cursor: CursorParam = None,
+    after: MomentParam = None,
+    before: MomentParam = None,
 ) -> HTMLResponse:
-    return await _runs(request, console, session, task, status, trigger, cursor, "runs.html")
+    return await _runs(request, console, session, task, status, trigger, cursor, "runs.html", after, before)
 
 
 @router.get("/runs/table")
@@ -261,21 +291,33 @@ async def runs_table(
     status: StatusFilter = None,
     trigger: TriggerFilter = None,
     cursor: CursorParam = None,
+    after: MomentParam = None,
+    before: MomentParam = None,
 ) -> HTMLResponse:
-    return await _runs(request, console, session, task, status, trigger, cursor, "runs_table.html")
+    return await _runs(request, console, session, task, status, trigger, cursor, "runs_table.html", after, before)
 
 
-async def _runs(request, console, session, task, status, trigger, cursor, template: str) -> HTMLResponse:
+async def _runs(request, console, session, task, status, trigger, cursor, template: str,
+                after: str | None = None, before: str | None = None) -> HTMLResponse:
     denied = _require(request, console, Permission.RUNS_READ)
     if denied:
         return denied
     status_value = status.value if status else None
     trigger_value = trigger.value if trigger else None
+    filters = _filters(task, status_value, trigger_value, after, before)
+    shared = {"filters": filters, "statuses": [s.value for s in RunStatus], "triggers": [t.value for t in Trigger]}
     try:
-        page, names = await _runs_page(session, task, status_value, trigger_value, cursor)
+        start, end = time_range(after, before)
+    except forms.FieldError as error:
+        return render(request, template, console, 422, runs=[], names={}, query="", older=None, live=False,
+                      filter_error=str(error), **shared)
+    try:
+        page, names = await _runs_page(session, task, status_value, trigger_value, cursor, start, end)
     except ProblemError as problem:
+        if problem.status == 422:
+            return render(request, template, console, 422, runs=[], names={}, query="", older=None, live=False,
+                          filter_error=problem.detail, **shared)
         return render(request, "error.html", console, problem.status, title="Cannot list runs", message=problem.detail)
-    filters = _filters(task, status_value, trigger_value)
     return render(
         request,
         template,
@@ -285,9 +327,8 @@ async def _runs(request, console, session, task, status, trigger, cursor, templa
         filters=filters,
         query=urlencode({**filters, **({"cursor": cursor} if cursor else {})}),
         older=urlencode({**filters, "cursor": page.next_cursor}) if page.next_cursor else None,
-        statuses=[s.value for s in RunStatus],
-        triggers=[t.value for t in Trigger],
         live=cursor is None,
+        **{key: value for key, value in shared.items() if key != "filters"},
     )
 
 

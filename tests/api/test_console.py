@@ -297,3 +297,31 @@ async def test_a_viewer_sees_a_run_without_its_payloads(api_worker, browser, cli
     assert page.status_code == 200
     assert "needs the payloads role" in page.text and "count 42" not in page.text and 'id="run-output"' not in page.text
     assert "Cancel run" not in page.text
+
+
+async def test_the_runs_list_filters_by_a_utc_time_range(api_worker, admin, client, unique) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    task = await create_task(client, unique, "return 3")
+    run_id = (await client.post(f"/v1/tasks/{task['id']}/execute", json={"input": {}})).json()["id"]
+    created = datetime.fromisoformat((await wait_status(client, run_id, {"completed"}))["created_at"]).astimezone(UTC)
+    local = "%Y-%m-%dT%H:%M"
+    before_it = (created - timedelta(minutes=2)).strftime(local)
+    after_it = (created + timedelta(minutes=2)).strftime(local)
+
+    around = await admin.get("/ui/runs", params={"task": task["cy_name"], "after": before_it, "before": after_it})
+    assert around.status_code == 200 and f"/ui/runs/{run_id}" in around.text
+    assert f'value="{before_it}"' in around.text and 'type="datetime-local"' in around.text
+    assert "after=" in around.text  # the polled table keeps the range
+    later = await admin.get("/ui/runs/table", params={"task": task["cy_name"], "after": after_it})
+    assert later.status_code == 200 and f"/ui/runs/{run_id}" not in later.text
+    earlier = await admin.get("/ui/runs", params={"task": task["cy_name"], "before": before_it})
+    assert earlier.status_code == 200 and f"/ui/runs/{run_id}" not in earlier.text
+
+    unreadable = await admin.get("/ui/runs", params={"after": "yesterday"})
+    assert unreadable.status_code == 422 and 'id="filter-error"' in unreadable.text
+    assert "Created after: is not a date and time" in unreadable.text
+    backwards = await admin.get("/ui/runs", params={"after": after_it, "before": before_it})
+    assert backwards.status_code == 422 and "must be later than Created after" in backwards.text
+    with_offset = await admin.get("/ui/runs", params={"before": "2026-01-01T10:00+02:00"})
+    assert with_offset.status_code == 422 and "leave out the offset" in with_offset.text
