@@ -24,7 +24,7 @@ from ..problems import ProblemError
 from ..route import CytasksRoute, read_body
 from ..schemas import RunStatus, Trigger
 from ..services import questions as question_service
-from ..services import run_cancellation, run_history
+from ..services import reruns, run_cancellation, run_history
 from ..services import stats as run_stats
 from ..services import tasks as task_service
 from ..services.api_keys import find_key
@@ -344,8 +344,14 @@ async def _run_context(state: AppState, session, console: ConsoleSession, run_id
     if sees_payloads(console.principal, run):
         _, logs = await run_history.run_logs(session, console.principal, str(run.id), after_seq=0, limit=1000)
     error = run.error or {}
+    calls, calls_unavailable = await run_history.tool_calls(state, run)
     return {
         "run": run,
+        "tool_calls": calls,
+        "tool_calls_unavailable": calls_unavailable,
+        "temporal_link": run_history.temporal_ui_link(state, run.workflow_id),
+        "may_rerun": may(console.principal, Permission.RUNS_EXECUTE) and sees_payloads(console.principal, run)
+        and (run.task_id is not None or run.cy_script is not None),
         "resource": resource,
         "task": task,
         "script_lines": (script or "").splitlines(),
@@ -379,7 +385,7 @@ async def run_live(request: Request, console: ConsoleDep, session: SessionDep, s
     return await _run(request, console, session, state, run_id, "run_body.html")
 
 
-async def _run(request, console, session, state, run_id: str, template: str, **extra: Any) -> HTMLResponse:
+async def _run(request, console, session, state, run_id: str, template: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
     denied = _require(request, console, Permission.RUNS_READ)
     if denied:
         return denied
@@ -387,7 +393,7 @@ async def _run(request, console, session, state, run_id: str, template: str, **e
         context = await _run_context(state, session, console, run_id)
     except ProblemError as problem:
         return render(request, "error.html", console, problem.status, title="No such run", message=problem.detail)
-    return render(request, template, console, **context, **extra)
+    return render(request, template, console, status_code, **context, **extra)
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -405,6 +411,32 @@ async def cancel(
     except ProblemError as problem:
         return await _run(request, console, session, state, run_id, "run.html", action_error=problem.detail)
     return _see_other(f"/ui/runs/{quote(run_id)}")
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun(
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    state: StateDep,
+    run_id: str,
+    csrf_token: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    check_csrf(console, csrf_token)
+    try:
+        run = await run_history.load_run(session, run_id)
+        submission = await reruns.rerun(state, session, console.principal, run, trigger=Trigger.ui.value)
+    except ProblemError as problem:
+        if problem.status == 404:
+            return render(request, "error.html", console, 404, title="No such run", message=problem.detail)
+        return await _run(request, console, session, state, run_id, "run.html", problem.status if problem.status < 500 else 503,
+                          action_error=_problem_text(problem))
+    return _see_other(f"/ui/runs/{submission.run.id}")
+
+
+def _problem_text(problem: ProblemError) -> str:
+    details = [f"{e.get('path') or e.get('field') or ''} {e.get('message', '')}".strip() for e in problem.errors or []]
+    return (problem.detail or problem.title) + ("" if not details else " — " + "; ".join(details))
 
 
 async def _answer(
@@ -618,8 +650,7 @@ async def run_task(
     except forms.FieldError as error:
         return await _task(request, console, session, state, task_id, 422, run_error=str(error), run_form=_run_form(task, raw))
     except ProblemError as problem:
-        details = [f"{e.get('path') or e.get('field') or ''} {e.get('message', '')}".strip() for e in problem.errors or []]
-        message = (problem.detail or problem.title) + ("" if not details else " — " + "; ".join(details))
+        message = _problem_text(problem)
         return await _task(
             request, console, session, state, task_id, problem.status if problem.status < 500 else 422,
             run_error=message, run_form=_run_form(task, raw),

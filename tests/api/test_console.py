@@ -325,3 +325,94 @@ async def test_the_runs_list_filters_by_a_utc_time_range(api_worker, admin, clie
     assert backwards.status_code == 422 and "must be later than Created after" in backwards.text
     with_offset = await admin.get("/ui/runs", params={"before": "2026-01-01T10:00+02:00"})
     assert with_offset.status_code == 422 and "leave out the offset" in with_offset.text
+
+
+async def test_a_run_page_lists_its_tool_calls_links_to_temporal_and_runs_again(
+    api_worker, admin, client, unique, live_server, app
+) -> None:
+    task = await create_task(
+        client,
+        unique,
+        'a = app::http::request("GET", "${input.base}/healthz")\n'
+        'b = app::http::request("GET", "${input.base}/healthz", timeout=5)\n'
+        "return {\"a\": a.status, \"b\": b.status, \"n\": input.n}",
+        input_schema={"type": "object", "required": ["base"], "properties": {"base": {"type": "string"}, "n": {"type": "integer"}}},
+    )
+    run_id = (await client.post(f"/v1/tasks/{task['id']}/execute", json={"input": {"base": live_server, "n": 7}})).json()["id"]
+    run = await wait_status(client, run_id, {"completed", "failed"})
+    assert run["status"] == "completed", run
+
+    page = await admin.get(f"/ui/runs/{run_id}")
+    assert page.status_code == 200
+    calls = page.text.split('id="tool-calls"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<code>([^<]+)</code>( <span class=\"muted\">\(local\)</span>)?", calls)
+    assert rows == [("app::http::request", ""), ("app::http::request", ' <span class="muted">(local)</span>')], calls
+    assert "mark_run_running" not in calls and "finish_run" not in calls  # bookkeeping is left out
+    assert calls.count('<span class="badge completed">completed</span>') == 2
+    assert re.search(r'<td class="num">\d+(\.\d)? m?s</td>', calls), calls  # the regular call's duration
+    assert 'id="temporal-link"' not in page.text  # TEMPORAL_UI_URL is not set
+
+    # Re-run: a new run of the same version with the same input, trigger ui.
+    await client.patch(f"/v1/tasks/{task['id']}", json={"script": "return {\"changed\": true}"})
+    refused = await admin.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    again = await admin.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": csrf(page.text)})
+    assert again.status_code == 303, again.text
+    new_id = again.headers["location"].rsplit("/", 1)[1]
+    assert new_id != run_id
+    rerun = await wait_status(client, new_id, {"completed", "failed"})
+    assert rerun["trigger"] == "ui" and rerun["task_version"] == 1 and rerun["input"] == {"base": live_server, "n": 7}
+    assert rerun["output"] == {"a": 200, "b": 200, "n": 7}
+    audit = (await client.get("/v1/audit", params={"action": "run.execute", "target_id": new_id})).json()["items"]
+    assert audit and audit[0]["details"]["trigger"] == "ui"
+
+    # A disabled task is not run again; the reason is shown on the run page.
+    await client.patch(f"/v1/tasks/{task['id']}", json={"status": "disabled"})
+    disabled = await admin.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": csrf(page.text)})
+    assert disabled.status_code == 409 and 'role="alert"' in disabled.text and "disabled" in disabled.text
+    assert (await admin.post(f"/ui/runs/{uuid.uuid4()}/rerun", data={"csrf_token": csrf(page.text)})).status_code == 404
+
+
+async def test_a_viewer_gets_no_rerun_and_a_missing_history_is_said(api_worker, browser, client, unique) -> None:
+    run_id = (await client.post("/v1/tasks/execute", json={"script": "return 1", "input": {}})).json()["id"]
+    await wait_status(client, run_id, {"completed"})
+    viewer = await make_key(client, "viewer")
+    assert (await sign_in(browser, viewer)).status_code == 303
+    page = await browser.get(f"/ui/runs/{run_id}")
+    assert page.status_code == 200 and 'id="rerun-form"' not in page.text
+    assert "no tool calls" in page.text
+    refused = await browser.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": csrf(page.text)})
+    assert refused.status_code == 403 and "runs:execute" in refused.text
+    # A runner that did not start the run cannot re-run it: it may not read its input.
+    runner = await make_key(client, "runner")
+    assert (await sign_in(browser, runner)).status_code == 303
+    page = await browser.get(f"/ui/runs/{run_id}")
+    assert 'id="rerun-form"' not in page.text
+    refused = await browser.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": csrf(page.text)})
+    assert refused.status_code == 403 and "payloads" in refused.text
+
+
+async def test_the_temporal_ui_link_and_a_history_that_cannot_be_read(api_worker, admin, client, app, monkeypatch) -> None:
+    from sqlalchemy import text
+
+    state = app.state.cytasks
+    run_id = (await client.post("/v1/tasks/execute", json={"script": "return 1", "input": {}})).json()["id"]
+    await wait_status(client, run_id, {"completed"})
+    monkeypatch.setattr(state.settings, "TEMPORAL_UI_URL", "http://temporal.example:8233/")
+    page = await admin.get(f"/ui/runs/{run_id}")
+    namespace = state.settings.TEMPORAL_NAMESPACE
+    assert f'href="http://temporal.example:8233/namespaces/{namespace}/workflows/taskrun-{run_id}"' in page.text
+
+    async def unreachable():
+        raise RuntimeError("Temporal is down")
+
+    monkeypatch.setattr(state, "temporal_client", unreachable)
+    down = await admin.get(f"/ui/runs/{run_id}")
+    assert down.status_code == 200 and 'id="tool-calls-unavailable"' in down.text and "did not answer" in down.text
+    monkeypatch.undo()
+
+    async with state.sessionmaker() as session:
+        await session.execute(text("UPDATE task_runs SET workflow_id = :w WHERE id = :id"), {"w": f"taskrun-gone-{run_id}", "id": run_id})
+        await session.commit()
+    gone = await admin.get(f"/ui/runs/{run_id}")
+    assert gone.status_code == 200 and "no longer has this run" in gone.text
