@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -19,11 +20,12 @@ from fastapi.templating import Jinja2Templates
 
 from ..authz import Permission, may, may_cancel, sees_payloads
 from ..deps import SessionDep, StateDep
-from ..presenters import run_resource
+from ..presenters import run_resource, version_diff_resource
 from ..problems import ProblemError
 from ..route import CytasksRoute, read_body
 from ..schemas import RunStatus, Trigger
 from ..services import questions as question_service
+from ..services import schedules as schedule_service
 from ..services import reruns, run_cancellation, run_history
 from ..services import stats as run_stats
 from ..services import tasks as task_service
@@ -595,6 +597,7 @@ async def _task(request, console, session, state, task_id: str, status_code: int
         )).items
     stats = await run_stats.run_stats(session, "7d", task) if may(console.principal, Permission.RUNS_READ) else None
     extra.setdefault("run_form", _run_form(task))
+    extra.setdefault("schedule", await _schedule(state, task))
     return render(
         request,
         "task.html",
@@ -608,6 +611,86 @@ async def _task(request, console, session, state, task_id: str, status_code: int
         may_run=may(console.principal, Permission.RUNS_EXECUTE) and task.status == "enabled",
         **extra,
     )
+
+
+FIRE_TIMES_SHOWN = 5
+FIRE_TIMES_AHEAD = timedelta(days=366)
+
+
+async def _schedule(state: AppState, task) -> dict[str, Any] | None:
+    """The task's schedule as the page shows it: its spec, whether it is paused (and why), and its
+    next fire times in its time zone, as ``GET /v1/tasks/{id}/schedule/fire-times`` computes them."""
+    if task.schedule is None:
+        return None
+    spec = schedule_service.spec_of(task)
+    paused, reason, note = schedule_service.pause_state(spec, task.status)
+    zone = ZoneInfo(spec.timezone)
+    now = datetime.now(UTC)
+    times: list[str] = []
+    unavailable = None
+    try:
+        _, found = await schedule_service.fire_times(state, task, now, now + FIRE_TIMES_AHEAD)
+        times = [moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)") for moment in found[:FIRE_TIMES_SHOWN]]
+    except ProblemError as problem:
+        unavailable = problem.detail
+    return {"spec": spec, "paused": paused, "reason": reason, "note": note, "times": times, "unavailable": unavailable}
+
+
+@router.get("/tasks/{task_id}/diff")
+async def task_diff(
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    task_id: str,
+    a: Annotated[str | None, Query(max_length=12)] = None,
+    b: Annotated[str | None, Query(max_length=12)] = None,
+) -> HTMLResponse:
+    denied = _require(request, console, Permission.TASKS_READ)
+    if denied:
+        return denied
+    try:
+        task = await load_task(session, task_id)
+    except ProblemError as problem:
+        return render(request, "error.html", console, problem.status, title="No such task", message=problem.detail)
+    versions = sorted((v.version for v in await task_service.list_versions(session, task)), reverse=True)
+    context: dict[str, Any] = {"task": task, "versions": versions, "a": a, "b": b, "diff": None, "lines": []}
+    try:
+        first, second = _version_number(a, "a", task.version), _version_number(b, "b", task.version)
+        old, new = await task_service.versions_to_compare(session, task, first, second)
+    except forms.FieldError as error:
+        return render(request, "task_diff.html", console, 422, diff_error=str(error), **context)
+    except ProblemError as problem:
+        return render(request, "task_diff.html", console, 422 if problem.status == 404 else problem.status,
+                      diff_error=problem.detail, **context)
+    diff = version_diff_resource(task, first, second, old, new)
+    lines = [(_diff_class(line), line) for line in diff["script_diff"].splitlines()]
+    changes = {field: {"from": forms.pretty(change["from"]), "to": forms.pretty(change["to"])} for field, change in diff["changes"].items()}
+    context.update(a=str(first), b=str(second), diff=diff, lines=lines, changes=changes)
+    return render(request, "task_diff.html", console, **context)
+
+
+def _version_number(raw: str | None, name: str, latest: int) -> int:
+    if raw is None or not raw.strip():
+        raise forms.FieldError(name, f"choose a version (1 to {latest})")
+    try:
+        number = int(raw.strip())
+    except ValueError:
+        raise forms.FieldError(name, f"must be a version number (1 to {latest}), got {raw!r}") from None
+    if not 1 <= number <= latest:
+        raise forms.FieldError(name, f"no such version (1 to {latest})")
+    return number
+
+
+def _diff_class(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "file"
+    if line.startswith("@@"):
+        return "hunk"
+    if line.startswith("+"):
+        return "added"
+    if line.startswith("-"):
+        return "removed"
+    return ""
 
 
 @router.get("/tasks/{task_id}")

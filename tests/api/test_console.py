@@ -416,3 +416,59 @@ async def test_the_temporal_ui_link_and_a_history_that_cannot_be_read(api_worker
         await session.commit()
     gone = await admin.get(f"/ui/runs/{run_id}")
     assert gone.status_code == 200 and "no longer has this run" in gone.text
+
+
+async def test_the_task_page_compares_versions(admin, client, unique) -> None:
+    task = await create_task(client, unique, 'x = 1\nlog("one")\nreturn x')
+    changed = await client.patch(
+        f"/v1/tasks/{task['id']}", json={"script": 'x = 2\nlog("one")\nreturn x', "timeout_seconds": 120}
+    )
+    assert changed.status_code == 200, changed.text
+    page = await admin.get(f"/ui/tasks/{task['id']}")
+    assert f'/ui/tasks/{task["id"]}/diff?a=1&amp;b=2' in page.text
+
+    diff = await admin.get(f"/ui/tasks/{task['id']}/diff", params={"a": 1, "b": 2})
+    assert diff.status_code == 200
+    body = diff.text.split('id="script-diff"', 1)[1]
+    assert '<div class="removed">-x = 1</div>' in body and '<div class="added">+x = 2</div>' in body
+    assert '<div class="">&nbsp;log' in body or '<div class=""> log(&#34;one&#34;)</div>' in body
+    api_diff = (await client.get(f"/v1/tasks/{task['id']}/versions/1/diff/2")).json()
+    assert set(api_diff["changes"]) == set(re.findall(r"<td><code>([a-z_]+)</code></td>", body)) == {"timeout_seconds"}
+    assert '<pre class="added">120</pre>' in body
+
+    same = await admin.get(f"/ui/tasks/{task['cy_name']}/diff", params={"a": 2, "b": 2})
+    assert same.status_code == 200 and "The scripts are the same." in same.text
+    for params, message in (({"a": "one", "b": 2}, "a: must be a version number"), ({"a": 1, "b": 9}, "b: no such version (1 to 2)"),
+                            ({"b": 2}, "a: choose a version")):
+        refused = await admin.get(f"/ui/tasks/{task['id']}/diff", params=params)
+        assert refused.status_code == 422 and 'id="diff-error"' in refused.text and message in refused.text, refused.text[-3000:]
+    assert (await admin.get("/ui/tasks/no_such_task_at_all/diff", params={"a": 1, "b": 1})).status_code == 404
+
+
+async def test_the_task_page_shows_its_schedule_and_next_fire_times_in_its_time_zone(admin, client, unique) -> None:
+    task = await create_task(client, unique, "return 1")
+    page = await admin.get(f"/ui/tasks/{task['id']}")
+    assert 'id="schedule"' not in page.text
+    put = await client.put(f"/v1/tasks/{task['id']}/schedule", json={"cron": "30 7 * * 1-5", "timezone": "Europe/Paris"})
+    assert put.status_code in (200, 201), put.text
+    page = await admin.get(f"/ui/tasks/{task['id']}")
+    assert page.status_code == 200 and 'id="schedule"' in page.text
+    section = page.text.split('id="schedule"', 1)[1].split("</div>", 1)[0]
+    assert "<code>30 7 * * 1-5</code>" in section and "Next fire times (Europe/Paris)" in section
+    shown = re.findall(r"<li>([^<]+)</li>", section)
+    assert len(shown) == 5 and all(" 07:30:00 " in t and ("CET" in t or "CEST" in t) for t in shown), shown
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    api = await client.get(
+        f"/v1/tasks/{task['id']}/schedule/fire-times",
+        params={"start": now.isoformat(), "end": (now + timedelta(days=30)).isoformat()},
+    )
+    assert [t[:10] for t in api.json()["local_times"][:5]] == [t[:10] for t in shown]
+    assert '<span class="badge running">active</span>' in section
+
+    await client.post(f"/v1/tasks/{task['id']}/schedule/pause", json={"note": "holiday freeze"})
+    paused = await admin.get(f"/ui/tasks/{task['id']}")
+    state = paused.text.split('id="schedule-state"', 1)[1].split("</dd>", 1)[0]
+    assert "paused" in state and "holiday freeze" in state
+    await client.delete(f"/v1/tasks/{task['id']}/schedule")
