@@ -472,3 +472,66 @@ async def test_the_task_page_shows_its_schedule_and_next_fire_times_in_its_time_
     state = paused.text.split('id="schedule-state"', 1)[1].split("</dd>", 1)[0]
     assert "paused" in state and "holiday freeze" in state
     await client.delete(f"/v1/tasks/{task['id']}/schedule")
+
+
+async def wait_workflow(client: httpx.AsyncClient, run_id: str, done, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = (await client.get(f"/v1/workflow-runs/{run_id}")).json()
+        if done(run):
+            return run
+        assert time.monotonic() < deadline, run
+        await asyncio.sleep(0.2)
+
+
+async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(api_worker, admin, browser, client, unique) -> None:
+    first = await create_task(client, f"{unique}a", "return {\"v\": input.x + 1}")
+    ask = await create_task(client, f"{unique}b", 'd = app::human::ask("Ship ${input.v}?", responses=["yes", "no"])\nreturn {"d": d}')
+    created = await client.post("/v1/workflows", json={
+        "name": f"console-flow-{unique}",
+        "nodes": [{"id": "first", "task": first["cy_name"]}, {"id": "ask", "task": ask["cy_name"]}],
+        "edges": [{"from": "first", "to": "ask"}],
+    })
+    assert created.status_code == 201, created.text
+    workflow = created.json()
+
+    listing = await admin.get("/ui/workflows")
+    assert listing.status_code == 200 and 'href="/ui/workflows"' in listing.text
+    row = listing.text.split(f'/ui/workflows/{workflow["id"]}', 1)[1].split("</tr>", 1)[0]
+    assert f"console-flow-{unique}" in row and '<td class="num">2</td>' in row
+
+    page = await admin.get(f"/ui/workflows/{workflow['name']}")
+    assert page.status_code == 200 and 'viewBox="0 0 ' in page.text and 'width="100%"' in page.text
+    xs = dict(re.findall(r'data-node="(\w+)">\s*<title>[^<]*</title>\s*<rect x="(\d+)"', page.text))
+    assert int(xs["first"]) < int(xs["ask"]), xs  # the entry node's column comes first
+    assert page.text.count('marker-end="url(#arrowhead)"') == 1
+    assert f'href="/ui/tasks/{first["cy_name"]}"' in page.text and "task · " in page.text
+
+    run_id = (await client.post(f"/v1/workflows/{workflow['id']}/execute", json={"input": {"x": 41}})).json()["id"]
+    await wait_workflow(client, run_id, lambda r: any(n["node_id"] == "ask" and n["status"] == "paused" for n in r["nodes"]))
+    shown = await admin.get(f"/ui/workflow-runs/{run_id}")
+    assert shown.status_code == 200 and 'hx-trigger="every' in shown.text
+    statuses = dict(re.findall(r'data-node="(\w+)" data-status="(\w+)"', shown.text))
+    assert statuses == {"first": "completed", "ask": "paused"}, statuses
+    question = re.search(r'<div class="question"><a href="/ui/runs/([0-9a-f-]+)">Ship 42\?</a>', shown.text)
+    assert question, shown.text
+    assert f'<a href="/ui/runs/{question.group(1)}">' in shown.text.split('id="workflow-run-graph"', 1)[1].split("</svg>", 1)[0]
+    assert (await admin.get(f"/ui/runs/{question.group(1)}")).status_code == 200
+    live = await admin.get(f"/ui/workflow-runs/{run_id}/live")
+    assert live.status_code == 200 and live.text.lstrip().startswith('<div id="workflow-run-body"')
+
+    answered = await client.post(f"/v1/task-runs/{question.group(1)}/respond", json={"answer": "yes"})
+    assert answered.status_code in (200, 202), answered.text
+    await wait_workflow(client, run_id, lambda r: r["status"] in ("completed", "failed"))
+    done = await admin.get(f"/ui/workflow-runs/{run_id}")
+    assert "hx-trigger" not in done.text and 'id="workflow-run-output"' in done.text and "&#34;d&#34;: &#34;yes&#34;" in done.text
+    assert dict(re.findall(r'data-node="(\w+)" data-status="(\w+)"', done.text)) == {"first": "completed", "ask": "completed"}
+    recent = await admin.get(f"/ui/workflows/{workflow['id']}")
+    assert f"/ui/workflow-runs/{run_id}" in recent.text
+
+    assert (await admin.get(f"/ui/workflow-runs/{uuid.uuid4()}")).status_code == 404
+    assert (await admin.get("/ui/workflows/no-such-workflow-here")).status_code == 404
+    viewer = await make_key(client, "viewer")
+    assert (await sign_in(browser, viewer)).status_code == 303
+    seen = await browser.get(f"/ui/workflow-runs/{run_id}")
+    assert seen.status_code == 200 and "needs the payloads role" in seen.text and 'id="workflow-run-output"' not in seen.text
