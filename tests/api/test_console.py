@@ -513,7 +513,7 @@ async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(api
     assert shown.status_code == 200 and 'hx-trigger="every' in shown.text
     statuses = dict(re.findall(r'data-node="(\w+)" data-status="(\w+)"', shown.text))
     assert statuses == {"first": "completed", "ask": "paused"}, statuses
-    question = re.search(r'<div class="question"><a href="/ui/runs/([0-9a-f-]+)">Ship 42\?</a>', shown.text)
+    question = re.search(r'<div class="node-question"><a href="/ui/runs/([0-9a-f-]+)">Ship 42\?</a>', shown.text)
     assert question, shown.text
     assert f'<a href="/ui/runs/{question.group(1)}">' in shown.text.split('id="workflow-run-graph"', 1)[1].split("</svg>", 1)[0]
     assert (await admin.get(f"/ui/runs/{question.group(1)}")).status_code == 200
