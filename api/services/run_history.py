@@ -115,7 +115,7 @@ async def tool_calls(state: AppState, run: TaskRun) -> tuple[list[dict[str, Any]
     if not run.workflow_id:
         return [], "This run has no workflow (it never started)."
     try:
-        return await run_engine.tool_calls(state.temporal_client, run.workflow_id, state.registry), None
+        return await run_engine.tool_calls(state.temporal_client, run.workflow_id, state.registry or ()), None
     except run_engine.ToolCallsUnavailable as error:
         return [], f"The tool calls cannot be shown: {error}."
 

@@ -297,9 +297,15 @@ class ToolCallsUnavailable(Exception):
 
 
 def _moment(seconds_nanos: Any) -> datetime | None:
-    if not isinstance(seconds_nanos, dict) or "seconds" not in seconds_nanos:
+    if not isinstance(seconds_nanos, dict):
         return None
-    return datetime.fromtimestamp(int(seconds_nanos["seconds"]) + int(seconds_nanos.get("nanos") or 0) / 1e9, UTC)
+    seconds, nanos = seconds_nanos.get("seconds"), seconds_nanos.get("nanos") or 0
+    if not isinstance(seconds, int) or not isinstance(nanos, int):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds + nanos / 1e9, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def tool_calls_in_history(history_events: Any, tools: Container[str]) -> list[dict[str, Any]]:
@@ -359,7 +365,8 @@ def tool_calls_in_history(history_events: Any, tools: Container[str]) -> list[di
             ended = _moment(data.get("complete_time")) or at
             scheduled = _moment(data.get("original_schedule_time"))
             failed = attributes.HasField("failure")
-            call = {"event_id": event.event_id, "name": fqn, "attempt": int(data.get("attempt") or 1),
+            attempt = data.get("attempt")
+            call = {"event_id": event.event_id, "name": fqn, "attempt": attempt if isinstance(attempt, int) and attempt > 0 else 1,
                     "started": scheduled if scheduled is not None and scheduled <= ended else None, "ended": ended,
                     "duration_ms": None, "outcome": "failed" if failed else "completed", "local": True,
                     "message": _failure(attributes.failure)["message"] if failed else None}

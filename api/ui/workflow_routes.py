@@ -14,6 +14,7 @@ from ..authz import Permission, may, sees_payloads
 from ..deps import SessionDep, StateDep
 from ..problems import ProblemError
 from ..route import CytasksRoute
+from ..services import run_history
 from ..services import workflow_runs as workflow_run_service
 from ..services import workflows as workflow_service
 from ..services.task_lookup import task_names
@@ -88,6 +89,7 @@ async def _run_context(state, session, console, run_id: str) -> dict[str, Any]:
         "input": input_value,
         "output": output,
         "active": run.status in ACTIVE,
+        "temporal_link": run_history.temporal_ui_link(state, run.temporal_workflow_id),
     }
 
 

@@ -484,7 +484,9 @@ async def wait_workflow(client: httpx.AsyncClient, run_id: str, done, timeout: f
         await asyncio.sleep(0.2)
 
 
-async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(api_worker, admin, browser, client, unique) -> None:
+async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(
+    api_worker, admin, browser, client, unique, app, monkeypatch
+) -> None:
     first = await create_task(client, f"{unique}a", "return {\"v\": input.x + 1}")
     ask = await create_task(client, f"{unique}b", 'd = app::human::ask("Ship ${input.v}?", responses=["yes", "no"])\nreturn {"d": d}')
     created = await client.post("/v1/workflows", json={
@@ -526,6 +528,12 @@ async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(api
     done = await admin.get(f"/ui/workflow-runs/{run_id}")
     assert "hx-trigger" not in done.text and 'id="workflow-run-output"' in done.text and "&#34;d&#34;: &#34;yes&#34;" in done.text
     assert dict(re.findall(r'data-node="(\w+)" data-status="(\w+)"', done.text)) == {"first": "completed", "ask": "completed"}
+    assert 'id="temporal-link"' not in done.text
+    monkeypatch.setattr(app.state.cytasks.settings, "TEMPORAL_UI_URL", "http://temporal.example")
+    temporal_id = (await client.get(f"/v1/workflow-runs/{run_id}")).json()["temporal_workflow_id"]
+    linked = await admin.get(f"/ui/workflow-runs/{run_id}")
+    assert f'href="http://temporal.example/namespaces/{app.state.cytasks.settings.TEMPORAL_NAMESPACE}/workflows/{temporal_id}"' in linked.text
+    monkeypatch.undo()
     recent = await admin.get(f"/ui/workflows/{workflow['id']}")
     assert f"/ui/workflow-runs/{run_id}" in recent.text
 
