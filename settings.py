@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     UI_SESSION_HOURS: float = Field(default=12, gt=0, le=24 * 30)
     """How long a console sign-in lasts."""
 
+    TEMPORAL_UI_URL: str = ""
+    """The Temporal UI (``http://127.0.0.1:8233``): the console links each run to its workflow
+    there; empty: no link."""
+
     WORKER_METRICS_PORT: int = Field(default=0, ge=0, le=65535)
     """Port of a worker's Prometheus `/metrics` (runs finished, tool calls); 0: not served."""
 

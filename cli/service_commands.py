@@ -62,6 +62,8 @@ async def _run_dev(data_dir: Path, api_port: int, temporal_port: int, ui_port: i
         os.environ.update(stack.env())
         os.environ["CYTASKS_API_KEY"] = api_key
         os.environ["CYTASKS_API_PORT"] = str(api_port)
+        if stack.ui_url and not os.environ.get("CYTASKS_TEMPORAL_UI_URL"):
+            os.environ["CYTASKS_TEMPORAL_UI_URL"] = stack.ui_url
         from settings import get_settings
 
         get_settings.cache_clear()

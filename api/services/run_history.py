@@ -4,6 +4,8 @@ filtered page of them, and a run's log lines."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,3 +107,22 @@ async def run_script(session: AsyncSession, run: TaskRun) -> str | None:
         return None
     version = await task_repo.get_version(session, run.task_id, run.task_version)
     return version.script if version is not None else None
+
+
+async def tool_calls(state: AppState, run: TaskRun) -> tuple[list[dict[str, Any]], str | None]:
+    """The run's tool calls in order, read from its workflow history (``runs.tool_calls_in_history``),
+    and None; or no calls and why the history could not be read."""
+    if not run.workflow_id:
+        return [], "This run has no workflow (it never started)."
+    try:
+        return await run_engine.tool_calls(state.temporal_client, run.workflow_id, state.registry or ()), None
+    except run_engine.ToolCallsUnavailable as error:
+        return [], f"The tool calls cannot be shown: {error}."
+
+
+def temporal_ui_link(state: AppState, workflow_id: str | None) -> str | None:
+    """The run's workflow in the Temporal UI (``TEMPORAL_UI_URL``); None when that is not set."""
+    base = state.settings.TEMPORAL_UI_URL.strip().rstrip("/")
+    if not base or not workflow_id:
+        return None
+    return f"{base}/namespaces/{quote(state.settings.TEMPORAL_NAMESPACE, safe='')}/workflows/{quote(workflow_id, safe='')}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Container
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client
@@ -289,3 +290,120 @@ async def decoded_tool_events(history_events: Any, converter: Any, tools: Contai
                 entry["result"] = {"value": values[0].value if values else None}
             events.append(entry)
     return events
+
+
+class ToolCallsUnavailable(Exception):
+    """The run's workflow history could not be read (Temporal unreachable, or the history gone)."""
+
+
+def _moment(seconds_nanos: Any) -> datetime | None:
+    if not isinstance(seconds_nanos, dict):
+        return None
+    seconds, nanos = seconds_nanos.get("seconds"), seconds_nanos.get("nanos") or 0
+    if not isinstance(seconds, int) or not isinstance(nanos, int):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds + nanos / 1e9, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def tool_calls_in_history(history_events: Any, tools: Container[str]) -> list[dict[str, Any]]:
+    """The tool calls of a workflow history, in history order (the order a script makes them):
+    each with its tool (``name``), ``attempt``, ``started`` and ``ended`` (aware datetimes),
+    ``duration_ms`` (None while it runs), ``outcome`` (completed, failed, timed_out, cancelled
+    or running), ``local`` and a failure ``message``. Activities whose type is not in
+    ``tools`` (the engine's own bookkeeping) are left out. A local activity is read from its
+    marker (``core_local_activity``): its type, attempt and completion time; its start only
+    when the marker's schedule time is not after its completion (the two come from different
+    clocks), otherwise ``started`` and ``duration_ms`` are None."""
+    import json
+
+    from temporalio.api.enums.v1 import EventType
+
+    calls: dict[int, dict[str, Any]] = {}
+    ordered: list[dict[str, Any]] = []
+    for event in history_events:
+        kind = event.event_type
+        at = event.event_time.ToDatetime().replace(tzinfo=UTC)
+        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            fqn = event.activity_task_scheduled_event_attributes.activity_type.name
+            if fqn not in tools:
+                continue
+            call = {"event_id": event.event_id, "name": fqn, "attempt": 1, "started": at,
+                    "ended": None, "duration_ms": None, "outcome": "running", "local": False, "message": None}
+            calls[event.event_id] = call
+            ordered.append(call)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attributes = event.activity_task_started_event_attributes
+            call = calls.get(attributes.scheduled_event_id)
+            if call is not None:
+                call["started"], call["attempt"] = at, max(1, attributes.attempt)
+        elif kind in _ACTIVITY_ENDS:
+            outcome, field = _ACTIVITY_ENDS[kind]
+            attributes = getattr(event, field)
+            call = calls.get(attributes.scheduled_event_id)
+            if call is None:
+                continue
+            call["outcome"], call["ended"] = outcome, at
+            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+                call["message"] = _failure(attributes.failure)["message"]
+            elif outcome == "timed_out":
+                call["message"] = "the tool did not answer in time"
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            attributes = event.marker_recorded_event_attributes
+            if attributes.marker_name != LOCAL_ACTIVITY_MARKER or "data" not in attributes.details:
+                continue
+            payloads = attributes.details["data"].payloads
+            try:
+                data = json.loads(payloads[0].data) if payloads else {}
+            except ValueError:
+                continue
+            fqn = data.get("activity_type") if isinstance(data, dict) else None
+            if not isinstance(fqn, str) or fqn not in tools:
+                continue
+            ended = _moment(data.get("complete_time")) or at
+            scheduled = _moment(data.get("original_schedule_time"))
+            failed = attributes.HasField("failure")
+            attempt = data.get("attempt")
+            call = {"event_id": event.event_id, "name": fqn, "attempt": attempt if isinstance(attempt, int) and attempt > 0 else 1,
+                    "started": scheduled if scheduled is not None and scheduled <= ended else None, "ended": ended,
+                    "duration_ms": None, "outcome": "failed" if failed else "completed", "local": True,
+                    "message": _failure(attributes.failure)["message"] if failed else None}
+            ordered.append(call)
+    for call in ordered:
+        if call["ended"] is not None and call["started"] is not None:
+            call["duration_ms"] = max(0, round((call["ended"] - call["started"]).total_seconds() * 1000))
+    return ordered
+
+
+def _activity_ends() -> dict[int, tuple[str, str]]:
+    from temporalio.api.enums.v1 import EventType
+
+    return {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: ("completed", "activity_task_completed_event_attributes"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: ("failed", "activity_task_failed_event_attributes"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: ("timed_out", "activity_task_timed_out_event_attributes"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: ("cancelled", "activity_task_canceled_event_attributes"),
+    }
+
+
+_ACTIVITY_ENDS = _activity_ends()
+
+TOOL_CALLS_TIMEOUT = 5.0
+
+
+async def tool_calls(connect: Callable[[], Awaitable[Client]], workflow_id: str, tools: Container[str]) -> list[dict[str, Any]]:
+    """``tool_calls_in_history`` of the run's workflow, fetched from Temporal (no payload is
+    decoded); ToolCallsUnavailable, saying why, when Temporal does not answer in time or no
+    longer has the history."""
+    try:
+        client = await asyncio.wait_for(connect(), TOOL_CALLS_TIMEOUT)
+        history = await asyncio.wait_for(client.get_workflow_handle(workflow_id).fetch_history(), TOOL_CALLS_TIMEOUT)
+    except RPCError as error:
+        if error.status.name == "NOT_FOUND":
+            raise ToolCallsUnavailable("Temporal no longer has this run's workflow history") from error
+        raise ToolCallsUnavailable(f"Temporal did not answer ({error.status.name})") from error
+    except Exception as error:
+        raise ToolCallsUnavailable(f"Temporal did not answer ({type(error).__name__})") from error
+    return tool_calls_in_history(history.events, tools)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .routes import TEMPLATES, router
 from .session import BadCsrfToken, NotSignedIn
+from .workflow_routes import router as workflow_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -41,6 +42,7 @@ async def _bad_csrf(request: Request, exc: Exception) -> HTMLResponse:
 
 def install_console(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(workflow_router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(BadCsrfToken, _bad_csrf)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -19,12 +20,13 @@ from fastapi.templating import Jinja2Templates
 
 from ..authz import Permission, may, may_cancel, sees_payloads
 from ..deps import SessionDep, StateDep
-from ..presenters import run_resource
+from ..presenters import run_resource, version_diff_resource
 from ..problems import ProblemError
 from ..route import CytasksRoute, read_body
 from ..schemas import RunStatus, Trigger
 from ..services import questions as question_service
-from ..services import run_cancellation, run_history
+from ..services import schedules as schedule_service
+from ..services import reruns, run_cancellation, run_history
 from ..services import stats as run_stats
 from ..services import tasks as task_service
 from ..services.api_keys import find_key
@@ -214,14 +216,15 @@ async def dashboard(
 # Runs
 
 
-async def _runs_page(session, task: str | None, status: str | None, trigger: str | None, cursor: str | None):
+async def _runs_page(session, task: str | None, status: str | None, trigger: str | None, cursor: str | None,
+                     after: datetime | None = None, before: datetime | None = None):
     page = await run_history.list_runs(
         session,
         task=task or None,
         status=status or None,
         trigger=trigger or None,
-        created_after=None,
-        created_before=None,
+        created_after=after,
+        created_before=before,
         cursor=cursor or None,
         limit=PAGE_SIZE,
     )
@@ -229,14 +232,41 @@ async def _runs_page(session, task: str | None, status: str | None, trigger: str
     return page, names
 
 
-def _filters(task: str | None, status: str | None, trigger: str | None) -> dict[str, str]:
-    return {key: value for key, value in (("task", task), ("status", status), ("trigger", trigger)) if value}
+def _filters(task: str | None, status: str | None, trigger: str | None, after: str | None = None,
+             before: str | None = None) -> dict[str, str]:
+    pairs = (("task", task), ("status", status), ("trigger", trigger), ("after", after), ("before", before))
+    return {key: value for key, value in pairs if value}
+
+
+def _utc_moment(raw: str | None, label: str) -> datetime | None:
+    """A ``datetime-local`` value (``2026-12-02T14:30``, seconds optional) read as UTC; None when
+    empty; FieldError naming ``label`` when it is not a date and time or carries an offset."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise forms.FieldError(label, f"is not a date and time (YYYY-MM-DDTHH:MM, UTC): {raw!r}") from None
+    if moment.tzinfo is not None:
+        raise forms.FieldError(label, "is read as UTC; leave out the offset")
+    return moment.replace(tzinfo=UTC)
+
+
+def time_range(after: str | None, before: str | None) -> tuple[datetime | None, datetime | None]:
+    """The created-after and created-before bounds of the runs filter; FieldError when a bound
+    is unreadable or the range is empty."""
+    start = _utc_moment(after, "Created after")
+    end = _utc_moment(before, "Created before")
+    if start is not None and end is not None and start >= end:
+        raise forms.FieldError("Created before", "must be later than Created after")
+    return start, end
 
 
 StatusFilter = Annotated[RunStatus | None, Query()]
 TriggerFilter = Annotated[Trigger | None, Query()]
 TaskFilter = Annotated[str | None, Query(max_length=200)]
 CursorParam = Annotated[str | None, Query(max_length=500)]
+MomentParam = Annotated[str | None, Query(max_length=40)]
 
 
 @router.get("/runs")
@@ -248,8 +278,10 @@ async def runs_page(
     status: StatusFilter = None,
     trigger: TriggerFilter = None,
     cursor: CursorParam = None,
+    after: MomentParam = None,
+    before: MomentParam = None,
 ) -> HTMLResponse:
-    return await _runs(request, console, session, task, status, trigger, cursor, "runs.html")
+    return await _runs(request, console, session, task, status, trigger, cursor, "runs.html", after, before)
 
 
 @router.get("/runs/table")
@@ -261,21 +293,33 @@ async def runs_table(
     status: StatusFilter = None,
     trigger: TriggerFilter = None,
     cursor: CursorParam = None,
+    after: MomentParam = None,
+    before: MomentParam = None,
 ) -> HTMLResponse:
-    return await _runs(request, console, session, task, status, trigger, cursor, "runs_table.html")
+    return await _runs(request, console, session, task, status, trigger, cursor, "runs_table.html", after, before)
 
 
-async def _runs(request, console, session, task, status, trigger, cursor, template: str) -> HTMLResponse:
+async def _runs(request, console, session, task, status, trigger, cursor, template: str,
+                after: str | None = None, before: str | None = None) -> HTMLResponse:
     denied = _require(request, console, Permission.RUNS_READ)
     if denied:
         return denied
     status_value = status.value if status else None
     trigger_value = trigger.value if trigger else None
+    filters = _filters(task, status_value, trigger_value, after, before)
+    shared = {"filters": filters, "statuses": [s.value for s in RunStatus], "triggers": [t.value for t in Trigger]}
     try:
-        page, names = await _runs_page(session, task, status_value, trigger_value, cursor)
+        start, end = time_range(after, before)
+    except forms.FieldError as error:
+        return render(request, template, console, 422, runs=[], names={}, query="", older=None, live=False,
+                      filter_error=str(error), **shared)
+    try:
+        page, names = await _runs_page(session, task, status_value, trigger_value, cursor, start, end)
     except ProblemError as problem:
+        if problem.status == 422:
+            return render(request, template, console, 422, runs=[], names={}, query="", older=None, live=False,
+                          filter_error=problem.detail, **shared)
         return render(request, "error.html", console, problem.status, title="Cannot list runs", message=problem.detail)
-    filters = _filters(task, status_value, trigger_value)
     return render(
         request,
         template,
@@ -285,9 +329,8 @@ async def _runs(request, console, session, task, status, trigger, cursor, templa
         filters=filters,
         query=urlencode({**filters, **({"cursor": cursor} if cursor else {})}),
         older=urlencode({**filters, "cursor": page.next_cursor}) if page.next_cursor else None,
-        statuses=[s.value for s in RunStatus],
-        triggers=[t.value for t in Trigger],
         live=cursor is None,
+        **{key: value for key, value in shared.items() if key != "filters"},
     )
 
 
@@ -303,8 +346,14 @@ async def _run_context(state: AppState, session, console: ConsoleSession, run_id
     if sees_payloads(console.principal, run):
         _, logs = await run_history.run_logs(session, console.principal, str(run.id), after_seq=0, limit=1000)
     error = run.error or {}
+    calls, calls_unavailable = await run_history.tool_calls(state, run)
     return {
         "run": run,
+        "tool_calls": calls,
+        "tool_calls_unavailable": calls_unavailable,
+        "temporal_link": run_history.temporal_ui_link(state, run.workflow_id),
+        "may_rerun": may(console.principal, Permission.RUNS_EXECUTE) and sees_payloads(console.principal, run)
+        and (run.task_id is not None or run.cy_script is not None),
         "resource": resource,
         "task": task,
         "script_lines": (script or "").splitlines(),
@@ -338,7 +387,7 @@ async def run_live(request: Request, console: ConsoleDep, session: SessionDep, s
     return await _run(request, console, session, state, run_id, "run_body.html")
 
 
-async def _run(request, console, session, state, run_id: str, template: str, **extra: Any) -> HTMLResponse:
+async def _run(request, console, session, state, run_id: str, template: str, status_code: int = 200, **extra: Any) -> HTMLResponse:
     denied = _require(request, console, Permission.RUNS_READ)
     if denied:
         return denied
@@ -346,7 +395,7 @@ async def _run(request, console, session, state, run_id: str, template: str, **e
         context = await _run_context(state, session, console, run_id)
     except ProblemError as problem:
         return render(request, "error.html", console, problem.status, title="No such run", message=problem.detail)
-    return render(request, template, console, **context, **extra)
+    return render(request, template, console, status_code, **context, **extra)
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -364,6 +413,32 @@ async def cancel(
     except ProblemError as problem:
         return await _run(request, console, session, state, run_id, "run.html", action_error=problem.detail)
     return _see_other(f"/ui/runs/{quote(run_id)}")
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun(
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    state: StateDep,
+    run_id: str,
+    csrf_token: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    check_csrf(console, csrf_token)
+    try:
+        run = await run_history.load_run(session, run_id)
+        submission = await reruns.rerun(state, session, console.principal, run, trigger=Trigger.ui.value)
+    except ProblemError as problem:
+        if problem.status == 404:
+            return render(request, "error.html", console, 404, title="No such run", message=problem.detail)
+        return await _run(request, console, session, state, run_id, "run.html", problem.status if problem.status < 500 else 503,
+                          action_error=_problem_text(problem))
+    return _see_other(f"/ui/runs/{submission.run.id}")
+
+
+def _problem_text(problem: ProblemError) -> str:
+    details = [f"{e.get('path') or e.get('field') or ''} {e.get('message', '')}".strip() for e in problem.errors or []]
+    return (problem.detail or problem.title) + ("" if not details else " — " + "; ".join(details))
 
 
 async def _answer(
@@ -522,6 +597,7 @@ async def _task(request, console, session, state, task_id: str, status_code: int
         )).items
     stats = await run_stats.run_stats(session, "7d", task) if may(console.principal, Permission.RUNS_READ) else None
     extra.setdefault("run_form", _run_form(task))
+    extra.setdefault("schedule", await _schedule(state, task))
     return render(
         request,
         "task.html",
@@ -535,6 +611,86 @@ async def _task(request, console, session, state, task_id: str, status_code: int
         may_run=may(console.principal, Permission.RUNS_EXECUTE) and task.status == "enabled",
         **extra,
     )
+
+
+FIRE_TIMES_SHOWN = 5
+FIRE_TIMES_AHEAD = timedelta(days=366)
+
+
+async def _schedule(state: AppState, task) -> dict[str, Any] | None:
+    """The task's schedule as the page shows it: its spec, whether it is paused (and why), and its
+    next fire times in its time zone, as ``GET /v1/tasks/{id}/schedule/fire-times`` computes them."""
+    if task.schedule is None:
+        return None
+    spec = schedule_service.spec_of(task)
+    paused, reason, note = schedule_service.pause_state(spec, task.status)
+    zone = ZoneInfo(spec.timezone)
+    now = datetime.now(UTC)
+    times: list[str] = []
+    unavailable = None
+    try:
+        _, found = await schedule_service.fire_times(state, task, now, now + FIRE_TIMES_AHEAD)
+        times = [moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z (UTC%z)") for moment in found[:FIRE_TIMES_SHOWN]]
+    except ProblemError as problem:
+        unavailable = problem.detail
+    return {"spec": spec, "paused": paused, "reason": reason, "note": note, "times": times, "unavailable": unavailable}
+
+
+@router.get("/tasks/{task_id}/diff")
+async def task_diff(
+    request: Request,
+    console: ConsoleDep,
+    session: SessionDep,
+    task_id: str,
+    a: Annotated[str | None, Query(max_length=12)] = None,
+    b: Annotated[str | None, Query(max_length=12)] = None,
+) -> HTMLResponse:
+    denied = _require(request, console, Permission.TASKS_READ)
+    if denied:
+        return denied
+    try:
+        task = await load_task(session, task_id)
+    except ProblemError as problem:
+        return render(request, "error.html", console, problem.status, title="No such task", message=problem.detail)
+    versions = sorted((v.version for v in await task_service.list_versions(session, task)), reverse=True)
+    context: dict[str, Any] = {"task": task, "versions": versions, "a": a, "b": b, "diff": None, "lines": []}
+    try:
+        first, second = _version_number(a, "a", task.version), _version_number(b, "b", task.version)
+        old, new = await task_service.versions_to_compare(session, task, first, second)
+    except forms.FieldError as error:
+        return render(request, "task_diff.html", console, 422, diff_error=str(error), **context)
+    except ProblemError as problem:
+        return render(request, "task_diff.html", console, 422 if problem.status == 404 else problem.status,
+                      diff_error=problem.detail, **context)
+    diff = version_diff_resource(task, first, second, old, new)
+    lines = [(_diff_class(line), line) for line in diff["script_diff"].splitlines()]
+    changes = {field: {"from": forms.pretty(change["from"]), "to": forms.pretty(change["to"])} for field, change in diff["changes"].items()}
+    context.update(a=str(first), b=str(second), diff=diff, lines=lines, changes=changes)
+    return render(request, "task_diff.html", console, **context)
+
+
+def _version_number(raw: str | None, name: str, latest: int) -> int:
+    if raw is None or not raw.strip():
+        raise forms.FieldError(name, f"choose a version (1 to {latest})")
+    try:
+        number = int(raw.strip())
+    except ValueError:
+        raise forms.FieldError(name, f"must be a version number (1 to {latest}), got {raw!r}") from None
+    if not 1 <= number <= latest:
+        raise forms.FieldError(name, f"no such version (1 to {latest})")
+    return number
+
+
+def _diff_class(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "file"
+    if line.startswith("@@"):
+        return "hunk"
+    if line.startswith("+"):
+        return "added"
+    if line.startswith("-"):
+        return "removed"
+    return ""
 
 
 @router.get("/tasks/{task_id}")
@@ -577,8 +733,7 @@ async def run_task(
     except forms.FieldError as error:
         return await _task(request, console, session, state, task_id, 422, run_error=str(error), run_form=_run_form(task, raw))
     except ProblemError as problem:
-        details = [f"{e.get('path') or e.get('field') or ''} {e.get('message', '')}".strip() for e in problem.errors or []]
-        message = (problem.detail or problem.title) + ("" if not details else " — " + "; ".join(details))
+        message = _problem_text(problem)
         return await _task(
             request, console, session, state, task_id, problem.status if problem.status < 500 else 422,
             run_error=message, run_form=_run_form(task, raw),

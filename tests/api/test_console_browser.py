@@ -110,3 +110,32 @@ async def test_the_pages_fit_a_phone(page, live_server, api_settings) -> None:
         await page.goto(f"{live_server}{path}")
         overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, (path, overflow)
+
+
+async def test_the_new_pages_fit_a_phone_and_the_graph_scales(page, live_server, api_settings) -> None:
+    unique = uuid.uuid4().hex[:8]
+    names = []
+    for suffix in ("a", "b", "c"):
+        task = await _api(live_server, api_settings, "POST", "/v1/tasks",
+                          json={"name": f"Phone {unique}{suffix}", "script": "return input"})
+        names.append(task["cy_name"])
+    await _api(live_server, api_settings, "PATCH", f"/v1/tasks/{names[0]}", json={"script": "x = 1\nreturn input"})
+    workflow = await _api(live_server, api_settings, "POST", "/v1/workflows", json={
+        "name": f"phone-flow-{unique}",
+        "nodes": [{"id": "start", "task": names[0]}, {"id": "left", "task": names[1]}, {"id": "right", "task": names[2]}],
+        "edges": [{"from": "start", "to": "left"}, {"from": "start", "to": "right"}],
+    })
+    run = await _api(live_server, api_settings, "POST", f"/v1/workflows/{workflow['id']}/execute", json={"input": {"k": 1}})
+    await page.set_viewport_size({"width": 390, "height": 800})
+    await _sign_in(page, live_server, api_settings)
+    await page.goto(f"{live_server}/ui/workflow-runs/{run['id']}")
+    await expect(page.locator("#workflow-run-status")).to_have_text("completed", timeout=WAIT_MS)
+    for path in ("/ui/workflows", f"/ui/workflows/{workflow['id']}", f"/ui/workflow-runs/{run['id']}",
+                 f"/ui/tasks/{names[0]}/diff?a=1&b=2", f"/ui/runs?after=2020-01-01T00:00"):
+        await page.goto(f"{live_server}{path}")
+        overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)
+        svg = page.locator(".graph svg")
+        if await svg.count():
+            box = await svg.bounding_box()
+            assert box and box["width"] <= 390, (path, box)
