@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.models import RUN_TRIGGERS, Task
 from persistence.repository import rollups
+from persistence.repository import runs as run_repo
 from taskrun.contract import TERMINAL_RUN_STATUSES
 
 WINDOWS: dict[str, tuple[str, int]] = {"24h": ("hour", 24), "7d": ("day", 7), "30d": ("day", 30)}
@@ -152,3 +153,25 @@ async def _rank_tasks(session: AsyncSession, window: Window, stats: RunStats) ->
 
 def _summary(row: Any) -> dict[str, Any]:
     return {"task_id": str(row.task_id), "cy_name": row.cy_name, "name": row.name}
+
+
+LIST_WINDOW = "7d"
+
+
+async def task_list_summaries(session: AsyncSession, tasks: list[Task]) -> dict[Any, dict[str, Any]]:
+    """For a page of tasks: each one's runs finished and success rate over the last 7 days (from
+    the rollups) and its newest run."""
+    window = window_of(LIST_WINDOW)
+    ids = [task.id for task in tasks]
+    counts = await rollups.task_status_counts(session, ids, period=window.period, since=window.since)
+    latest = await run_repo.last_runs(session, ids)
+    summaries: dict[Any, dict[str, Any]] = {}
+    for task_id in ids:
+        by_status = counts.get(task_id, {})
+        finished = sum(by_status.get(status, 0) for status in TERMINAL_RUN_STATUSES)
+        summaries[task_id] = {
+            "runs": finished,
+            "success_rate": by_status.get("completed", 0) / finished if finished else None,
+            "last_run": latest.get(task_id),
+        }
+    return summaries

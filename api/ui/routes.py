@@ -565,8 +565,9 @@ async def tasks_page(
         )
     except ProblemError as problem:
         return render(request, "error.html", console, problem.status, title="Cannot list tasks", message=problem.detail)
+    summaries = await run_stats.task_list_summaries(session, list(page.items))
     return render(
-        request, "tasks.html", console, tasks=page.items,
+        request, "tasks.html", console, tasks=page.items, summaries=summaries, window=run_stats.LIST_WINDOW,
         older=urlencode({"cursor": page.next_cursor}) if page.next_cursor else None,
     )
 

@@ -470,3 +470,22 @@ async def delete_rollups_before(session: AsyncSession | AsyncConnection, cutoff:
         result = await session.execute(text(f"DELETE FROM {table_name} WHERE start < :cutoff"), {"cutoff": cutoff})
         deleted += result.rowcount or 0
     return deleted
+
+
+async def task_status_counts(
+    session: AsyncSession, task_ids: list[uuid.UUID], *, period: str, since: datetime
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Finished runs of each task by status since ``since`` (from the rollups)."""
+    if not task_ids:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT task_id, status, sum(runs) AS runs FROM task_run_rollups "
+            "WHERE period = :period AND start >= :since AND task_id = ANY(:ids) GROUP BY task_id, status"
+        ),
+        {"period": period, "since": since, "ids": task_ids},
+    )
+    counts: dict[uuid.UUID, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row.task_id, {})[row.status] = int(row.runs)
+    return counts

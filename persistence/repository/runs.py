@@ -537,3 +537,18 @@ __all__ = [
     "set_run_workflow",
     "workflow_id_for",
 ]
+
+
+async def last_runs(session: AsyncSession, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, TaskRun]:
+    """Each task's newest run (one index probe per task)."""
+    if not task_ids:
+        return {}
+    latest: dict[uuid.UUID, TaskRun] = {}
+    for task_id in task_ids:
+        statement = (
+            select(TaskRun).where(TaskRun.task_id == task_id).order_by(TaskRun.created_at.desc(), TaskRun.id.desc()).limit(1)
+        )
+        run = (await session.execute(statement)).scalar_one_or_none()
+        if run is not None:
+            latest[task_id] = run
+    return latest

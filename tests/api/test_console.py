@@ -543,3 +543,14 @@ async def test_workflow_pages_draw_the_graph_and_colour_a_run_by_node_status(
     assert (await sign_in(browser, viewer)).status_code == 303
     seen = await browser.get(f"/ui/workflow-runs/{run_id}")
     assert seen.status_code == 200 and "needs the payloads role" in seen.text and 'id="workflow-run-output"' not in seen.text
+
+
+async def test_the_task_list_shows_each_tasks_last_run_and_success_rate(api_worker, admin, client, unique) -> None:
+    task = await create_task(client, unique, "return 10 / input")
+    for value in (5, 0):
+        started = await client.post(f"/v1/tasks/{task['id']}/execute", json={"input": value})
+        last = await wait_status(client, started.json()["id"], {"completed", "failed"})
+    page = await admin.get("/ui/tasks")
+    row = page.text.split(f'href="/ui/tasks/{task["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert f'href="/ui/runs/{last["id"]}"' in row and "failed" in row
+    assert "50.0 % of 2" in row
