@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -174,13 +174,51 @@ async def _apply(state: AppState, task: Task, spec: ScheduleSpec | None) -> None
     )
 
 
-async def _restore(session: AsyncSession, task: Task, previous: dict[str, Any] | None) -> None:
+SetRow = Callable[[AsyncSession, uuid.UUID, dict[str, Any] | None], Awaitable[Any]]
+
+
+async def write_schedule(
+    state: AppState,
+    session: AsyncSession,
+    owner: Any,
+    spec: ScheduleSpec | None,
+    *,
+    set_row: SetRow,
+    apply: Callable[[], Awaitable[None]],
+    action: str,
+    target_type: str,
+    details: dict[str, Any],
+) -> None:
+    """The schedule protocol of a task or a workflow (``owner``, with ``id`` and ``schedule``):
+    store the new schedule and its audit entry (committed), then make Temporal match with
+    ``apply``; put the row back when Temporal refuses or fails."""
+    previous = owner.schedule
+    if spec is not None:
+        spec.updated_at = _now().isoformat()
+        spec.created_at = spec.created_at or spec.updated_at
+        spec.task_queue = spec.task_queue or state.settings.TASK_QUEUE
+    record = spec.to_record() if spec is not None else None
+    await set_row(session, owner.id, record)
+    await audit(session, action, target_type, owner.id, details=details)
+    await session.commit()
+    try:
+        await apply()
+    except schedule_service.ScheduleRejected as error:
+        await _restore(session, set_row, owner.id, previous)
+        raise invalid_schedule([{"field": "schedule", "in": "body", "message": f"Temporal rejected it: {error}"}])
+    except Exception as error:
+        await _restore(session, set_row, owner.id, previous)
+        raise temporal_unavailable(error) from error
+    owner.schedule = record
+
+
+async def _restore(session: AsyncSession, set_row: SetRow, owner_id: uuid.UUID, previous: dict[str, Any] | None) -> None:
     try:
         await session.rollback()
-        await schedule_repo.set_task_schedule(session, task.id, previous)
+        await set_row(session, owner_id, previous)
         await session.commit()
     except Exception as error:  # reconciliation will align Temporal with whatever the row says
-        logger.warning("could not restore the schedule row of task %s: %s", task.id, error)
+        logger.warning("could not restore the schedule row of %s: %s", owner_id, error)
 
 
 async def _write(
@@ -191,26 +229,17 @@ async def _write(
     action: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Store the new schedule and its audit entry (committed), then make Temporal match; put the
-    row back on failure."""
-    previous = task.schedule
-    if spec is not None:
-        spec.updated_at = _now().isoformat()
-        spec.created_at = spec.created_at or spec.updated_at
-        spec.task_queue = spec.task_queue or state.settings.TASK_QUEUE
-    record = spec.to_record() if spec is not None else None
-    await schedule_repo.set_task_schedule(session, task.id, record)
-    await audit(session, action, "schedule", task.id, details={"task": task.cy_name, **(details or {})})
-    await session.commit()
-    try:
-        await _apply(state, task, spec)
-    except schedule_service.ScheduleRejected as error:
-        await _restore(session, task, previous)
-        raise invalid_schedule([{"field": "schedule", "in": "body", "message": f"Temporal rejected it: {error}"}])
-    except Exception as error:
-        await _restore(session, task, previous)
-        raise temporal_unavailable(error) from error
-    task.schedule = record
+    await write_schedule(
+        state,
+        session,
+        task,
+        spec,
+        set_row=schedule_repo.set_task_schedule,
+        apply=lambda: _apply(state, task, spec),
+        action=action,
+        target_type="schedule",
+        details={"task": task.cy_name, **(details or {})},
+    )
 
 
 async def set_schedule(

@@ -28,7 +28,8 @@ from .auditing import audit
 from .run_values import load_stored, store_run_input
 from .schema_checks import validate_input_off_loop
 from .task_lookup import ensure_runnable
-from .workflows import load_workflow, resolve_tasks, workflow_not_found
+from .workflow_lookup import ensure_workflow_runnable, load_workflow, workflow_not_found
+from .workflows import resolve_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,7 @@ async def execute(
     """Record the run, commit, start its workflow. Answers the run and whether it is the one
     an earlier request with the same Idempotency-Key made."""
     workflow = await load_workflow(session, ident)
-    if workflow.status != "enabled":
-        raise ProblemError(
-            409, "workflow-not-runnable", f"Workflow '{workflow.name}' is {workflow.status} and cannot be run",
-            workflow_status=workflow.status,
-        )
+    ensure_workflow_runnable(workflow)
     definition = await _pinned_definition(session, workflow, version)
     await validate_input_off_loop(state.settings, definition.input_schema, input)
     run_id = new_run_id()

@@ -35,10 +35,13 @@ from .schedules import (
     MAX_BACKFILL_ACTIONS,
     RECENT_ACTIONS,
     TRIGGER_WAIT_SECONDS,
-    schedule_lock,
     invalid_schedule,
+    schedule_lock,
     temporal_unavailable,
+    write_schedule,
 )
+from .workflow_lookup import ensure_workflow_runnable as ensure_runnable
+from .workflow_lookup import load_workflow
 from .schema_checks import validate_input_off_loop
 
 logger = logging.getLogger(__name__)
@@ -80,10 +83,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def workflow_not_found(ident: str) -> ProblemError:
-    return not_found(f"No workflow with id or name '{ident}'")
-
-
 def no_schedule(workflow: WorkflowDefinition) -> ProblemError:
     return not_found(f"Workflow '{workflow.name}' has no schedule")
 
@@ -98,20 +97,7 @@ def spec_of(workflow: WorkflowDefinition) -> ScheduleSpec:
 async def load(session: AsyncSession, ident: str, *, for_update: bool = False) -> WorkflowDefinition:
     if for_update:
         session.expire_all()
-    workflow = await workflow_repo.get_workflow(session, ident, for_update=for_update)
-    if workflow is None:
-        raise workflow_not_found(ident)
-    return workflow
-
-
-def ensure_runnable(workflow: WorkflowDefinition) -> None:
-    if workflow.status != "enabled":
-        raise ProblemError(
-            409,
-            "workflow-not-runnable",
-            f"Workflow '{workflow.name}' is {workflow.status} and cannot be run",
-            workflow_status=workflow.status,
-        )
+    return await load_workflow(session, ident, for_update=for_update)
 
 
 async def _apply(state: AppState, workflow: WorkflowDefinition, spec: ScheduleSpec | None) -> None:
@@ -130,15 +116,6 @@ async def _apply(state: AppState, workflow: WorkflowDefinition, spec: ScheduleSp
     )
 
 
-async def _restore(session: AsyncSession, workflow: WorkflowDefinition, previous: dict[str, Any] | None) -> None:
-    try:
-        await session.rollback()
-        await workflow_repo.set_workflow_schedule(session, workflow.id, previous)
-        await session.commit()
-    except Exception as error:  # reconciliation will align Temporal with whatever the row says
-        logger.warning("could not restore the schedule row of workflow %s: %s", workflow.id, error)
-
-
 async def _write(
     state: AppState,
     session: AsyncSession,
@@ -147,26 +124,17 @@ async def _write(
     action: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Store the new schedule and its audit entry (committed), then make Temporal match; put the
-    row back on failure."""
-    previous = workflow.schedule
-    if spec is not None:
-        spec.updated_at = _now().isoformat()
-        spec.created_at = spec.created_at or spec.updated_at
-        spec.task_queue = spec.task_queue or state.settings.TASK_QUEUE
-    record = spec.to_record() if spec is not None else None
-    await workflow_repo.set_workflow_schedule(session, workflow.id, record)
-    await audit(session, action, "workflow_schedule", workflow.id, details={"workflow": workflow.name, **(details or {})})
-    await session.commit()
-    try:
-        await _apply(state, workflow, spec)
-    except schedule_service.ScheduleRejected as error:
-        await _restore(session, workflow, previous)
-        raise invalid_schedule([{"field": "schedule", "in": "body", "message": f"Temporal rejected it: {error}"}])
-    except Exception as error:
-        await _restore(session, workflow, previous)
-        raise temporal_unavailable(error) from error
-    workflow.schedule = record
+    await write_schedule(
+        state,
+        session,
+        workflow,
+        spec,
+        set_row=workflow_repo.set_workflow_schedule,
+        apply=lambda: _apply(state, workflow, spec),
+        action=action,
+        target_type="workflow_schedule",
+        details={"workflow": workflow.name, **(details or {})},
+    )
 
 
 async def _pinned_definition(session: AsyncSession, workflow: WorkflowDefinition, version: int | None) -> Any:

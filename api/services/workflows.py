@@ -17,19 +17,9 @@ from ..state import AppState, Principal
 from .auditing import audit
 from .workflow_schedules import sync_workflow_schedule
 from .schema_checks import check_json_schema_off_loop
+from .workflow_lookup import load_workflow
 
 MAX_PROBLEMS = 50
-
-
-def workflow_not_found(ident: str) -> ProblemError:
-    return not_found(f"No workflow with id or name '{ident}'")
-
-
-async def load_workflow(session: AsyncSession, ident: str, *, for_update: bool = False) -> WorkflowDefinition:
-    workflow = await workflow_repo.get_workflow(session, ident, for_update=for_update)
-    if workflow is None:
-        raise workflow_not_found(ident)
-    return workflow
 
 
 def _invalid(problems: list[Problem]) -> ProblemError:
