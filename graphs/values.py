@@ -13,8 +13,22 @@ import jsonpointer
 from .definition import Graph, Node
 
 
-class ItemsNotAList(ValueError):
-    pass
+MAX_FOREACH_ITEMS = 1000
+"""A foreach node runs at most this many items (each is a child run in the run's history)."""
+
+
+class ItemsRefused(ValueError):
+    """A foreach node's items cannot be run; ``error_type`` names why in the run's error."""
+
+    error_type = "ForeachItemsRefused"
+
+
+class ItemsNotAList(ItemsRefused):
+    error_type = "ForeachItemsNotAList"
+
+
+class TooManyItems(ItemsRefused):
+    error_type = "ForeachTooManyItems"
 
 
 def deep_merge(results: list[Any]) -> Any:
@@ -63,6 +77,8 @@ def foreach_items(node: Node, value: Any) -> list[Any]:
         raise ItemsNotAList(
             f"node {node.id!r}: items {node.items or '(the input)'} is {type(items).__name__}, not a list"
         )
+    if len(items) > MAX_FOREACH_ITEMS:
+        raise TooManyItems(f"node {node.id!r}: {len(items)} items; a foreach node runs at most {MAX_FOREACH_ITEMS}")
     return items
 
 

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.workflow_runs import WorkflowRunActivities
     from workflows.children import ChildFailed, run_child
     from graphs.definition import Graph, Node, parse_graph
-    from graphs.values import ItemsNotAList, envelope, foreach_items, node_input, run_output
+    from graphs.values import ItemsRefused, envelope, foreach_items, node_input, run_output
     from persistence.ids import uuid7_from
     from taskrun.contract import (
         NODE_STATES_QUERY,
@@ -128,8 +128,8 @@ class WorkflowRunWorkflow:
             status = "cancelled"
             error = run_error("Cancelled", "The workflow run was cancelled")
             await self._cancel_rest(tasks)
-        except ItemsNotAList as failure:
-            status, error = "failed", run_error("ForeachItemsNotAList", str(failure))
+        except ItemsRefused as failure:
+            status, error = "failed", run_error(failure.error_type, str(failure))
             await self._cancel_rest(tasks)
         except workflow.NondeterminismError:
             raise

@@ -139,3 +139,11 @@ async def test_large_node_values_go_to_the_blob_store(graphs):
     big = next(c for c in children if c.workflow_node_instance_id == "big")
     assert measure.input_storage != "inline" and measure.input_ref
     assert big.output_storage != "inline" and big.output_ref
+
+
+async def test_a_foreach_over_too_many_items_fails_before_starting_any(graphs):
+    run_id = await graphs.start({"echo": "return input"}, [{"id": "each", "kind": "foreach", "task": "echo"}], [], input=list(range(1001)))
+    run, children = await graphs.wait(run_id)
+    assert run.status == "failed"
+    assert run.error["type"] == "ForeachTooManyItems" and "at most 1000" in run.error["message"]
+    assert children == []
