@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,8 @@ ON_ERROR = ("fail", "continue")
 MAX_NODES = 200
 MAX_FOREACH_CONCURRENCY = 50
 DEFAULT_FOREACH_CONCURRENCY = 4
+NODE_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+"""Node ids name node runs too (``node[3]`` for a foreach item), so they hold no brackets."""
 NODE_FIELDS = {"id", "kind", "task", "version", "description", "on_error", "items", "concurrency"}
 
 
@@ -123,8 +126,10 @@ def _node(raw: Any, index: int, problems: list[Problem]) -> Node | None:
         problems.append(Problem(where, "a node must be an object"))
         return None
     node_id = raw.get("id")
-    if not isinstance(node_id, str) or not node_id.strip() or len(node_id) > 100:
-        problems.append(Problem(f"{where}.id", "a node needs an id: a non-empty string of at most 100 characters"))
+    if not isinstance(node_id, str) or not NODE_ID.fullmatch(node_id):
+        problems.append(
+            Problem(f"{where}.id", "a node needs an id: 1 to 100 letters, digits, '_', '-' or '.'")
+        )
         return None
     before = len(problems)
     for unknown in sorted(set(raw) - NODE_FIELDS):

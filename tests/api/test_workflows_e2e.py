@@ -234,6 +234,7 @@ async def test_validation_on_save_names_node_and_field(e2e: httpx.AsyncClient, u
         ([{"id": "a", "kind": "loop"}], [], "nodes[0].kind"),
         ([{"id": "a", "task": f"obj_{unique}", "version": 9}], [], "nodes[0].version"),
         ([{"id": "a", "kind": "identity"}], [{"from": "a", "to": "z"}], "edges[0].to"),
+        ([{"id": "a[0]", "kind": "identity"}], [], "nodes[0].id"),
     ]
     for nodes, edges, field in cases:
         response = await e2e.post("/v1/workflows", json={"name": f"bad-{unique}", "nodes": nodes, "edges": edges})
