@@ -17,8 +17,7 @@ from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
 from .services.run_values import run_input, run_output
-from .services.schedules import ScheduleView, TriggerOutcome
-from .services.workflow_schedules import WorkflowScheduleView, WorkflowTriggerOutcome
+from .services.schedule_protocol import ScheduleView, TriggerOutcome
 from .services import workflow_runs as workflow_run_service
 from .services.task_versions import PinnedVersion
 from .state import AppState, current_principal
@@ -167,7 +166,7 @@ def _live_fields(resource: dict[str, Any], live: Any, run_of: Any) -> dict[str, 
 
 def schedule_resource(view: ScheduleView) -> dict[str, Any]:
     """A task's schedule as stored, and as Temporal runs it when Temporal has it."""
-    task = view.task
+    task = view.owner
     resource: dict[str, Any] = {
         "task_id": task.id,
         "task": task.cy_name,
@@ -180,10 +179,10 @@ def schedule_resource(view: ScheduleView) -> dict[str, Any]:
     return _live_fields(resource, live, lambda action: live.runs.get(action.first_execution_run_id))
 
 
-def workflow_schedule_resource(view: WorkflowScheduleView) -> dict[str, Any]:
+def workflow_schedule_resource(view: ScheduleView) -> dict[str, Any]:
     """A workflow's schedule as stored, and as Temporal runs it when Temporal has it; each
     recent action's ``run_id`` is the workflow run it recorded."""
-    workflow = view.workflow
+    workflow = view.owner
     resource: dict[str, Any] = {
         "workflow_id": workflow.id,
         "workflow": workflow.name,
@@ -196,13 +195,26 @@ def workflow_schedule_resource(view: WorkflowScheduleView) -> dict[str, Any]:
     return _live_fields(resource, live, lambda action: live.runs.get(action.workflow_id))
 
 
-def workflow_trigger_resource(outcome: WorkflowTriggerOutcome) -> dict[str, Any]:
-    result: dict[str, Any] = {"workflow_id": outcome.workflow_id, "triggered_at": outcome.triggered_at}
-    for name in ("temporal_workflow_id", "temporal_run_id", "workflow_run_id"):
-        value = getattr(outcome, name)
+def _trigger_fields(outcome: TriggerOutcome, names: dict[str, str]) -> dict[str, Any]:
+    """The outcome's known fields, under the names its owner's resource uses."""
+    result: dict[str, Any] = {names["owner_id"]: outcome.owner_id, "triggered_at": outcome.triggered_at}
+    for field, name in names.items():
+        value = getattr(outcome, field)
         if value is not None:
             result[name] = value
     return result
+
+
+def workflow_trigger_resource(outcome: TriggerOutcome) -> dict[str, Any]:
+    return _trigger_fields(
+        outcome,
+        {
+            "owner_id": "workflow_id",
+            "temporal_workflow_id": "temporal_workflow_id",
+            "temporal_run_id": "temporal_run_id",
+            "run_id": "workflow_run_id",
+        },
+    )
 
 
 def workflow_backfill_resource(workflow: WorkflowDefinition, record: dict[str, Any]) -> dict[str, Any]:
@@ -229,12 +241,15 @@ async def schedule_run_page(state: AppState, runs: Sequence[TaskRun], next_curso
 
 
 def trigger_resource(outcome: TriggerOutcome) -> dict[str, Any]:
-    result: dict[str, Any] = {"task_id": outcome.task_id, "triggered_at": outcome.triggered_at}
-    for name in ("workflow_id", "workflow_run_id", "run_id"):
-        value = getattr(outcome, name)
-        if value is not None:
-            result[name] = value
-    return result
+    return _trigger_fields(
+        outcome,
+        {
+            "owner_id": "task_id",
+            "temporal_workflow_id": "workflow_id",
+            "temporal_run_id": "workflow_run_id",
+            "run_id": "run_id",
+        },
+    )
 
 
 def backfill_resource(task: Task, record: dict[str, Any]) -> dict[str, Any]:
