@@ -18,6 +18,15 @@ app = typer.Typer(name="schedule", help="Run tasks on cron or interval schedules
 OVERLAPS = ("skip", "buffer-one", "buffer-all", "cancel-other", "terminate-other", "allow-all")
 JsonOpt = typer.Option(False, "--json", help="Print the raw JSON resource")
 NoteOpt = typer.Option(None, "--note", "-n", help="Why (shown with the schedule)")
+CronOpt = typer.Option(None, "--cron", help='Cron expression, e.g. "0 7 * * 1-5" or @hourly')
+EveryOpt = typer.Option(None, "--every", help="Interval: 90s, 5m, 1h, 1d (optionally 1h/15m)")
+OffsetOpt = typer.Option(None, "--offset", help="Offset of interval fires, e.g. 15m")
+TzOpt = typer.Option("UTC", "--tz", help="IANA time zone, e.g. Europe/Paris")
+InputOpt = typer.Option(None, "--input", "-i", help="Run input: JSON text or @file.json")
+OverlapOpt = typer.Option(None, "--overlap", help="|".join(OVERLAPS) + " (default skip)")
+CatchupOpt = typer.Option(None, "--catchup-window", help="e.g. 10m (at least 10s)")
+JitterOpt = typer.Option(None, "--jitter", help="Random delay up to this, e.g. 30s")
+PausedOpt = typer.Option(False, "--paused", help="Create it paused")
 
 
 def overlap_policy(value: str | None) -> str | None:
@@ -115,15 +124,15 @@ def schedule_body(
 @app.command("set")
 def set_schedule(
     task: str = typer.Argument(..., help="Task id or cy_name"),
-    cron: Optional[str] = typer.Option(None, "--cron", help='Cron expression, e.g. "0 7 * * 1-5" or @hourly'),
-    every: Optional[str] = typer.Option(None, "--every", help="Interval: 90s, 5m, 1h, 1d (optionally 1h/15m)"),
-    offset: Optional[str] = typer.Option(None, "--offset", help="Offset of interval fires, e.g. 15m"),
-    tz: str = typer.Option("UTC", "--tz", help="IANA time zone, e.g. Europe/Paris"),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help="Run input: JSON text or @file.json"),
-    overlap: Optional[str] = typer.Option(None, "--overlap", help="|".join(OVERLAPS) + " (default skip)"),
-    catchup_window: Optional[str] = typer.Option(None, "--catchup-window", help="e.g. 10m (at least 10s)"),
-    jitter: Optional[str] = typer.Option(None, "--jitter", help="Random delay up to this, e.g. 30s"),
-    paused: bool = typer.Option(False, "--paused", help="Create it paused"),
+    cron: Optional[str] = CronOpt,
+    every: Optional[str] = EveryOpt,
+    offset: Optional[str] = OffsetOpt,
+    tz: str = TzOpt,
+    input: Optional[str] = InputOpt,
+    overlap: Optional[str] = OverlapOpt,
+    catchup_window: Optional[str] = CatchupOpt,
+    jitter: Optional[str] = JitterOpt,
+    paused: bool = PausedOpt,
     note: Optional[str] = NoteOpt,
     version: Optional[int] = typer.Option(
         None, "--version", "-v", min=1, help="Run this task version on every fire (default: the current one)"

@@ -29,7 +29,21 @@ from .output import (
     table,
 )
 from .question_commands import describe_question
-from .schedule_commands import OVERLAPS, overlap_policy, render as render_schedule, schedule_body
+from .schedule_commands import (
+    CatchupOpt,
+    CronOpt,
+    EveryOpt,
+    InputOpt,
+    JitterOpt,
+    NoteOpt,
+    OffsetOpt,
+    OverlapOpt,
+    PausedOpt,
+    TzOpt,
+    overlap_policy,
+    render as render_schedule,
+    schedule_body,
+)
 
 app = typer.Typer(name="workflow", help="Compose tasks into workflows and run them.", no_args_is_help=True)
 runs_app = typer.Typer(name="runs", help="Inspect and cancel workflow runs.", no_args_is_help=True)
@@ -257,21 +271,18 @@ def _schedule_url(workflow: str) -> str:
     return f"/v1/workflows/{workflow}/schedule"
 
 
-NoteOpt = typer.Option(None, "--note", "-n", help="Why (shown with the schedule)")
-
-
 @schedule_app.command("set")
 def set_schedule(
     workflow: str = typer.Argument(..., help="Workflow name or id"),
-    cron: Optional[str] = typer.Option(None, "--cron", help='Cron expression, e.g. "0 7 * * 1-5" or @hourly'),
-    every: Optional[str] = typer.Option(None, "--every", help="Interval: 90s, 5m, 1h, 1d (optionally 1h/15m)"),
-    offset: Optional[str] = typer.Option(None, "--offset", help="Offset of interval fires, e.g. 15m"),
-    tz: str = typer.Option("UTC", "--tz", help="IANA time zone, e.g. Europe/Paris"),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help="Run input: JSON text or @file.json"),
-    overlap: Optional[str] = typer.Option(None, "--overlap", help="|".join(OVERLAPS) + " (default skip)"),
-    catchup_window: Optional[str] = typer.Option(None, "--catchup-window", help="e.g. 10m (at least 10s)"),
-    jitter: Optional[str] = typer.Option(None, "--jitter", help="Random delay up to this, e.g. 30s"),
-    paused: bool = typer.Option(False, "--paused", help="Create it paused"),
+    cron: Optional[str] = CronOpt,
+    every: Optional[str] = EveryOpt,
+    offset: Optional[str] = OffsetOpt,
+    tz: str = TzOpt,
+    input: Optional[str] = InputOpt,
+    overlap: Optional[str] = OverlapOpt,
+    catchup_window: Optional[str] = CatchupOpt,
+    jitter: Optional[str] = JitterOpt,
+    paused: bool = PausedOpt,
     note: Optional[str] = NoteOpt,
     version: Optional[int] = typer.Option(
         None, "--version", "-v", min=1, help="Run this workflow version on every fire (default: the current one)"
