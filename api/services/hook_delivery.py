@@ -23,6 +23,7 @@ from jsonpointer import JsonPointer, JsonPointerException
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 
+from persistence.ids import new_run_id
 from persistence.repository import hooks as hook_repo
 from persistence.repository.hooks import HookTarget
 
@@ -155,8 +156,13 @@ def run_input(target: HookTarget, body: Any, headers: Headers, received_at: date
 async def _start(
     state: AppState, session: AsyncSession, principal: Principal, target: HookTarget, input: Any, dedup: str | None
 ) -> Delivery:
-    scope = f"hook:{target.hook.id}"
-    fingerprint = {"hook": str(target.hook.id)}
+    """Submit the run; the delivery's audit entry is committed with it (a duplicate's on its own)."""
+    hook_id = target.hook.id  # read now: a duplicate's rollback expires the loaded rows
+    scope = f"hook:{hook_id}"
+    fingerprint = {"hook": str(hook_id)}
+    run_id = new_run_id()
+    run_type = "task_run" if target.task is not None else "workflow_run"
+    await _audit_accepted(session, hook_id, run_id, run_type, deduplicated=False)
     if target.task is not None:
         await validate_input_off_loop(state.settings, target.task.input_schema, input)
         submission = await submit_run(
@@ -170,10 +176,29 @@ async def _start(
             request_fingerprint=fingerprint,
             task=target.task,
             pinned=target.task,
+            run_id=run_id,
         )
-        run = submission.run
-        return Delivery(run.id, "task_run", run.status, submission.replayed)
-    run, replayed = await workflow_runs.execute(
+        run, replayed = submission.run, submission.replayed
+    else:
+        run, replayed = await _start_workflow(state, session, principal, target, input, dedup, scope, fingerprint, run_id)
+    if replayed:
+        await _audit_accepted(session, hook_id, run.id, run_type, deduplicated=True)
+        await session.commit()
+    return Delivery(run.id, run_type, run.status, replayed)
+
+
+async def _start_workflow(
+    state: AppState,
+    session: AsyncSession,
+    principal: Principal,
+    target: HookTarget,
+    input: Any,
+    dedup: str | None,
+    scope: str,
+    fingerprint: dict[str, Any],
+    run_id: uuid.UUID,
+) -> tuple[Any, bool]:
+    return await workflow_runs.execute(
         state,
         session,
         principal,
@@ -184,8 +209,20 @@ async def _start(
         idempotency_key=dedup,
         idempotency_scope=scope,
         request_fingerprint=fingerprint,
+        run_id=run_id,
     )
-    return Delivery(run.id, "workflow_run", run.status, replayed)
+
+
+async def _audit_accepted(
+    session: AsyncSession, hook_id: uuid.UUID, run_id: uuid.UUID, run_type: str, *, deduplicated: bool
+) -> None:
+    await audit(
+        session,
+        "hook.deliver",
+        "hook",
+        hook_id,
+        details={"run_id": str(run_id), "run_type": run_type, "deduplicated": deduplicated},
+    )
 
 
 async def _record_refusal(session: AsyncSession, hook_id: uuid.UUID, refusal: ProblemError) -> None:
@@ -229,12 +266,4 @@ async def deliver(
     except ProblemError as refusal:
         await _record_refusal(session, hook_id, refusal)
         raise
-    await audit(
-        session,
-        "hook.deliver",
-        "hook",
-        hook_id,
-        details={"run_id": str(delivery.run_id), "run_type": delivery.run_type, "deduplicated": delivery.deduplicated},
-    )
-    await session.commit()
     return delivery

@@ -83,6 +83,7 @@ async def execute(
     idempotency_key: str | None,
     idempotency_scope: str | None = None,
     request_fingerprint: dict[str, Any] | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> tuple[WorkflowRun, bool]:
     """Record the run, commit, start its workflow. Answers the run and whether it is the one
     an earlier request with the same Idempotency-Key made (keys are the caller's API key's
@@ -91,7 +92,7 @@ async def execute(
     ensure_workflow_runnable(workflow)
     definition = await _pinned_definition(session, workflow, version)
     await validate_input_off_loop(state.settings, definition.input_schema, input)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
             session,

@@ -163,6 +163,13 @@ async def test_a_duplicate_dedup_key_answers_the_first_run_and_starts_nothing(e2
     await wait_for(e2e, first.headers["Location"])
     runs = (await e2e.get("/v1/task-runs", params={"task": task["cy_name"]})).json()["items"]
     assert sorted(run["id"] for run in runs) == sorted([first.json()["run_id"], other.json()["run_id"]])
+    audit = (await e2e.get("/v1/audit", params={"action": "hook.deliver", "target_id": hook["id"]})).json()["items"]
+    accepted = [item["details"] for item in reversed(audit) if item["outcome"] == "ok"]
+    assert [(entry["run_id"], entry["deduplicated"]) for entry in accepted] == [
+        (first.json()["run_id"], False),
+        (first.json()["run_id"], True),
+        (other.json()["run_id"], False),
+    ]
 
 
 async def test_disabled_hooks_and_tasks_answer_409_and_large_bodies_413(e2e, unique, api_settings):
