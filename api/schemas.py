@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from taskrun.contract import TERMINAL_RUN_STATUSES
 
@@ -632,7 +632,7 @@ class HookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=255, description="A label for people")
-    enabled: bool = Field(default=True, description="A disabled hook answers deliveries 409 and starts nothing")
+    enabled: StrictBool = Field(default=True, description="A disabled hook answers deliveries 409 and starts nothing")
     auth: HookAuth = Field(
         default=HookAuth.signature,
         description="`signature`: deliveries carry `X-Cytasks-Timestamp` and `X-Cytasks-Signature` (HMAC-SHA256 "
@@ -648,7 +648,7 @@ class HookSettings(BaseModel):
         description="A JSON pointer (RFC 6901) into the body; a delivery whose value there was seen before "
         "starts no run and is answered with the first delivery's run",
     )
-    replay_window_seconds: int = Field(
+    replay_window_seconds: StrictInt = Field(
         default=300,
         ge=1,
         le=HOOK_REPLAY_WINDOW_MAX_SECONDS,
@@ -663,11 +663,11 @@ class HookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=255)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     auth: HookAuth | None = None
     headers: HookHeaders | None = None
     dedup_key: HookDedupKey = None
-    replay_window_seconds: int | None = Field(default=None, ge=1, le=HOOK_REPLAY_WINDOW_MAX_SECONDS)
+    replay_window_seconds: StrictInt | None = Field(default=None, ge=1, le=HOOK_REPLAY_WINDOW_MAX_SECONDS)
 
 
 class HookRead(BaseModel):

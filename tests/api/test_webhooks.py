@@ -260,6 +260,8 @@ async def test_settings_are_checked_and_unknown_ones_refused(e2e, unique):
         ({"dedup_key": "id"}, "dedup_key"),
         ({"headers": ["Authorization"]}, "headers"),
         ({"headers": ["bad header"]}, "headers.0"),
+        ({"enabled": 0}, "enabled"),
+        ({"replay_window_seconds": "300"}, "replay_window_seconds"),
         ({"replay_window_seconds": 0}, "replay_window_seconds"),
         ({"replay_window_seconds": 7200}, "replay_window_seconds"),
     ]
