@@ -310,3 +310,6 @@ async def test_a_workflow_hook_starts_a_workflow_run(e2e, unique):
     assert again.status_code == 200 and again.json()["run_id"] == response.json()["run_id"]
     listed = (await e2e.get(f"/v1/workflows/hook-flow-{unique}/hooks")).json()["items"]
     assert [item["id"] for item in listed] == [hook["id"]]
+
+    assert (await e2e.delete(f"/v1/workflows/hook-flow-{unique}")).status_code == 200
+    assert_problem(await deliver(e2e, hook, {"n": 22}), 409, "workflow-not-runnable")
