@@ -60,6 +60,11 @@ class Settings(BaseSettings):
 
     MAX_BODY_BYTES: int = Field(default=10 * 1024 * 1024, ge=1024)
     """Largest request body the API reads (413 above it)."""
+    HOOK_MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    """Largest body an inbound webhook delivery may carry (413 above it)."""
+    PUBLIC_API_URL: str = ""
+    """The API's base URL as callers reach it (``https://cytasks.example.com``): webhook URLs
+    are given absolute with it; empty: as paths (``CYTASKS_HITL_PUBLIC_API_URL`` is used then)."""
     MAX_JSON_DEPTH: int = Field(default=64, ge=2, le=256)
     """Deepest nesting of arrays and objects accepted in a JSON request body (422 below it)."""
     MAX_SCRIPT_BYTES: int = Field(default=64 * 1024, ge=1)

@@ -140,8 +140,19 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): P.RUNS_CANCEL,
     ("GET", "/v1/tasks/{task_id}/stats"): P.RUNS_READ,
     ("GET", "/v1/stats"): P.RUNS_READ,
+    ("POST", "/v1/tasks/{task_id}/hooks"): P.TASKS_WRITE,
+    ("GET", "/v1/tasks/{task_id}/hooks"): P.TASKS_READ,
+    ("POST", "/v1/workflows/{workflow}/hooks"): P.TASKS_WRITE,
+    ("GET", "/v1/workflows/{workflow}/hooks"): P.TASKS_READ,
+    ("GET", "/v1/hooks/{hook_id}"): P.TASKS_READ,
+    ("PATCH", "/v1/hooks/{hook_id}"): P.TASKS_WRITE,
+    ("DELETE", "/v1/hooks/{hook_id}"): P.TASKS_WRITE,
+    ("POST", "/v1/hooks/{hook_id}/rotate-secret"): P.TASKS_WRITE,
+    ("POST", "/v1/hooks/{hook_id}"): P.RUNS_EXECUTE,
 }
-"""(method, path template) -> the permission the route needs. docs/api.md shows it by role."""
+"""(method, path template) -> the permission the route needs. docs/api.md shows it by role.
+A webhook delivery (``POST /v1/hooks/{hook_id}``) is not behind ``authorize``: a signed one
+needs no key, and one to a hook with ``auth: api_key`` needs a key with this permission."""
 
 def sees_payloads(principal: Principal, run: TaskRun) -> bool:
     """Whether the caller may read a run's input, output and logs."""

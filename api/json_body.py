@@ -8,6 +8,7 @@ up front, each with the place in the body where it was found.
 
 from __future__ import annotations
 
+import email.message
 import json
 import math
 import re
@@ -15,6 +16,16 @@ from typing import Any
 
 MAX_INT_DIGITS = 4000  # below Python's int-from-string limit (4300 digits)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_json_content_type(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON (``application/json``, ``application/*+json``); no header counts as JSON."""
+    if not content_type:
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 class JSONBodyRejected(ValueError):

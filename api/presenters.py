@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Question, Task, TaskRun, TaskRunLog, WorkflowDefinition, WorkflowRun
+from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Hook, Question, Task, TaskRun, TaskRunLog, WorkflowDefinition, WorkflowRun
 from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
+from .services.hooks import delivery_url
 from .services.run_values import run_input, run_output
 from .services.schedule_protocol import ScheduleView, TriggerOutcome
 from .services import workflow_runs as workflow_run_service
@@ -109,6 +110,31 @@ def created_key_resource(api_key: ApiKey, secret: str) -> dict[str, Any]:
         "created_by": api_key.created_by,
         "expires_at": api_key.expires_at,
         "key": secret,
+    }
+
+
+HOOK_FIELDS = (
+    "id", "task_id", "workflow_id", "name", "enabled", "auth", "headers", "dedup_key", "replay_window_seconds",
+    "created_by", "created_at", "updated_at", "secret_rotated_at",
+)
+
+
+def hook_resource(state: AppState, hook: Hook) -> dict[str, Any]:
+    """A webhook as every read shows it: never its secret."""
+    return {**{field: getattr(hook, field) for field in HOOK_FIELDS}, "url": delivery_url(state.settings, hook.id)}
+
+
+def hook_with_secret_resource(state: AppState, hook: Hook) -> dict[str, Any]:
+    """A webhook just made or whose secret was just rotated, with the secret shown this once."""
+    return {**hook_resource(state, hook), "secret": hook.secret}
+
+
+def hook_delivery_resource(delivery: Any) -> dict[str, Any]:
+    return {
+        "run_id": delivery.run_id,
+        "run_type": delivery.run_type,
+        "status": delivery.status,
+        "deduplicated": delivery.deduplicated,
     }
 
 

@@ -51,6 +51,10 @@ TITLES: dict[str, str] = {
     "idempotency-key-reused": "Idempotency-Key reused with a different request",
     "cy-name-conflict": "cy_name already taken",
     "workflow-start-failed": "The run could not be started",
+    "invalid-signature": "The webhook delivery is not authenticated",
+    "hook-disabled": "The webhook is disabled",
+    "unsupported-media-type": "Unsupported media type",
+    "invalid-json": "The body is not JSON",
     "service-unavailable": "Service unavailable",
     "internal-error": "Internal server error",
 }
@@ -63,6 +67,7 @@ STATUS_SLUGS: dict[int, str] = {
     405: "method-not-allowed",
     409: "conflict",
     413: "payload-too-large",
+    415: "unsupported-media-type",
     422: "validation-error",
     503: "service-unavailable",
 }
@@ -280,6 +285,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         405: "Method not allowed (the `Allow` header lists the allowed ones)",
         409: "Conflict with the resource's state",
         413: "The request body is larger than `CYTASKS_MAX_BODY_BYTES`",
+        415: "The body is not of a media type the route takes",
         422: "Validation failed (request fields, Cy compile errors or input schema)",
         500: "A bug; the server log has the traceback",
         503: "A dependency (database or Temporal) is unavailable; retry after `Retry-After` seconds",

@@ -11,7 +11,6 @@ Also here: the `task_ref` path convertor, which keeps `/v1/tasks/{task_id}` from
 
 from __future__ import annotations
 
-import email.message
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,7 +18,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from .json_body import JSONBodyRejected, parse_strict
+from .json_body import JSONBodyRejected, is_json_content_type, parse_strict
 from .offload import off_loop
 from .problems import ProblemError, problem_responses
 
@@ -35,15 +34,6 @@ def body_too_large(limit: int) -> ProblemError:
         f"The request body is larger than the limit of {limit} bytes",
         errors=[{"field": "body", "in": "body", "message": f"at most {limit} bytes"}],
     )
-
-
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return True
-    message = email.message.Message()
-    message["content-type"] = content_type
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -75,7 +65,7 @@ def _rejected(error: JSONBodyRejected) -> ProblemError:
 async def parse_body(request: Request) -> None:
     settings = request.app.state.settings
     body = await read_body(request, settings.MAX_BODY_BYTES)
-    if not body or not _is_json(request.headers.get("content-type")):
+    if not body or not is_json_content_type(request.headers.get("content-type")):
         return
     try:
         if len(body) > PARSE_OFF_LOOP_BYTES:

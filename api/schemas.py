@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from taskrun.contract import TERMINAL_RUN_STATUSES
 
@@ -66,6 +66,7 @@ class Trigger(str, Enum):
     cli = "cli"
     ui = "ui"
     task = "task"
+    webhook = "webhook"
 
 
 # Values a client may claim with the X-Cytasks-Trigger header.
@@ -585,4 +586,116 @@ class RunStatsRead(BaseModel):
     top_failing: list[FailingTask] | None = Field(default=None, description="All-task statistics only")
     slowest: list[SlowTask] | None = Field(
         default=None, description="All-task statistics only: the highest mean durations"
+    )
+
+
+HOOK_REPLAY_WINDOW_MAX_SECONDS = 3600
+HOOK_HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
+HOOK_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+"""Headers a hook may not copy into a run's input: they carry the caller's credentials."""
+
+
+class HookAuth(str, Enum):
+    signature = "signature"
+    api_key = "api_key"
+
+
+def _header_names(names: list[str]) -> list[str]:
+    lowered = [name.lower() for name in names]
+    refused = sorted(set(lowered) & HOOK_SECRET_HEADERS)
+    if refused:
+        raise ValueError(f"{', '.join(refused)} carry credentials and cannot be passed into a run's input")
+    return sorted(set(lowered))
+
+
+def _json_pointer(value: str | None) -> str | None:
+    from jsonpointer import JsonPointer, JsonPointerException
+
+    if value is None:
+        return None
+    try:
+        JsonPointer(value)
+    except JsonPointerException as error:
+        raise ValueError(f"not a JSON pointer (RFC 6901) such as /id or /event/id: {error}") from None
+    return value
+
+
+HookHeaders = Annotated[
+    list[Annotated[str, Field(pattern=HOOK_HEADER_NAME_PATTERN)]],
+    Field(max_length=50),
+    AfterValidator(_header_names),
+]
+HookDedupKey = Annotated[str | None, Field(max_length=500), AfterValidator(_json_pointer)]
+
+
+class HookSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=255, description="A label for people")
+    enabled: StrictBool = Field(default=True, description="A disabled hook answers deliveries 409 and starts nothing")
+    auth: HookAuth = Field(
+        default=HookAuth.signature,
+        description="`signature`: deliveries carry `X-Cytasks-Timestamp` and `X-Cytasks-Signature` (HMAC-SHA256 "
+        "with the hook's secret); `api_key`: deliveries carry `Authorization: Bearer <key>` of a key that may "
+        "execute runs",
+    )
+    headers: HookHeaders = Field(
+        default_factory=list,
+        description="Request header names (case-insensitive) copied into the run input's `headers`",
+    )
+    dedup_key: HookDedupKey = Field(
+        default=None,
+        description="A JSON pointer (RFC 6901) into the body; a delivery whose value there was seen before "
+        "starts no run and is answered with the first delivery's run",
+    )
+    replay_window_seconds: StrictInt = Field(
+        default=300,
+        ge=1,
+        le=HOOK_REPLAY_WINDOW_MAX_SECONDS,
+        description="A signed delivery whose `X-Cytasks-Timestamp` is further than this from the server's "
+        "clock is refused 401",
+    )
+
+
+class HookUpdate(BaseModel):
+    """Only the fields sent change; `name` and `dedup_key` are cleared with null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=255)
+    enabled: StrictBool | None = None
+    auth: HookAuth | None = None
+    headers: HookHeaders | None = None
+    dedup_key: HookDedupKey = None
+    replay_window_seconds: StrictInt | None = Field(default=None, ge=1, le=HOOK_REPLAY_WINDOW_MAX_SECONDS)
+
+
+class HookRead(BaseModel):
+    id: uuid.UUID
+    url: str = Field(description="Where deliveries are POSTed: absolute when `CYTASKS_PUBLIC_API_URL` is set")
+    task_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    name: str | None = None
+    enabled: bool
+    auth: HookAuth
+    headers: list[str]
+    dedup_key: str | None = None
+    replay_window_seconds: int
+    created_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    secret_rotated_at: datetime | None = None
+
+
+class HookCreated(HookRead):
+    secret: str = Field(description="The signing secret; shown only in this answer")
+
+
+class HookDelivered(BaseModel):
+    run_id: uuid.UUID
+    run_type: str = Field(description="`task_run` or `workflow_run` (read it at the `Location` header)")
+    status: RunStatus
+    deduplicated: bool = Field(
+        description="True when the `dedup_key` value was delivered before: no run was started, `run_id` is "
+        "the first delivery's"
     )

@@ -27,6 +27,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "keys": "cli.key_commands",
     "audit": "cli.audit_commands",
     "workflow": "cli.workflow_commands",
+    "hook": "cli.hook_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 

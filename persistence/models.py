@@ -31,7 +31,8 @@ TASK_STATUSES = ("enabled", "disabled", "archived")
 TASK_MODES = ("saved", "ad_hoc")
 TASK_SCOPES = ("input", "processing", "output")
 ORIGIN_TYPES = ("system", "user", "pack")
-RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task")
+RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "webhook")
+HOOK_AUTH_MODES = ("signature", "api_key")
 STORAGE_KINDS = ("inline", "file", "s3")
 
 # Fields whose change makes a new immutable task version.
@@ -396,3 +397,37 @@ class AnswerAudit(Base):
     outcome: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Hook(Base):
+    """An inbound webhook: a delivery to its URL starts a run of its task or its workflow.
+
+    ``secret`` is the HMAC key deliveries are signed with; it is returned only when the hook is
+    created or its secret rotated."""
+
+    __tablename__ = "hooks"
+    __table_args__ = (
+        CheckConstraint(_in("auth", HOOK_AUTH_MODES), name="auth"),
+        CheckConstraint("(task_id IS NULL) <> (workflow_id IS NULL)", name="one_target"),
+        Index("ix_hooks_task_id", "task_id"),
+        Index("ix_hooks_workflow_id", "workflow_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    workflow_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workflows.id", ondelete="CASCADE")
+    )
+    name: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    auth: Mapped[str] = mapped_column(Text, server_default="signature")
+    headers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    """Request header names (lower case) copied into the run input."""
+    dedup_key: Mapped[str | None] = mapped_column(Text)
+    """A JSON pointer into the body: deliveries with a value already seen start no new run."""
+    replay_window_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
+    secret: Mapped[str] = mapped_column(Text)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -153,14 +153,18 @@ async def submit_run(
     pinned: PinnedVersion | None = None,
     script: str | None = None,
     timeout_seconds: float | None = None,
+    idempotency_scope: str | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> Submission:
     """Record the run (pending), commit, then start its workflow. A task's run is pinned to
-    ``pinned`` (a version, or the task itself for its current one); an ad-hoc run has ``script``."""
-    run_id = new_run_id()
+    ``pinned`` (a version, or the task itself for its current one); an ad-hoc run has ``script``.
+    Idempotency keys are the caller's API key's unless ``idempotency_scope`` names another scope;
+    ``run_id`` is the new run's id when the caller chose it (to record it in the same transaction)."""
+    run_id = run_id or new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
             session,
-            scope=f"apikey:{principal.key_id}",
+            scope=idempotency_scope or f"apikey:{principal.key_id}",
             key=idempotency_key,
             request_hash=idempotency_repo.request_hash(request_fingerprint),
             run_id=run_id,

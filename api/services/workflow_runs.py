@@ -81,21 +81,26 @@ async def execute(
     version: int | None,
     trigger: str,
     idempotency_key: str | None,
+    idempotency_scope: str | None = None,
+    request_fingerprint: dict[str, Any] | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> tuple[WorkflowRun, bool]:
     """Record the run, commit, start its workflow. Answers the run and whether it is the one
-    an earlier request with the same Idempotency-Key made."""
+    an earlier request with the same Idempotency-Key made (keys are the caller's API key's
+    unless ``idempotency_scope`` names another scope)."""
     workflow = await load_workflow(session, ident)
     ensure_workflow_runnable(workflow)
     definition = await _pinned_definition(session, workflow, version)
     await validate_input_off_loop(state.settings, definition.input_schema, input)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
             session,
-            scope=f"apikey:{principal.key_id}:workflow",
+            scope=idempotency_scope or f"apikey:{principal.key_id}:workflow",
             key=idempotency_key,
             request_hash=idempotency_repo.request_hash(
-                {"workflow": str(workflow.id), "version": definition.version, "input": input, "trigger": trigger}
+                request_fingerprint
+                or {"workflow": str(workflow.id), "version": definition.version, "input": input, "trigger": trigger}
             ),
             run_id=run_id,
         )

@@ -76,6 +76,17 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): {"admin", "runner"},
     ("GET", "/v1/tasks/{task_id}/stats"): READERS,
     ("GET", "/v1/stats"): READERS,
+    ("POST", "/v1/tasks/{task_id}/hooks"): {"admin", "editor"},
+    ("GET", "/v1/tasks/{task_id}/hooks"): READERS,
+    ("POST", "/v1/workflows/{workflow}/hooks"): {"admin", "editor"},
+    ("GET", "/v1/workflows/{workflow}/hooks"): READERS,
+    ("GET", "/v1/hooks/{hook_id}"): READERS,
+    ("PATCH", "/v1/hooks/{hook_id}"): {"admin", "editor"},
+    ("DELETE", "/v1/hooks/{hook_id}"): {"admin", "editor"},
+    ("POST", "/v1/hooks/{hook_id}/rotate-secret"): {"admin", "editor"},
+    # A delivery is authenticated by the hook (its signature, or a key that may execute runs for
+    # a hook with auth api_key): no role is refused before the hook is found.
+    ("POST", "/v1/hooks/{hook_id}"): set(ROLES),
 }
 
 
@@ -98,6 +109,7 @@ def concrete(path: str) -> str:
         .replace("{run_id}", str(uuid.uuid4()))
         .replace("{question_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{hook_id}", str(uuid.uuid4()))
         .replace("{workflow}", f"no-such-workflow-{uuid.uuid4().hex[:6]}")
         .replace("{version}", "1")
         .replace("{a}", "1")
