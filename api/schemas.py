@@ -66,10 +66,11 @@ class Trigger(str, Enum):
     cli = "cli"
     ui = "ui"
     task = "task"
+    mcp = "mcp"
 
 
 # Values a client may claim with the X-Cytasks-Trigger header.
-CLIENT_TRIGGERS = ("cli", "ui")
+CLIENT_TRIGGERS = ("cli", "ui", "mcp")
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -31,7 +31,7 @@ TASK_STATUSES = ("enabled", "disabled", "archived")
 TASK_MODES = ("saved", "ad_hoc")
 TASK_SCOPES = ("input", "processing", "output")
 ORIGIN_TYPES = ("system", "user", "pack")
-RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task")
+RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "mcp")
 STORAGE_KINDS = ("inline", "file", "s3")
 
 # Fields whose change makes a new immutable task version.
