@@ -25,7 +25,20 @@ from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, keys, metrics, questions, runs, schedules, stats, task_testing, tasks, workflows
+from .routes import (
+    audit,
+    health,
+    keys,
+    metrics,
+    questions,
+    runs,
+    schedules,
+    scripts,
+    stats,
+    task_testing,
+    tasks,
+    workflows,
+)
 from .text_params import reject_nul_text
 from .ui import install_console
 
@@ -141,6 +154,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     )
     v1.include_router(tasks.router)
     v1.include_router(task_testing.router)
+    v1.include_router(scripts.router)
     v1.include_router(runs.router)
     v1.include_router(questions.router)
     v1.include_router(schedules.router)

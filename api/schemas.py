@@ -240,6 +240,17 @@ class RunError(BaseModel):
     column: int | None = None
 
 
+class ScriptCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    script: str = Field(min_length=1, description="The Cy source to compile")
+
+
+class ScriptCheck(BaseModel):
+    valid: bool = Field(description="True when the script compiles against the tool registry")
+    errors: list[RunError] = Field(description="Every compile-time error: type, message, line and column")
+
+
 class TaskRunRead(BaseModel):
     id: uuid.UUID
     task_id: uuid.UUID | None = None

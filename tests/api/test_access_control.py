@@ -30,6 +30,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/tasks/{task_id}/test"): {"admin", "editor", "runner"},
     ("POST", "/v1/tasks/{task_id}/replay"): {"admin", "editor", "runner"},
     ("POST", "/v1/tasks/{task_id}/replay-batch"): {"admin", "editor", "runner"},
+    ("POST", "/v1/scripts/check"): READERS,
     ("POST", "/v1/tasks/execute"): {"admin", "runner"},
     ("POST", "/v1/tasks/{task_id}/execute"): {"admin", "runner"},
     ("GET", "/v1/task-runs"): READERS,
