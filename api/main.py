@@ -19,6 +19,7 @@ from .degraded import install_dependency_handlers
 from .deps import authorize, require_api_key
 from .docs_assets import install_docs
 from .http_metrics import HttpMetrics
+from .mcp.http import install_mcp, serving
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
 from .services import runs as run_engine
@@ -115,7 +116,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.schedule_reconciliation = asyncio.create_task(reconcile_in_background(state))
     background.append(app.state.schedule_reconciliation)
     try:
-        yield
+        async with serving(app.state.mcp):
+            yield
     finally:
         for task in background:
             task.cancel()
@@ -163,6 +165,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(workflows.router)
     v1.include_router(stats.router)
     app.include_router(v1)
+    app.state.mcp = install_mcp(app)
     install_console(app)
     run_metrics.install()
     app.add_middleware(HttpMetrics)
