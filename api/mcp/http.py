@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from ..deps import bearer_scheme, get_state, require_api_key
+from ..route import CytasksRoute
 from .gateway import ApiGateway, in_process_gateway
 from .tools import build_server
 
@@ -88,7 +89,9 @@ def install_mcp(app: FastAPI) -> MCPServer:
     manager = server.session_manager
 
     # POST only: stateless, the server has no stream of its own to offer (GET) nor a session to end (DELETE).
-    @app.api_route(MCP_PATH, methods=["POST"], include_in_schema=False)
+    router = APIRouter(route_class=CytasksRoute)
+
+    @router.api_route(MCP_PATH, methods=["POST"], include_in_schema=False)
     async def mcp_endpoint(request: Request) -> Response:
         # The key is checked on a session of its own, given back before the exchange (which may
         # wait on a run for a minute) starts; the tools' API calls take their own.
@@ -98,4 +101,5 @@ def install_mcp(app: FastAPI) -> MCPServer:
             await require_api_key(state, session, credentials)
         return _Delegated(manager)
 
+    app.include_router(router)
     return server
