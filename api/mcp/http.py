@@ -26,7 +26,7 @@ MCP_PATH = "/mcp"
 
 
 class _Delegated(Response):
-    """Hands the whole exchange to the MCP transport once the route's dependencies allowed it."""
+    """Hands the whole exchange to the MCP transport once the endpoint has checked the key."""
 
     def __init__(self, manager: StreamableHTTPSessionManager) -> None:
         super().__init__()
