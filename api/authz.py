@@ -94,6 +94,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/tasks/{task_id}/test"): P.TASKS_TEST,
     ("POST", "/v1/tasks/{task_id}/replay"): P.TASKS_TEST,
     ("POST", "/v1/tasks/{task_id}/replay-batch"): P.TASKS_TEST,
+    ("POST", "/v1/scripts/check"): P.TASKS_READ,
     ("POST", "/v1/tasks/execute"): P.RUNS_EXECUTE,
     ("POST", "/v1/tasks/{task_id}/execute"): P.RUNS_EXECUTE,
     ("GET", "/v1/task-runs"): P.RUNS_READ,

@@ -20,7 +20,7 @@ from .schemas import CLIENT_TRIGGERS, INT32_MAX
 from .services.api_keys import find_key
 from .services.submission import IDEMPOTENCY_HEADER
 from .services.task_lookup import TaskRef, load_task
-from .state import AppState, Principal, current_address, current_principal
+from .state import AppState, Principal, current_address, current_client, current_principal
 
 MAX_WAIT_SECONDS = 60
 """The longest long poll (``?wait=``) of a run read."""
@@ -98,6 +98,8 @@ async def authorize(request: Request, principal: PrincipalDep) -> Principal:
         raise forbidden(principal, permission)
     current_principal.set(principal)
     current_address.set(request.client.host if request.client else None)
+    claimed = request.headers.get("x-cytasks-trigger", "").strip().lower()
+    current_client.set(claimed if claimed in CLIENT_TRIGGERS else None)
     return principal
 
 
@@ -105,7 +107,7 @@ def client_trigger(
     x_cytasks_trigger: Annotated[
         str | None,
         Header(
-            description="Who starts the run: `cli` or `ui` (default: `api`, or `adhoc` for ad-hoc runs)",
+            description="Who starts the run: `cli`, `ui` or `mcp` (default: `api`, or `adhoc` for ad-hoc runs)",
             json_schema_extra={"enum": list(CLIENT_TRIGGERS)},
         ),
     ] = None,

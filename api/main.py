@@ -19,13 +19,28 @@ from .degraded import install_dependency_handlers
 from .deps import authorize, require_api_key
 from .docs_assets import install_docs
 from .http_metrics import HttpMetrics
+from .mcp.http import install_mcp, serving
 from .problems import install_problem_handlers, install_problem_openapi, problem_responses
 from .route import CytasksRoute
 from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, hooks, keys, metrics, questions, runs, schedules, stats, task_testing, tasks, workflows
+from .routes import (
+    audit,
+    health,
+    hooks,
+    keys,
+    metrics,
+    questions,
+    runs,
+    schedules,
+    scripts,
+    stats,
+    task_testing,
+    tasks,
+    workflows,
+)
 from .text_params import reject_nul_text
 from .ui import install_console
 
@@ -102,7 +117,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.schedule_reconciliation = asyncio.create_task(reconcile_in_background(state))
     background.append(app.state.schedule_reconciliation)
     try:
-        yield
+        async with serving(app.state.mcp):
+            yield
     finally:
         for task in background:
             task.cancel()
@@ -141,6 +157,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     )
     v1.include_router(tasks.router)
     v1.include_router(task_testing.router)
+    v1.include_router(scripts.router)
     v1.include_router(runs.router)
     v1.include_router(questions.router)
     v1.include_router(schedules.router)
@@ -155,6 +172,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         prefix="/v1",
         responses=problem_responses(500),
     )
+    app.state.mcp = install_mcp(app)
     install_console(app)
     run_metrics.install()
     app.add_middleware(HttpMetrics)

@@ -67,10 +67,11 @@ class Trigger(str, Enum):
     ui = "ui"
     task = "task"
     webhook = "webhook"
+    mcp = "mcp"
 
 
 # Values a client may claim with the X-Cytasks-Trigger header.
-CLIENT_TRIGGERS = ("cli", "ui")
+CLIENT_TRIGGERS = ("cli", "ui", "mcp")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -238,6 +239,17 @@ class RunError(BaseModel):
     message: str
     line: int | None = None
     column: int | None = None
+
+
+class ScriptCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    script: str = Field(min_length=1, description="The Cy source to compile")
+
+
+class ScriptCheck(BaseModel):
+    valid: bool = Field(description="True when the script compiles against the tool registry")
+    errors: list[RunError] = Field(description="Every compile-time error: type, message, line and column")
 
 
 class TaskRunRead(BaseModel):

@@ -31,6 +31,8 @@ current_principal: ContextVar[Principal | None] = ContextVar("cytasks_principal"
 """The authorized caller of the request being served (set by `authz.authorize`)."""
 current_address: ContextVar[str | None] = ContextVar("cytasks_client_address", default=None)
 """The client address of the request being served."""
+current_client: ContextVar[str | None] = ContextVar("cytasks_client", default=None)
+"""The client the request names with ``X-Cytasks-Trigger`` (``cli``, ``ui``, ``mcp``), if any."""
 
 
 @dataclass

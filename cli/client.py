@@ -16,6 +16,16 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+def configured_url(base_url: str | None = None) -> str:
+    """The API's URL: ``base_url``, else ``CYTASKS_URL``, else the local default."""
+    return (base_url or os.environ.get("CYTASKS_URL") or DEFAULT_URL).rstrip("/")
+
+
+def configured_key(api_key: str | None = None) -> str | None:
+    """The API key: ``api_key``, else ``CYTASKS_API_KEY``."""
+    return api_key if api_key is not None else os.environ.get("CYTASKS_API_KEY")
+
+
 class ApiError(Exception):
     """A non-2xx answer from the API (a problem document when the server sent one)."""
 
@@ -68,8 +78,8 @@ class CytasksClient:
         transport: httpx.BaseTransport | None = None,
         trigger: str = "cli",
     ) -> None:
-        self.base_url = (base_url or os.environ.get("CYTASKS_URL") or DEFAULT_URL).rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("CYTASKS_API_KEY")
+        self.base_url = configured_url(base_url)
+        key = configured_key(api_key)
         headers = {"X-Cytasks-Trigger": trigger, "Accept": "application/json, application/problem+json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"

@@ -88,7 +88,7 @@ def _register_groups() -> None:
 
 _register_groups()
 
-TOP_LEVEL_COMMANDS = ("cli.run_commands", "cli.service_commands", "cli.question_commands")
+TOP_LEVEL_COMMANDS = ("cli.run_commands", "cli.service_commands", "cli.question_commands", "cli.mcp_commands")
 """Modules whose ``register_commands(app)`` adds top-level commands (run, exec, dev, api, ...)."""
 
 for _module in TOP_LEVEL_COMMANDS:

@@ -31,7 +31,7 @@ TASK_STATUSES = ("enabled", "disabled", "archived")
 TASK_MODES = ("saved", "ad_hoc")
 TASK_SCOPES = ("input", "processing", "output")
 ORIGIN_TYPES = ("system", "user", "pack")
-RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "webhook")
+RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "webhook", "mcp")
 HOOK_AUTH_MODES = ("signature", "api_key")
 STORAGE_KINDS = ("inline", "file", "s3")
 

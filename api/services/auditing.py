@@ -1,4 +1,5 @@
-"""Writing the audit log: the actor and source address are those of the request being served."""
+"""Writing the audit log: the actor, source address and client are those of the request being
+served (the client, when the request names one, is the details' ``client``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.repository import audit as audit_repo
 
-from ..state import current_address, current_principal
+from ..state import current_address, current_client, current_principal
 
 
 async def audit(
@@ -24,6 +25,9 @@ async def audit(
     """Add an entry to the session's transaction; commit it with the change it records
     (a refusal is committed on its own by the caller)."""
     principal = current_principal.get()
+    client = current_client.get()
+    if client is not None:
+        details = {**(details or {}), "client": client}
     await audit_repo.record(
         session,
         action=action,

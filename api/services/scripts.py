@@ -20,12 +20,18 @@ def check_script_size(state: AppState, script: str) -> None:
         )
 
 
-async def compile_check(state: AppState, script: str) -> None:
-    """422 when the script is too large, or with the Cy errors (type, message, line, column) when
-    it does not compile. The compile runs in a thread: it is sized by the caller."""
+async def script_errors(state: AppState, script: str) -> list[dict]:
+    """The Cy errors (type, message, line, column) of a script; empty when it compiles. 422 when
+    it is too large. The compile runs in a thread, one of a bounded number at once."""
     check_script_size(state, script)
     async with state.compile_slots:
-        errors = await off_loop(run_engine.check_script, script, state.registry)
+        return await off_loop(run_engine.check_script, script, state.registry)
+
+
+async def compile_check(state: AppState, script: str) -> None:
+    """422 when the script is too large, or with the Cy errors (type, message, line, column) when
+    it does not compile."""
+    errors = await script_errors(state, script)
     if errors:
         first = errors[0]
         where = f" at line {first['line']}, column {first['column']}" if first.get("line") else ""

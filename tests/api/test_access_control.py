@@ -30,6 +30,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/tasks/{task_id}/test"): {"admin", "editor", "runner"},
     ("POST", "/v1/tasks/{task_id}/replay"): {"admin", "editor", "runner"},
     ("POST", "/v1/tasks/{task_id}/replay-batch"): {"admin", "editor", "runner"},
+    ("POST", "/v1/scripts/check"): READERS,
     ("POST", "/v1/tasks/execute"): {"admin", "runner"},
     ("POST", "/v1/tasks/{task_id}/execute"): {"admin", "runner"},
     ("GET", "/v1/task-runs"): READERS,
@@ -248,3 +249,54 @@ async def test_every_change_is_audited_with_its_actor_and_the_log_pages(client, 
     only_creates = (await client.get("/v1/audit", params={"action": "task.create", "target_id": task_id})).json()
     assert len(only_creates["items"]) == 1
     assert_problem(await client.get("/v1/audit", params={"cursor": "garbage"}), 400, "invalid-cursor")
+
+
+# `/mcp` (outside /v1, not in the OpenAPI document) admits any valid key; each MCP tool is a call
+# of one /v1 route and is allowed exactly to the roles EXPECTED gives that route.
+MCP_TOOL_ROUTES: dict[str, tuple[tuple[str, str], dict]] = {
+    "list_tasks": (("GET", "/v1/tasks"), {}),
+    "get_task": (("GET", "/v1/tasks/{task_id}"), {"task": "no-such-task"}),
+    "create_task": (("POST", "/v1/tasks"), {"name": "Refused", "script": "return nowhere"}),
+    "update_task": (("PATCH", "/v1/tasks/{task_id}"), {"task": "no-such-task", "description": "d"}),
+    "check_script": (("POST", "/v1/scripts/check"), {"script": "return 1"}),
+    "run_task": (("POST", "/v1/tasks/{task_id}/execute"), {"task": "no-such-task"}),
+    "run_script": (("POST", "/v1/tasks/execute"), {"script": "return nowhere"}),
+    "list_runs": (("GET", "/v1/task-runs"), {}),
+    "get_run": (("GET", "/v1/task-runs/{run_id}"), {"run_id": str(uuid.uuid4())}),
+    "list_questions": (("GET", "/v1/questions"), {}),
+    "answer_question": (("POST", "/v1/task-runs/{run_id}/respond"), {"run_id": str(uuid.uuid4()), "answer": "yes"}),
+    "test_task": (("POST", "/v1/tasks/{task_id}/test"), {"task": "no-such-task"}),
+}
+
+
+def _mcp_client(app, key: str | None):
+    import contextlib
+
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    @contextlib.asynccontextmanager
+    async def connected():
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://cytasks.test", headers=headers, timeout=30
+        ) as http:
+            async with Client(streamable_http_client("http://cytasks.test/mcp", http_client=http)) as client:
+                yield client
+
+    return connected()
+
+
+async def test_mcp_admits_every_key_and_each_tool_keeps_its_routes_roles(app, client, role_keys):
+    assert_problem(await client.post("/mcp", json={}, headers={"Authorization": ""}), 401, "unauthorized")
+    for role in ROLES:
+        async with _mcp_client(app, role_keys[role]) as mcp:
+            assert {tool.name for tool in (await mcp.list_tools()).tools} == set(MCP_TOOL_ROUTES)
+            for tool, (route, arguments) in MCP_TOOL_ROUTES.items():
+                result = await mcp.call_tool(tool, arguments)
+                text = result.content[0].text if result.content else ""
+                if role in EXPECTED[route]:
+                    assert "(403)" not in text, (role, tool, text)
+                else:
+                    assert result.is_error and "(403)" in text and "required_roles" in text, (role, tool, text)
