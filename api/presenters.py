@@ -17,7 +17,7 @@ from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
 from .services.hooks import delivery_url
-from .services.run_values import run_input, run_output
+from .services.run_values import RunPayloads, run_payloads
 from .services.schedule_protocol import ScheduleView, TriggerOutcome
 from .services import workflow_runs as workflow_run_service
 from .services.task_versions import PinnedVersion
@@ -37,10 +37,7 @@ async def run_resource(state: AppState, run: TaskRun) -> dict[str, Any]:
     store = state.blob_store
     principal = current_principal.get()
     visible = principal is None or sees_payloads(principal, run)
-    output = input_value = None
-    if visible:
-        output = await run_output(store, run)
-        input_value = await run_input(store, run)
+    payloads = await run_payloads(store, run) if visible else RunPayloads()
     return {
         "id": run.id,
         "task_id": run.task_id,
@@ -48,8 +45,8 @@ async def run_resource(state: AppState, run: TaskRun) -> dict[str, Any]:
         "status": run.status,
         "waiting_reason": run.waiting_reason if run.status == "pending" else None,
         "trigger": run.trigger,
-        "input": input_value,
-        "output": output,
+        "input": payloads.input,
+        "output": payloads.output,
         "error": run.error,
         "logs_count": run.logs_count or 0,
         "llm_usage": run.llm_usage,
@@ -64,6 +61,7 @@ async def run_resource(state: AppState, run: TaskRun) -> dict[str, Any]:
         "workflow_node_instance_id": run.workflow_node_instance_id,
         "created_by": run.created_by,
         "payloads_visible": visible,
+        "payloads_missing": payloads.missing,
     }
 
 

@@ -289,6 +289,10 @@ class TaskRunRead(BaseModel):
         description="False when the caller may not read this run's input and output (they are null): "
         "that needs the `payloads` role, or being the `runner` that started the run",
     )
+    payloads_missing: list[str] = Field(
+        default_factory=list,
+        description="`input` and/or `output` when the blob store no longer holds them (they are null)",
+    )
 
 
 class LogEntry(BaseModel):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from persistence.models import TaskRun
 from settings import Settings
-from storage import BlobStore, load_value, run_value_key, store_value
+from storage import BlobNotFound, BlobStore, load_value, run_value_key, store_value
+
+logger = logging.getLogger(__name__)
 
 
 async def store_run_input(settings: Settings, store: BlobStore, run_id: uuid.UUID, value: Any) -> dict[str, Any]:
@@ -30,3 +34,23 @@ async def run_output(store: BlobStore, run: TaskRun) -> Any:
     if run.output_storage is None:
         return None
     return await load_stored(store, run.output_storage, run.output_inline, run.output_ref)
+
+
+@dataclass
+class RunPayloads:
+    input: Any = None
+    output: Any = None
+    missing: list[str] = field(default_factory=list)
+    """``input`` and/or ``output`` when the blob store no longer has them (they are None)."""
+
+
+async def run_payloads(store: BlobStore, run: TaskRun) -> RunPayloads:
+    """The run's input and output for showing it: a value the blob store lost is named, not raised."""
+    payloads = RunPayloads()
+    for name, read in (("input", run_input), ("output", run_output)):
+        try:
+            setattr(payloads, name, await read(store, run))
+        except BlobNotFound as error:
+            logger.warning("run %s: its %s is missing from the blob store (%s)", run.id, name, error)
+            payloads.missing.append(name)
+    return payloads

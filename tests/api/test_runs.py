@@ -203,6 +203,28 @@ async def test_large_input_is_stored_as_a_blob_and_read_back(client: httpx.Async
     assert row.input_inline is None
 
 
+@requires_engine
+async def test_a_run_whose_input_blob_is_gone_is_still_shown(client: httpx.AsyncClient, api_settings) -> None:
+    big = {"data": "y" * (api_settings.INLINE_THRESHOLD_BYTES + 10)}
+    response = await client.post("/v1/tasks/execute", json={"script": "return 1", "input": big})
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+    from persistence.db import get_sessionmaker
+    from persistence.repository.runs import get_run
+
+    async with get_sessionmaker(api_settings.DATABASE_URL)() as session:
+        row = await get_run(session, run_id)
+    path = api_settings.BLOB_DIR / row.input_ref.removeprefix("file:")
+    path.unlink()
+
+    shown = await client.get(f"/v1/task-runs/{run_id}")
+    assert shown.status_code == 200, shown.text
+    assert (shown.json()["input"], shown.json()["payloads_missing"]) == (None, ["input"])
+    listed = await client.get("/v1/task-runs", params={"limit": 200})
+    assert listed.status_code == 200, listed.text
+    assert any(item["id"] == run_id and item["payloads_missing"] == ["input"] for item in listed.json()["items"])
+
+
 async def test_unknown_run_is_404(client: httpx.AsyncClient) -> None:
     missing = "01234567-89ab-7def-8123-456789abcdef"
     assert_problem(await client.get(f"/v1/task-runs/{missing}"), 404, "not-found")
