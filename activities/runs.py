@@ -121,14 +121,17 @@ class RunActivities:
     @activity.defn(name="mark_run_running")
     async def mark_run_running(self, started: RunStarted) -> bool:
         async with self.sessions() as session, session.begin():
-            if started.node_run is not None:
-                await record_node_run(session, self.settings, self.blobs, started.node_run)
-            return await mark_run_running(
-                session,
-                started.run_id,
-                started_at=started.started_at,
-                workflow_run_id=started.workflow_run_id,
-            )
+            return await self._record_start(session, started)
+
+    async def _record_start(self, session: Any, started: RunStarted) -> bool:
+        if started.node_run is not None:
+            await record_node_run(session, self.settings, self.blobs, started.node_run)
+        return await mark_run_running(
+            session,
+            started.run_id,
+            started_at=started.started_at,
+            workflow_run_id=started.workflow_run_id,
+        )
 
     @activity.defn(name="prepare_child_task")
     async def prepare_child_task(self, call: ChildTaskRequest) -> TaskRunRequest:
@@ -224,6 +227,8 @@ class RunActivities:
             output_storage, output_inline, output_ref = stored.storage, stored.inline, stored.ref
         duration_ms = int((finished.completed_at - finished.started_at).total_seconds() * 1000)
         async with self.sessions() as session, session.begin():
+            if finished.start is not None:
+                await self._record_start(session, finished.start)
             return await finish_run(
                 session,
                 finished.run_id,

@@ -148,6 +148,9 @@ class RunFinished:
     llm_usage: dict[str, int] | None = None
     output_schema: dict[str, Any] | None = None
     """A completed run's output must match it; otherwise the run ends failed (output kept)."""
+    start: RunStarted | None = None
+    """The run's start when it was not recorded on its own (a script that never waited on
+    anything): recorded in the same transaction as the end."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ call is an activity named by the tool's fully qualified name.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -138,6 +139,22 @@ class WorkflowHost:
         self._handed_at: datetime | None = None
         self.human: Any = None
         """The run's ``hitl.workflow.HumanQuestions``, which pauses on hi-latency calls."""
+        self.record_start: Callable[[], Awaitable[Any]] | None = None
+        """Records the run as running; set by the workflow when that waits for the script's
+        first wait (a script that never waits has its start recorded with its end)."""
+        self._recording_start: asyncio.Task | None = None
+
+    @property
+    def start_recorded(self) -> bool:
+        return self.record_start is None or self._recording_start is not None
+
+    async def _started(self) -> None:
+        """Before the script waits on anything the first time: the run's start is recorded."""
+        if self.record_start is None:
+            return
+        if self._recording_start is None:
+            self._recording_start = asyncio.create_task(self.record_start())
+        await self._recording_start
 
     def now(self) -> datetime:
         return workflow.now()
@@ -162,6 +179,7 @@ class WorkflowHost:
         """End the current activation (the interpreter calls this after a fixed amount of
         work, so it is deterministic). A no-op local activity does it without a server
         round trip; it leaves one marker event in history."""
+        await self._started()
         now = workflow.now()
         if self._handed_at is None or (now - self._handed_at).total_seconds() >= LIVE_LOG_EVERY_SECONDS:
             self.hand_over_logs()
@@ -201,6 +219,7 @@ class WorkflowHost:
 
     async def _call(self, call: ToolCall) -> Any:
         spec = call.tool
+        await self._started()
         self.hand_over_logs()
         if spec.metadata.get(DURABLE_TIMER):
             seconds = call.args[0] if call.args else call.kwargs.get("seconds")

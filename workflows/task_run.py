@@ -146,19 +146,20 @@ class TaskRunWorkflow:
         if gated(request):
             await self._wait_for_slot(request)
         started_at = workflow.now()
-        await workflow.execute_local_activity_method(
-            RunActivities.mark_run_running,
-            RunStarted(
-                request.run_id,
-                started_at,
-                workflow.info().run_id,
-                node_run=request if request.workflow_run_id else None,
-            ),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+        started = RunStarted(
+            request.run_id,
+            started_at,
+            workflow.info().run_id,
+            node_run=request if request.workflow_run_id else None,
         )
+        host = WorkflowHost(request)
+        if not gated(request) and workflow.patched("start-recorded-when-needed"):
+            # Recorded before the script's first wait, or with the run's end if it never waits.
+            host.record_start = lambda: self._record_start(started)
+        else:
+            await self._record_start(started)
         self._set_status("running")
 
-        host = WorkflowHost(request)
         host.live_logs = workflow.patched("live-logs")
         host.human = self._human
         self._human.log = host.log
@@ -198,6 +199,8 @@ class TaskRunWorkflow:
         finished.completed_at = workflow.now()
         finished.llm_usage = host.llm_usage
         finished.output_schema = request.output_schema
+        if not host.start_recorded:
+            finished.start = started
         recorded = await workflow.execute_local_activity_method(
             RunActivities.finish_run, finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
@@ -228,6 +231,11 @@ class TaskRunWorkflow:
             if finished.has_output:
                 self._attach_output(summary, finished.output)
         return summary
+
+    async def _record_start(self, started: RunStarted) -> None:
+        await workflow.execute_local_activity_method(
+            RunActivities.mark_run_running, started, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+        )
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:
         """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it

@@ -32,9 +32,12 @@ REPRESENTATIVE_RUNS = {
     "script_error": ('x = input.missing.deeper\nreturn 1 / 0', {}),
     "tool_error_caught": ('try { app::test::reject(1) } catch (e) { return "${e}" }\nreturn 0', None),
     "local_tool_calls": ('a = app::test::flaky_local("${input}", 0)\nreturn app::test::flaky_local("${input}", 0) + a', "/tmp/cytasks-replay-flaky"),
+    # Recorded once runs record their start with their end (or before their first wait).
+    "start_recorded_with_end": ('total = 0\nfor (i in range(10)) { total += i }\nlog("t=${total}")\nreturn total', None),
+    "start_recorded_before_first_wait": ('log("a")\nsleep(0)\nb = app::test::echo(input)\nreturn b', "x"),
 }
 
-GRAPH_RUNS = ("workflow_graph", "workflow_graph_node_runs_record_themselves")
+GRAPH_RUNS = ("workflow_graph", "workflow_graph_node_runs_record_themselves", "workflow_graph_node_starts_recorded_with_ends")
 """The same graph recorded by successive versions of WorkflowRunWorkflow."""
 GRAPH = (
     {"geo": 'return {"geo": input.ip}', "rep": 'return {"rep": 7}', "verdict": "return input"},

@@ -30,6 +30,36 @@ async def test_pure_script_completes_with_output(runner):
     assert row.error is None
 
 
+async def _local_activity_markers(runner, run_id: str) -> int:
+    handle = runner.client.get_workflow_handle(f"taskrun-{run_id}")
+    markers = [
+        event
+        async for event in handle.fetch_history_events()
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    return len(markers)
+
+
+async def test_a_script_that_never_waits_records_its_start_with_its_end(runner):
+    run_id = await runner.start("total = 0\nfor (i in range(50)) { total += i }\nreturn total")
+    row = await runner.wait(run_id)
+    assert (row.status, row.output_inline) == ("completed", 1225)
+    assert row.started_at is not None and row.workflow_run_id
+    assert await _local_activity_markers(runner, run_id) == 1
+
+
+async def test_a_run_is_recorded_running_before_its_first_wait(runner):
+    run_id = await runner.start("sleep(2)\nreturn 1")
+    deadline = asyncio.get_running_loop().time() + 10
+    while (row := await runner.row(run_id)).status != "running":
+        assert row.status == "pending" and asyncio.get_running_loop().time() < deadline, row.status
+        await asyncio.sleep(0.05)
+    assert row.started_at is not None and row.completed_at is None
+    assert (await runner.wait(run_id)).status == "completed"
+    assert await _local_activity_markers(runner, run_id) == 2
+
+
 async def test_failing_script_records_cy_error_with_position(runner):
     row = await runner.run("x = 1\ny = x / 0\nreturn y")
     assert row.status == "failed"
