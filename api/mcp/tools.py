@@ -13,6 +13,7 @@ from urllib.parse import quote
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, ConfigDict, Field
@@ -68,12 +69,25 @@ RUN_FIELDS = (
 STRICT_ARGUMENTS = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)
 
 
+class _VerbatimArguments(FuncMetadata):
+    """Arguments as sent: the SDK would parse a string holding JSON text into a list or object
+    (so an input "[1]" or a description '{"a": 1}' would change type)."""
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(data)
+
+
 def _strict(tool: Tool) -> Tool:
     """The tool refusing arguments it does not take (naming them) and values of another type
     (no "5" for 5), as its published schema says (``additionalProperties: false``)."""
-    loose = tool.fn_metadata.arg_model
-    strict = type(loose.__name__, (loose,), {"model_config": STRICT_ARGUMENTS})
-    metadata = tool.fn_metadata.model_copy(update={"arg_model": strict})
+    loose = tool.fn_metadata
+    strict = type(loose.arg_model.__name__, (loose.arg_model,), {"model_config": STRICT_ARGUMENTS})
+    metadata = _VerbatimArguments(
+        arg_model=strict,
+        output_schema=loose.output_schema,
+        output_model=loose.output_model,
+        wrap_output=loose.wrap_output,
+    )
     return tool.model_copy(update={"fn_metadata": metadata, "parameters": strict.model_json_schema(by_alias=True)})
 
 

@@ -211,6 +211,12 @@ async def test_unknown_or_mistyped_arguments_and_dot_ids_are_refused_by_name(liv
         assert "cy_name" in text and "enabled" in text, text
         assert (await call(mcp, "get_task", task=task["cy_name"]))["description"] == "before"
 
+        # A string holding JSON text stays a string.
+        braces = await call(mcp, "create_task", name=f"Braces {unique}", script="return input", description='{"a": 1}')
+        assert braces["description"] == '{"a": 1}'
+        echoed = await call(mcp, "run_script", script="return input", input="[1, 2]", wait_seconds=30)
+        assert echoed["output"] == "[1, 2]", echoed
+
         assert "bogus" in await refused(mcp, "list_tasks", bogus=1)
         assert "wait_seconds" in await refused(mcp, "get_run", run_id=str(uuid.uuid4()), wait_seconds="5")
         assert "limit" in await refused(mcp, "list_tasks", limit="5")
