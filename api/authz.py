@@ -141,6 +141,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): P.RUNS_CANCEL,
     ("GET", "/v1/tasks/{task_id}/stats"): P.RUNS_READ,
     ("GET", "/v1/stats"): P.RUNS_READ,
+    # Creating, changing and rotating a hook also need RUNS_EXECUTE (api/routes/hooks.py).
     ("POST", "/v1/tasks/{task_id}/hooks"): P.TASKS_WRITE,
     ("GET", "/v1/tasks/{task_id}/hooks"): P.TASKS_READ,
     ("POST", "/v1/workflows/{workflow}/hooks"): P.TASKS_WRITE,

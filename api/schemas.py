@@ -607,8 +607,19 @@ class RunStatsRead(BaseModel):
 
 HOOK_REPLAY_WINDOW_MAX_SECONDS = 3600
 HOOK_HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
-HOOK_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-"""Headers a hook may not copy into a run's input: they carry the caller's credentials."""
+HOOK_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "cookie2",
+        "set-cookie",
+        "x-api-key",
+        "x-cytasks-signature",
+    }
+)
+"""Headers a hook may not copy into a run's input: they carry the caller's credentials (the API
+key travels in ``Authorization``; ``X-Cytasks-Signature`` is made with the hook's secret)."""
 
 
 class HookAuth(str, Enum):
@@ -630,9 +641,11 @@ def _json_pointer(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        JsonPointer(value)
+        pointer = JsonPointer(value)
     except JsonPointerException as error:
         raise ValueError(f"not a JSON pointer (RFC 6901) such as /id or /event/id: {error}") from None
+    if "-" in pointer.parts:
+        raise ValueError("a '-' token points past the end of an array, where no value is: name an index or key")
     return value
 
 

@@ -1,6 +1,7 @@
 """``/mcp``: the MCP server over streamable HTTP, mounted in the API app.
 
-A request needs a valid API key (401 problem+json otherwise, like ``/v1``); every tool then
+A request needs a valid API key (401 problem+json otherwise, like ``/v1``) and a body within
+``CYTASKS_MAX_BODY_BYTES`` (413 problem+json, read before the MCP transport sees it); every tool then
 calls this same app in-process with the caller's own ``Authorization`` header and address,
 so each tool call is authorized, validated and audited as the API call it is.
 """
@@ -15,10 +16,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..deps import bearer_scheme, get_state, require_api_key
-from ..route import CytasksRoute
+from ..route import CytasksRoute, read_body
 from .gateway import ApiGateway, in_process_gateway
 from .tools import build_server
 
@@ -26,14 +27,25 @@ MCP_PATH = "/mcp"
 
 
 class _Delegated(Response):
-    """Hands the whole exchange to the MCP transport once the endpoint has checked the key."""
+    """Hands the whole exchange to the MCP transport once the endpoint has checked the key and
+    read the body (which the transport is given again)."""
 
-    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+    def __init__(self, manager: StreamableHTTPSessionManager, body: bytes) -> None:
         super().__init__()
         self._manager = manager
+        self._body = body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._manager.handle_request(scope, receive, send)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": self._body, "more_body": False}
+            return await receive()
+
+        await self._manager.handle_request(scope, replay, send)
 
 
 def _callers_gateway(app: FastAPI):
@@ -99,7 +111,8 @@ def install_mcp(app: FastAPI) -> MCPServer:
         credentials = await bearer_scheme(request)
         async with state.sessionmaker() as session:
             await require_api_key(state, session, credentials)
-        return _Delegated(manager)
+        body = await read_body(request, state.settings.MAX_BODY_BYTES)
+        return _Delegated(manager, body)
 
     app.include_router(router)
     return server

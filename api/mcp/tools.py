@@ -12,8 +12,11 @@ from urllib.parse import quote
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AfterValidator, ConfigDict, Field
 
 from ..deps import MAX_WAIT_SECONDS
 from .gateway import ApiGateway
@@ -36,8 +39,15 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_wo
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 RUNS = ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=True)
 
-TaskRef = Annotated[str, Field(min_length=1, description="The task's id or cy_name")]
-RunId = Annotated[str, Field(min_length=1, description="The run's id")]
+def _one_segment(value: str) -> str:
+    """An id goes into the URL path: "." and ".." would name another route once normalised."""
+    if value.strip() in ("", ".", ".."):
+        raise ValueError(f"must be an id or name, not {value!r}")
+    return value
+
+
+TaskRef = Annotated[str, Field(min_length=1, description="The task's id or cy_name"), AfterValidator(_one_segment)]
+RunId = Annotated[str, Field(min_length=1, description="The run's id"), AfterValidator(_one_segment)]
 Limit = Annotated[int, Field(ge=1, le=200, description="At most this many items")]
 Cursor = Annotated[str | None, Field(description="`next_cursor` of the previous page")]
 Script = Annotated[str, Field(min_length=1, description="The Cy source")]
@@ -56,8 +66,37 @@ RUN_FIELDS = (
 )
 
 
-def _segment(value: str) -> str:
-    return quote(value, safe="")
+STRICT_ARGUMENTS = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)
+
+
+class _VerbatimArguments(FuncMetadata):
+    """Arguments as sent: the SDK would parse a string holding JSON text into a list or object
+    (so an input "[1]" or a description '{"a": 1}' would change type)."""
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(data)
+
+
+def _strict(tool: Tool) -> Tool:
+    """The tool refusing arguments it does not take (naming them) and values of another type
+    (no "5" for 5), as its published schema says (``additionalProperties: false``)."""
+    loose = tool.fn_metadata
+    strict = type(loose.arg_model.__name__, (loose.arg_model,), {"model_config": STRICT_ARGUMENTS})
+    metadata = _VerbatimArguments(
+        arg_model=strict,
+        output_schema=loose.output_schema,
+        output_model=loose.output_model,
+        wrap_output=loose.wrap_output,
+    )
+    return tool.model_copy(update={"fn_metadata": metadata, "parameters": strict.model_json_schema(by_alias=True)})
+
+
+def _segment(value: str, argument: str) -> str:
+    """``value`` as one path segment (the argument models refuse dot segments; this is the last guard)."""
+    try:
+        return quote(_one_segment(value), safe="")
+    except ValueError as error:
+        raise ToolError(f"{argument} {error}") from None
 
 
 def _summary(item: JsonObject, fields: tuple[str, ...]) -> JsonObject:
@@ -76,7 +115,7 @@ async def _settled(api: ApiGateway, run: JsonObject, wait_seconds: float) -> Jso
         step = min(deadline - started, POLL_SECONDS)
         if step <= 0:
             break
-        run = await api.call("GET", f"/v1/task-runs/{_segment(str(run['id']))}", params={"wait": step})
+        run = await api.call("GET", f"/v1/task-runs/{_segment(str(run['id']), 'id')}", params={"wait": step})
         if run.get("status") not in SETTLED:
             # A run not yet handed to its workflow answers the long poll at once.
             await anyio.sleep(max(0.0, step - (time.monotonic() - started)))
@@ -87,7 +126,7 @@ async def _run_result(api: ApiGateway, run: JsonObject) -> JsonObject:
     """A run as a tool answers it: its fields, and the open question of a paused run."""
     result = _summary(run, RUN_FIELDS)
     if run.get("status") == "paused":
-        asked = await api.call("GET", f"/v1/task-runs/{_segment(str(run['id']))}/questions")
+        asked = await api.call("GET", f"/v1/task-runs/{_segment(str(run['id']), 'id')}/questions")
         result["pending_questions"] = [q for q in asked.get("items", []) if q.get("status") == "pending"]
     return result
 
@@ -106,9 +145,16 @@ def _leaving_logging_alone(make: Callable[[], MCPServer]) -> MCPServer:
 
 def build_server(gateway: GatewayProvider) -> MCPServer:
     """The cytasks MCP server; ``gateway`` decides how its tools reach the API."""
-    server = _leaving_logging_alone(lambda: MCPServer("cytasks", instructions=INSTRUCTIONS, version="0.1.0"))
+    tools: list[Tool] = []
 
-    @server.tool(annotations=READ_ONLY)
+    def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            tools.append(_strict(Tool.from_function(fn, annotations=annotations)))
+            return fn
+
+        return register
+
+    @tool(READ_ONLY)
     async def list_tasks(
         ctx: Context,
         name: Annotated[str | None, Field(description="Case-insensitive substring of the task name")] = None,
@@ -121,13 +167,13 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
             page = await api.call("GET", "/v1/tasks", params=_given(name=name, status=status, limit=limit, cursor=cursor))
         return {"items": [_summary(item, TASK_SUMMARY) for item in page["items"]], "next_cursor": page.get("next_cursor")}
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(READ_ONLY)
     async def get_task(ctx: Context, task: TaskRef) -> JsonObject:
         """Get one task with its script, schemas, data samples and settings."""
         async with gateway(ctx) as api:
-            return await api.call("GET", f"/v1/tasks/{_segment(task)}")
+            return await api.call("GET", f"/v1/tasks/{_segment(task, 'task')}")
 
-    @server.tool(annotations=WRITES)
+    @tool(WRITES)
     async def create_task(
         ctx: Context,
         name: Annotated[str, Field(min_length=1, max_length=255, description="The task's name")],
@@ -152,7 +198,7 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
         async with gateway(ctx) as api:
             return await api.call("POST", "/v1/tasks", json=body)
 
-    @server.tool(annotations=WRITES)
+    @tool(WRITES)
     async def update_task(
         ctx: Context,
         task: TaskRef,
@@ -171,15 +217,15 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
             output_schema=output_schema, data_samples=data_samples, timeout_seconds=timeout_seconds,
         )
         async with gateway(ctx) as api:
-            return await api.call("PATCH", f"/v1/tasks/{_segment(task)}", json=changes)
+            return await api.call("PATCH", f"/v1/tasks/{_segment(task, 'task')}", json=changes)
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(READ_ONLY)
     async def check_script(ctx: Context, script: Script) -> JsonObject:
         """Compile a Cy script without running it: `valid`, and every error's type, message, line and column."""
         async with gateway(ctx) as api:
             return await api.call("POST", "/v1/scripts/check", json={"script": script})
 
-    @server.tool(annotations=RUNS)
+    @tool(RUNS)
     async def run_task(
         ctx: Context,
         task: TaskRef,
@@ -192,12 +238,12 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
         async with gateway(ctx) as api:
             run = await api.call(
                 "POST",
-                f"/v1/tasks/{_segment(task)}/execute",
+                f"/v1/tasks/{_segment(task, 'task')}/execute",
                 json={"input": input, **_given(version=version)},
             )
             return await _run_result(api, await _settled(api, run, wait_seconds))
 
-    @server.tool(annotations=RUNS)
+    @tool(RUNS)
     async def run_script(
         ctx: Context,
         script: Script,
@@ -214,7 +260,7 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
             )
             return await _run_result(api, await _settled(api, run, wait_seconds))
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(READ_ONLY)
     async def list_runs(
         ctx: Context,
         task: Annotated[str | None, Field(description="Only this task's runs (id or cy_name)")] = None,
@@ -229,22 +275,22 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
             )
         return {"items": [_summary(item, RUN_FIELDS) for item in page["items"]], "next_cursor": page.get("next_cursor")}
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(READ_ONLY)
     async def get_run(ctx: Context, run_id: RunId, wait_seconds: WaitSeconds = 0) -> JsonObject:
         """Get a run with its log lines, and the question it waits on when paused; with wait_seconds, once it
         ends or pauses (or that long has passed)."""
         async with gateway(ctx) as api:
-            run = await api.call("GET", f"/v1/task-runs/{_segment(run_id)}")
+            run = await api.call("GET", f"/v1/task-runs/{_segment(run_id, 'run_id')}")
             run = await _settled(api, run, wait_seconds)
             result = await _run_result(api, run)
             if run.get("payloads_visible", True):
-                logs = await api.call("GET", f"/v1/task-runs/{_segment(run_id)}/logs")
+                logs = await api.call("GET", f"/v1/task-runs/{_segment(run_id, 'run_id')}/logs")
                 result["logs"] = [line["message"] for line in logs["items"]]
             else:
                 result["logs"] = None
         return result
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(READ_ONLY)
     async def list_questions(
         ctx: Context,
         task: Annotated[str | None, Field(description="Only this task's questions (id or cy_name)")] = None,
@@ -260,10 +306,10 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
                 params=_given(status="pending", task=task, run=run_id, limit=limit, cursor=cursor),
             )
 
-    @server.tool(annotations=WRITES)
+    @tool(WRITES)
     async def answer_question(
         ctx: Context,
-        run_id: Annotated[str, Field(min_length=1, description="The paused run")],
+        run_id: Annotated[RunId, Field(description="The paused run")],
         answer: Annotated[Any, Field(description="One of the question's responses, or a value matching its form")],
         question_id: Annotated[str | None, Field(description="The question (default: the run's open one)")] = None,
     ) -> JsonObject:
@@ -271,11 +317,11 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
         async with gateway(ctx) as api:
             return await api.call(
                 "POST",
-                f"/v1/task-runs/{_segment(run_id)}/respond",
+                f"/v1/task-runs/{_segment(run_id, 'run_id')}/respond",
                 json={"answer": answer, **_given(question_id=question_id)},
             )
 
-    @server.tool(annotations=READ_ONLY)
+    @tool(WRITES)  # runs scripts (with canned tool results) and needs tasks:test
     async def test_task(
         ctx: Context,
         task: TaskRef,
@@ -290,8 +336,10 @@ def build_server(gateway: GatewayProvider) -> MCPServer:
         async with gateway(ctx) as api:
             return await api.call(
                 "POST",
-                f"/v1/tasks/{_segment(task)}/test",
+                f"/v1/tasks/{_segment(task, 'task')}/test",
                 json=_given(version=version, script=script, samples=samples),
             )
 
-    return server
+    return _leaving_logging_alone(
+        lambda: MCPServer("cytasks", instructions=INSTRUCTIONS, version="0.1.0", tools=tools)
+    )

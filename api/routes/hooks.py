@@ -4,13 +4,13 @@ without the API-key dependency: a delivery is authenticated by the hook's own sc
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
+from ..authz import Permission, forbidden, may
 from ..deps import SessionDep, StateDep, PrincipalDep, bearer_scheme, require_api_key
 from ..presenters import hook_delivery_resource, hook_resource, hook_with_secret_resource
 from ..problems import problem_responses
@@ -27,9 +27,19 @@ class HookList(BaseModel):
     items: list[HookRead]
 
 
+def may_execute_runs(principal: PrincipalDep) -> None:
+    """Who sets up a hook may start runs with any input through it: it needs runs:execute too."""
+    if not may(principal, Permission.RUNS_EXECUTE):
+        raise forbidden(principal, Permission.RUNS_EXECUTE)
+
+
+EXECUTES = [Depends(may_execute_runs)]
+
+
 @router.post(
     "/tasks/{task_id}/hooks",
     status_code=201,
+    dependencies=EXECUTES,
     response_model=HookCreated,
     summary="Create a webhook that runs the task (its secret is shown only in this answer)",
     responses=problem_responses(404, 422),
@@ -49,6 +59,7 @@ async def list_task_hooks(task_id: str, session: SessionDep, state: StateDep) ->
 @router.post(
     "/workflows/{workflow}/hooks",
     status_code=201,
+    dependencies=EXECUTES,
     response_model=HookCreated,
     summary="Create a webhook that runs the workflow (its secret is shown only in this answer)",
     responses=problem_responses(404, 422),
@@ -66,27 +77,28 @@ async def list_workflow_hooks(workflow: str, session: SessionDep, state: StateDe
 
 
 @router.get("/hooks/{hook_id}", response_model=HookRead, summary="A webhook (never its secret)", responses=problem_responses(404))
-async def get_hook(hook_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+async def get_hook(hook_id: str, session: SessionDep, state: StateDep) -> Any:
     return hook_resource(state, await hook_service.load_hook(session, hook_id))
 
 
-@router.patch("/hooks/{hook_id}", response_model=HookRead, summary="Change a webhook's settings", responses=problem_responses(404, 422))
-async def update_hook(hook_id: uuid.UUID, body: HookUpdate, session: SessionDep, state: StateDep) -> Any:
+@router.patch("/hooks/{hook_id}", dependencies=EXECUTES, response_model=HookRead, summary="Change a webhook's settings", responses=problem_responses(404, 422))
+async def update_hook(hook_id: str, body: HookUpdate, session: SessionDep, state: StateDep) -> Any:
     return hook_resource(state, await hook_service.update(session, hook_id, body))
 
 
 @router.delete("/hooks/{hook_id}", response_model=HookRead, summary="Delete a webhook (deliveries to it then answer 404)", responses=problem_responses(404))
-async def delete_hook(hook_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+async def delete_hook(hook_id: str, session: SessionDep, state: StateDep) -> Any:
     return hook_resource(state, await hook_service.delete(session, hook_id))
 
 
 @router.post(
     "/hooks/{hook_id}/rotate-secret",
+    dependencies=EXECUTES,
     response_model=HookCreated,
     summary="Give a webhook a new secret (shown only in this answer; the old one stops working)",
     responses=problem_responses(404),
 )
-async def rotate_hook_secret(hook_id: uuid.UUID, session: SessionDep, state: StateDep) -> Any:
+async def rotate_hook_secret(hook_id: str, session: SessionDep, state: StateDep) -> Any:
     return hook_with_secret_resource(state, await hook_service.rotate_secret(session, hook_id))
 
 
@@ -105,7 +117,7 @@ async def rotate_hook_secret(hook_id: uuid.UUID, session: SessionDep, state: Sta
     },
 )
 async def deliver(
-    hook_id: uuid.UUID,
+    hook_id: str,
     request: Request,
     response: Response,
     session: SessionDep,

@@ -29,6 +29,14 @@ def hook_not_found(hook_id: object) -> ProblemError:
     return not_found(f"No webhook with id '{hook_id}'")
 
 
+def parse_hook_id(value: str) -> uuid.UUID:
+    """A hook id from a path; one that is not a UUID names no hook (404)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise hook_not_found(value[:100]) from None
+
+
 def delivery_path(hook_id: uuid.UUID) -> str:
     return f"/v1/hooks/{hook_id}"
 
@@ -83,8 +91,8 @@ async def list_for_workflow(session: AsyncSession, ident: str) -> list[Hook]:
     return await hook_repo.list_hooks(session, workflow_id=workflow.id)
 
 
-async def load_hook(session: AsyncSession, hook_id: uuid.UUID, *, for_update: bool = False) -> Hook:
-    hook = await hook_repo.get_hook(session, hook_id, for_update=for_update)
+async def load_hook(session: AsyncSession, hook_id: str, *, for_update: bool = False) -> Hook:
+    hook = await hook_repo.get_hook(session, parse_hook_id(hook_id), for_update=for_update)
     if hook is None:
         raise hook_not_found(hook_id)
     return hook
@@ -105,7 +113,7 @@ def _changes(body: HookUpdate) -> dict[str, Any]:
     return changes
 
 
-async def update(session: AsyncSession, hook_id: uuid.UUID, body: HookUpdate) -> Hook:
+async def update(session: AsyncSession, hook_id: str, body: HookUpdate) -> Hook:
     hook = await load_hook(session, hook_id, for_update=True)
     changes = _changes(body)
     hook = await hook_repo.update_hook(session, hook, changes)
@@ -114,16 +122,16 @@ async def update(session: AsyncSession, hook_id: uuid.UUID, body: HookUpdate) ->
     return hook
 
 
-async def delete(session: AsyncSession, hook_id: uuid.UUID) -> Hook:
+async def delete(session: AsyncSession, hook_id: str) -> Hook:
     hook = await load_hook(session, hook_id, for_update=True)
-    details = _audit_details(hook)
+    details, deleted_id = _audit_details(hook), hook.id
     await hook_repo.delete_hook(session, hook)
-    await audit(session, "hook.delete", "hook", hook_id, details=details)
+    await audit(session, "hook.delete", "hook", deleted_id, details=details)
     await session.commit()
     return hook
 
 
-async def rotate_secret(session: AsyncSession, hook_id: uuid.UUID) -> Hook:
+async def rotate_secret(session: AsyncSession, hook_id: str) -> Hook:
     """A new secret; deliveries signed with the old one are refused from now on."""
     hook = await load_hook(session, hook_id, for_update=True)
     hook = await hook_repo.update_hook(

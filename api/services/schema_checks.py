@@ -22,6 +22,12 @@ from ..offload import off_loop
 from ..problems import ProblemError
 
 MAX_REPORTED_ERRORS = 20
+MAX_MESSAGE_CHARS = 300
+"""A validator's message quotes the offending value; a problem keeps this much of it (and of a path)."""
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _slug(field: str) -> str:
@@ -99,15 +105,15 @@ def validate_input(
     if not failures:
         return
     errors = [
-        {"path": failure.path, "message": failure.message, "validator": failure.validator}
+        {"path": _bounded(failure.path), "message": _bounded(failure.message), "validator": failure.validator}
         for failure in failures[:MAX_REPORTED_ERRORS]
     ]
-    first = failures[0]
+    first = errors[0]
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
     raise ProblemError(
         422,
         "input-validation-failed",
-        f"input at {first.path}: {first.message}{more}",
+        f"input at {first['path']}: {first['message']}{more}",
         errors=errors,
     )
 

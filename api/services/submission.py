@@ -30,6 +30,7 @@ from ..state import AppState, Principal
 from . import runs as run_engine
 from .auditing import audit
 from .run_values import run_input, store_run_input
+from .schema_checks import validate_input_off_loop
 from .task_versions import PinnedVersion
 
 logger = logging.getLogger(__name__)
@@ -155,11 +156,14 @@ async def submit_run(
     timeout_seconds: float | None = None,
     idempotency_scope: str | None = None,
     run_id: uuid.UUID | None = None,
+    input_schema: dict[str, Any] | None = None,
 ) -> Submission:
     """Record the run (pending), commit, then start its workflow. A task's run is pinned to
     ``pinned`` (a version, or the task itself for its current one); an ad-hoc run has ``script``.
     Idempotency keys are the caller's API key's unless ``idempotency_scope`` names another scope;
-    ``run_id`` is the new run's id when the caller chose it (to record it in the same transaction)."""
+    ``run_id`` is the new run's id when the caller chose it (to record it in the same transaction).
+    ``input_schema`` is checked after the key is claimed, so a replay answers the first run whatever
+    the input; a refused input gives the claim back."""
     run_id = run_id or new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
@@ -172,6 +176,11 @@ async def submit_run(
         if not claim.claimed:
             await session.rollback()
             return await _replay(state, session, claim)
+    try:
+        await validate_input_off_loop(state.settings, input_schema, input)
+    except ProblemError:
+        await session.rollback()
+        raise
     stored_input = await store_run_input(state.settings, state.blob_store, run_id, input)
     run = await run_repo.create_run(
         session,

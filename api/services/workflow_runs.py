@@ -91,7 +91,6 @@ async def execute(
     workflow = await load_workflow(session, ident)
     ensure_workflow_runnable(workflow)
     definition = await _pinned_definition(session, workflow, version)
-    await validate_input_off_loop(state.settings, definition.input_schema, input)
     run_id = run_id or new_run_id()
     if idempotency_key:
         claim = await idempotency_repo.claim_idempotency_key(
@@ -114,6 +113,12 @@ async def execute(
                     errors=[{"field": "Idempotency-Key", "in": "header", "message": "already used for another request"}],
                 )
             return await load_workflow_run(session, str(claim.run_id)), True
+    # Checked after the claim, so a replay answers the first run whatever the input.
+    try:
+        await validate_input_off_loop(state.settings, definition.input_schema, input)
+    except ProblemError:
+        await session.rollback()
+        raise
     request = await _start_request(session, run_id, definition, input, trigger)
     stored = await store_run_input(state.settings, state.blob_store, run_id, input)
     run = await workflow_repo.create_workflow_run(

@@ -1,4 +1,5 @@
-"""Inbound webhooks: their rows, and the task or workflow a delivery starts."""
+"""Inbound webhooks: their rows, the task or workflow a delivery starts, and the claims of
+their ``dedup_key`` values (idempotency keys of the scope ``hook:<id>``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistence.models import Hook, Task, WorkflowDefinition
+from persistence.models import Hook, IdempotencyKey, Task, WorkflowDefinition
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,18 @@ async def update_hook(session: AsyncSession, hook: Hook, changes: dict[str, Any]
 async def delete_hook(session: AsyncSession, hook: Hook) -> None:
     await session.delete(hook)
     await session.flush()
+
+
+async def dedup_claim(session: AsyncSession, *, scope: str, key: str) -> uuid.UUID | None:
+    """The run a dedup value is bound to, if it was seen."""
+    statement = select(IdempotencyKey.run_id).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def release_dedup_claim(session: AsyncSession, *, scope: str, key: str, run_id: uuid.UUID) -> None:
+    """Forget a dedup value, if it is still bound to ``run_id``, so its next delivery starts a run."""
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.run_id == run_id
+        )
+    )

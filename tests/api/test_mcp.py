@@ -197,3 +197,53 @@ async def test_odd_requests_to_mcp_are_answered_at_once_and_never_500(live_serve
         assert unknown.json()["error"]["code"] == -32601
         too_large = await http.post("/mcp", content=b"x" * (api_settings.MAX_BODY_BYTES + 1))
         assert too_large.status_code == 413
+
+
+async def test_unknown_or_mistyped_arguments_and_dot_ids_are_refused_by_name(live_server, client, api_settings, unique):
+    async with over_http(live_server, api_settings.API_KEY) as mcp:
+        tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+        assert all(tool.input_schema.get("additionalProperties") is False for tool in tools.values())
+        assert tools["test_task"].annotations.read_only_hint is False
+        assert tools["get_task"].annotations.read_only_hint is True
+
+        task = await call(mcp, "create_task", name=f"Strict {unique}", script="return 1", description="before")
+        text = await refused(mcp, "update_task", task=task["cy_name"], cy_name="other", enabled=False, description="after")
+        assert "cy_name" in text and "enabled" in text, text
+        assert (await call(mcp, "get_task", task=task["cy_name"]))["description"] == "before"
+
+        # A string holding JSON text stays a string.
+        braces = await call(mcp, "create_task", name=f"Braces {unique}", script="return input", description='{"a": 1}')
+        assert braces["description"] == '{"a": 1}'
+        echoed = await call(mcp, "run_script", script="return input", input="[1, 2]", wait_seconds=30)
+        assert echoed["output"] == "[1, 2]", echoed
+
+        assert "bogus" in await refused(mcp, "list_tasks", bogus=1)
+        assert "wait_seconds" in await refused(mcp, "get_run", run_id=str(uuid.uuid4()), wait_seconds="5")
+        assert "limit" in await refused(mcp, "list_tasks", limit="5")
+
+        for dots in (".", "..", " "):
+            for tool, arguments, name in [
+                ("get_task", {"task": dots}, "task"),
+                ("update_task", {"task": dots, "description": "x"}, "task"),
+                ("get_run", {"run_id": dots}, "run_id"),
+                ("answer_question", {"run_id": dots, "answer": "yes"}, "run_id"),
+            ]:
+                text = await refused(mcp, tool, **arguments)
+                assert f"{name}\n" in text and "must be an id or name" in text, text
+    unchanged = (await client.get(f"/v1/tasks/{task['id']}")).json()
+    assert unchanged["cy_name"] == task["cy_name"] and unchanged["description"] == "before"
+
+
+async def test_a_streamed_body_too_large_for_mcp_is_a_problem_document(live_server, api_settings):
+    key = {"Authorization": f"Bearer {api_settings.API_KEY}", "Accept": "application/json, text/event-stream"}
+
+    async def chunks():
+        for _ in range(api_settings.MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    async with httpx.AsyncClient(base_url=live_server, headers=key, timeout=30) as http:
+        response = await http.post("/mcp", content=chunks(), headers={"Content-Type": "application/json"})
+        assert_problem(response, 413, "payload-too-large")
+        assert response.headers["content-type"].startswith("application/problem+json")
+        fits = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
+        assert fits.status_code == 200 and len(fits.json()["result"]["tools"]) == len(TOOLS)
