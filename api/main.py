@@ -25,7 +25,7 @@ from .services import runs as run_engine
 from .services.api_keys import ensure_bootstrap_key
 from .services.schedules import reconcile_in_background
 from .state import AppState
-from .routes import audit, health, keys, metrics, questions, runs, schedules, stats, task_testing, tasks, workflows
+from .routes import audit, events, health, keys, metrics, questions, runs, schedules, stats, task_testing, tasks, workflows
 from .text_params import reject_nul_text
 from .ui import install_console
 
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(audit.router)
     v1.include_router(workflows.router)
     v1.include_router(stats.router)
+    v1.include_router(events.router)
     app.include_router(v1)
     install_console(app)
     run_metrics.install()

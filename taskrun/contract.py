@@ -77,6 +77,8 @@ class TaskRunRequest:
     """For a node of a workflow run: the node id, ``node[i]`` for a foreach item."""
     depth: int = 0
     """How many runs started this one through ``app::tasks::run`` (0: none)."""
+    event_depth: int = 0
+    """How many event rules in a row started this run (0: no rule did)."""
 
     @classmethod
     def for_task(cls, *, run_id: str, task: Any, pinned: Any, input: Any, trigger: str) -> "TaskRunRequest":
@@ -148,6 +150,31 @@ class RunFinished:
     llm_usage: dict[str, int] | None = None
     output_schema: dict[str, Any] | None = None
     """A completed run's output must match it; otherwise the run ends failed (output kept)."""
+    source: "EventSource | None" = None
+    """What the run's end event says about the run (None: the run makes no event)."""
+
+
+@dataclass
+class EventSource:
+    """The facts about a run its end event carries, besides its status and error."""
+
+    task_id: str | None
+    task_name: str | None
+    task_version: int | None
+    trigger: str
+    depth: int = 0
+    workflow_run_id: str | None = None
+
+    @classmethod
+    def of(cls, request: "TaskRunRequest") -> "EventSource":
+        return cls(
+            task_id=request.task_id,
+            task_name=request.task_name,
+            task_version=request.task_version,
+            trigger=request.trigger,
+            depth=request.event_depth,
+            workflow_run_id=request.workflow_run_id,
+        )
 
 
 @dataclass
@@ -157,6 +184,23 @@ class RunRecorded:
 
     status: str
     error: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+    """The run's end event, when a rule or alert listens to it (else None: nothing to deliver)."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    """The rules and alerts it goes to: ``{"kind": "rule" | "alert", "id": ...}``."""
+
+
+EVENT_DELIVERY_ATTEMPTS = 8
+"""How often the delivery of a run's event is tried (backing off from 1 s to 30 s) before the
+run's workflow gives up on it (the delivery rows then say ``failed``)."""
+
+
+@dataclass
+class EventDeliveryRequest:
+    """Deliver one event to the rules and alerts it matched (each at most once)."""
+
+    event: dict[str, Any]
+    subscribers: list[dict[str, Any]]
 
 
 @dataclass

@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.events import EventActivities
     from activities.runs import RunActivities
     from activities.schedules import ScheduleActivities
     from cy.errors import CyError
@@ -29,6 +31,9 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         TASK_RUN_WORKFLOW,
         WAITING_FOR_SLOT,
+        EVENT_DELIVERY_ATTEMPTS,
+        EventDeliveryRequest,
+        EventSource,
         RunFinished,
         RunRecorded,
         RunStarted,
@@ -38,6 +43,13 @@ with workflow.unsafe.imports_passed_through():
     )
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+DELIVERY_TIMEOUT = timedelta(seconds=60)
+DELIVERY_RETRIES = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=EVENT_DELIVERY_ATTEMPTS,
+)
 MAX_ERROR_MESSAGE_CHARS = 4_000
 RESULT_OUTPUT_CHARS = 64 * 1024
 """A completed run's workflow result carries its output up to this size."""
@@ -198,6 +210,7 @@ class TaskRunWorkflow:
         finished.completed_at = workflow.now()
         finished.llm_usage = host.llm_usage
         finished.output_schema = request.output_schema
+        finished.source = EventSource.of(request)
         recorded = await workflow.execute_local_activity_method(
             RunActivities.finish_run, finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
@@ -206,6 +219,7 @@ class TaskRunWorkflow:
         self._set_status(finished.status)
         self._details(request, finished.status, finished.error)
         await self._slot.release(request)
+        await self._deliver_event(recorded)
         if cancelled is not None:
             raise cancelled
         error = finished.error or {}
@@ -228,6 +242,23 @@ class TaskRunWorkflow:
             if finished.has_output:
                 self._attach_output(summary, finished.output)
         return summary
+
+    async def _deliver_event(self, recorded: RunRecorded | bool) -> None:
+        """Hand the run's end event to the rules and alerts listening to it: a regular activity,
+        retried by any worker, only when someone listens (other runs schedule nothing)."""
+        if not isinstance(recorded, RunRecorded) or not recorded.subscribers or recorded.event is None:
+            return
+        if not workflow.patched("run-events"):
+            return
+        try:
+            await workflow.execute_activity_method(
+                EventActivities.deliver_event,
+                EventDeliveryRequest(recorded.event, recorded.subscribers),
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                retry_policy=DELIVERY_RETRIES,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("event %s: delivery gave up: %s", recorded.event.get("id"), error.cause or error)
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:
         """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it

@@ -76,6 +76,18 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/workflow-runs/{run_id}/cancel"): {"admin", "runner"},
     ("GET", "/v1/tasks/{task_id}/stats"): READERS,
     ("GET", "/v1/stats"): READERS,
+    ("POST", "/v1/event-rules"): {"admin", "editor"},
+    ("GET", "/v1/event-rules"): READERS,
+    ("GET", "/v1/event-rules/{rule_id}"): READERS,
+    ("PATCH", "/v1/event-rules/{rule_id}"): {"admin", "editor"},
+    ("DELETE", "/v1/event-rules/{rule_id}"): {"admin", "editor"},
+    ("GET", "/v1/event-rules/{rule_id}/deliveries"): READERS,
+    ("POST", "/v1/alerts"): {"admin", "editor"},
+    ("GET", "/v1/alerts"): READERS,
+    ("GET", "/v1/alerts/{alert_id}"): READERS,
+    ("PATCH", "/v1/alerts/{alert_id}"): {"admin", "editor"},
+    ("DELETE", "/v1/alerts/{alert_id}"): {"admin", "editor"},
+    ("GET", "/v1/alerts/{alert_id}/deliveries"): READERS,
 }
 
 
@@ -98,6 +110,8 @@ def concrete(path: str) -> str:
         .replace("{run_id}", str(uuid.uuid4()))
         .replace("{question_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
+        .replace("{rule_id}", str(uuid.uuid4()))
+        .replace("{alert_id}", str(uuid.uuid4()))
         .replace("{workflow}", f"no-such-workflow-{uuid.uuid4().hex[:6]}")
         .replace("{version}", "1")
         .replace("{a}", "1")

@@ -1,0 +1,111 @@
+"""The product's outbound events: their types, the event document, and how rules match it.
+
+An event is a JSON document (see docs/events.md). A run's end makes exactly one event, whose id
+is derived from the run id and the type, so every delivery of it (and every retry) names the
+same event. A leaf: plain data and functions, shared by the activities, the API and the CLI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import jsonpointer
+
+RUN_EVENT_OF_STATUS = {
+    "completed": "run.completed",
+    "failed": "run.failed",
+    "timed_out": "run.timed_out",
+    "cancelled": "run.cancelled",
+}
+EMITTED_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values())
+"""The event types this version emits (rules may subscribe to these)."""
+PLANNED_EVENT_TYPES = (
+    "question.created",
+    "question.expired",
+    "schedule.missed",
+    "workflow_run.completed",
+    "workflow_run.failed",
+    "workflow_run.cancelled",
+)
+"""Named by the event vocabulary but not emitted yet: a rule on one of them is refused."""
+
+ALERT_KINDS = {"failed": "run.failed", "timed_out": "run.timed_out"}
+"""What an alert's ``on`` may name, and the event each one rides on."""
+
+EVENTS_NAMESPACE = uuid.UUID("6f0e4c52-3a8e-4c43-9b57-2f1d8a2b9c10")
+
+
+def event_id_for(source_run_id: str, event_type: str) -> str:
+    return str(uuid.uuid5(EVENTS_NAMESPACE, f"{source_run_id}/{event_type}"))
+
+
+def run_event(
+    *,
+    run_id: str,
+    status: str,
+    occurred_at: datetime,
+    task_id: str | None,
+    task_name: str | None,
+    task_version: int | None,
+    trigger: str,
+    error: dict[str, Any] | None,
+    depth: int,
+    workflow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """The event a run's end makes (``run.<status>``)."""
+    event_type = RUN_EVENT_OF_STATUS[status]
+    return {
+        "id": event_id_for(run_id, event_type),
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat(),
+        "run_id": run_id,
+        "task_id": task_id,
+        "task_name": task_name,
+        "task_version": task_version,
+        "status": status,
+        "error": error,
+        "trigger": trigger,
+        "depth": depth,
+        "workflow_run_id": workflow_run_id,
+    }
+
+
+class InvalidPointer(ValueError):
+    pass
+
+
+def check_pointer(pointer: str) -> None:
+    """Raise InvalidPointer unless ``pointer`` is an RFC 6901 JSON pointer."""
+    try:
+        jsonpointer.JsonPointer(pointer)
+    except jsonpointer.JsonPointerException as error:
+        raise InvalidPointer(str(error)) from None
+
+
+def matches(event: dict[str, Any], conditions: list[dict[str, Any]] | None) -> bool:
+    """Whether every ``{pointer, equals}`` condition holds in the event (a pointer that
+    resolves to nothing does not match)."""
+    missing = object()
+    for condition in conditions or []:
+        try:
+            found = jsonpointer.resolve_pointer(event, condition["pointer"], missing)
+        except jsonpointer.JsonPointerException:
+            return False
+        if found is missing or found != condition.get("equals"):
+            return False
+    return True
+
+
+def target_run_id(subscriber_id: str, event: dict[str, Any]) -> uuid.UUID:
+    """The id of the run a rule starts for an event: the same for every attempt. A UUIDv7 whose
+    time is the event's (the run's partition) and whose other bits come from the rule and event."""
+    digest = uuid.uuid5(EVENTS_NAMESPACE, f"{subscriber_id}/{event['id']}").int
+    unix_ms = int(datetime.fromisoformat(event["occurred_at"]).timestamp() * 1000)
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((digest >> 64) & 0x0FFF) << 64
+    value |= 0b10 << 62
+    value |= digest & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
