@@ -116,6 +116,27 @@ async def start_workflow_as_schedule_would(client, settings) -> str:
     return workflow_id
 
 
+async def start_with_a_rule(client, settings) -> str:
+    """A failing run of a task a rule listens to: its workflow delivers the event (an activity)."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_run, create_task
+    from persistence.repository.events import create_rule
+    from taskrun.client import start_task_run
+    from taskrun.contract import TaskRunRequest
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        source = await create_task(session, name=f"failing_{suffix}", cy_name=f"failing_{suffix}", script="x = 0\nreturn 1 / x")
+        target = await create_task(session, name=f"on_failure_{suffix}", cy_name=f"on_failure_{suffix}", script="return input.type")
+        await create_rule(
+            session, name=f"rule-{suffix}", event_types=["run.failed"], source_task_id=source.id, match=[], target_task_id=target.id
+        )
+        row = await create_run(session, trigger="api", task_id=source.id, task_version=source.version)
+        request = TaskRunRequest.for_task(run_id=str(row.id), task=source, pinned=source, input=None, trigger="api")
+    await start_task_run(client, request, task_queue=settings.TASK_QUEUE)
+    return request.run_id
+
+
 async def record() -> None:
     import worker
 
@@ -151,6 +172,10 @@ async def record() -> None:
                     workflow_id = await start_workflow_as_schedule_would(client, settings)
                     summary = await client.get_workflow_handle(workflow_id).result()
                     await save(client, workflow_id, "workflow_schedule_fire", summary["status"])
+                if wanted("rule_delivery"):
+                    run_id = await start_with_a_rule(client, settings)
+                    row = await runner.wait(run_id)
+                    await save(client, f"taskrun-{run_id}", "rule_delivery", row.status)
                 if not (wanted("paused_and_answered") or wanted("schedule_fire")):
                     return
                 run_id = await runner.start(QUESTION_SCRIPT)
