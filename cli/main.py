@@ -27,6 +27,8 @@ COMMAND_GROUPS: dict[str, str] = {
     "keys": "cli.key_commands",
     "audit": "cli.audit_commands",
     "workflow": "cli.workflow_commands",
+    "rule": "cli.rule_commands",
+    "alert": "cli.alert_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 
