@@ -49,6 +49,7 @@ def alert_resource(alert: Alert) -> dict[str, Any]:
         "name": alert.name,
         "task_id": alert.task_id,
         "on": list(alert.on),
+        "pending_over_seconds": alert.pending_over_seconds,
         "url": alert.url,
         "has_secret": bool(alert.secret),
         "format": alert.format,

@@ -439,6 +439,8 @@ class Alert(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
     on: Mapped[list[str]] = mapped_column(PG_ARRAY(Text))
+    pending_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert once when a run has waited this long for a concurrency slot of its task."""
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str | None] = mapped_column(Text)
     format: Mapped[str] = mapped_column(Text, server_default="json")

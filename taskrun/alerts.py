@@ -11,6 +11,8 @@ VERBS = {"run.failed": "failed", "run.timed_out": "timed out"}
 def summary(event: dict[str, Any]) -> str:
     """One line: which run of which task did what, and why."""
     task = f"task {event['task_name']}" if event.get("task_name") else "an ad-hoc script"
+    if event.get("pending_seconds") is not None:
+        return f"Run {event['run_id']} of {task} has been pending for {event['pending_seconds']:g} s, waiting for a concurrency slot"
     line = f"Run {event['run_id']} of {task} {VERBS.get(event['type'], event.get('status'))}"
     error = event.get("error") or {}
     if error.get("type"):

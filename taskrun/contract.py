@@ -356,6 +356,16 @@ class SlotRequest:
 
 
 @dataclass
+class SlotAnswer:
+    """request_slot's answer when the run is queued and alerts watch how long it waits (else a
+    plain ``bool``: granted at once or not, as earlier versions answered)."""
+
+    granted: bool
+    pending_alerts: list[dict[str, Any]] = field(default_factory=list)
+    """``{"id", "seconds"}`` of each alert on a run pending longer than ``seconds``."""
+
+
+@dataclass
 class SlotRelease:
     """A run gives its slot back, or leaves the queue when it never got one."""
 

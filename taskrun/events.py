@@ -31,6 +31,9 @@ PLANNED_EVENT_TYPES = (
 )
 """Named by the event vocabulary but not emitted yet: a rule on one of them is refused."""
 
+PENDING_EVENT = "run.pending_too_long"
+"""Alerts only: a run has waited longer than an alert's ``pending_over_seconds`` for a slot."""
+
 ALERT_KINDS = {"failed": "run.failed", "timed_out": "run.timed_out"}
 """What an alert's ``on`` may name, and the event each one rides on."""
 
@@ -69,6 +72,26 @@ def run_event(
         "trigger": trigger,
         "depth": depth,
         "workflow_run_id": workflow_run_id,
+    }
+
+
+def pending_event(
+    *, run_id: str, occurred_at: datetime, task_id: str | None, task_name: str | None, trigger: str, depth: int, pending_seconds: float
+) -> dict[str, Any]:
+    """The event of a run still waiting for a concurrency slot after ``pending_seconds``."""
+    return {
+        "id": event_id_for(run_id, PENDING_EVENT),
+        "type": PENDING_EVENT,
+        "occurred_at": occurred_at.isoformat(),
+        "run_id": run_id,
+        "task_id": task_id,
+        "task_name": task_name,
+        "status": "pending",
+        "error": None,
+        "trigger": trigger,
+        "depth": depth,
+        "pending_seconds": pending_seconds,
+        "waiting_reason": "waiting_for_slot",
     }
 
 

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.runs import RunActivities
     from activities.schedules import ScheduleActivities
     from cy.errors import CyError
+    from taskrun.events import pending_event
     from cy.values import TooBig, exported, footprint, printable
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
@@ -156,6 +157,7 @@ class TaskRunWorkflow:
         # The client sets the search attributes only where the server has them registered.
         self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
         if gated(request):
+            self._slot.on_pending_too_long = lambda alerts, seconds: self._alert_pending(request, alerts, seconds)
             await self._wait_for_slot(request)
         started_at = workflow.now()
         await workflow.execute_local_activity_method(
@@ -243,22 +245,37 @@ class TaskRunWorkflow:
                 self._attach_output(summary, finished.output)
         return summary
 
+    async def _alert_pending(self, request: TaskRunRequest, alerts: list[str], seconds: float) -> None:
+        """The run has waited ``seconds`` for a slot: tell the alerts watching that (once each)."""
+        event = pending_event(
+            run_id=request.run_id,
+            occurred_at=workflow.now(),
+            task_id=request.task_id,
+            task_name=request.task_name,
+            trigger=request.trigger,
+            depth=request.event_depth,
+            pending_seconds=seconds,
+        )
+        await self._execute_delivery(event, [{"kind": "alert", "id": alert} for alert in alerts])
+
+    async def _execute_delivery(self, event: dict, subscribers: list[dict]) -> None:
+        try:
+            await workflow.execute_activity_method(
+                EventActivities.deliver_event,
+                EventDeliveryRequest(event, subscribers),
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                retry_policy=DELIVERY_RETRIES,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("event %s: delivery gave up: %s", event.get("id"), error.cause or error)
+
     async def _deliver_event(self, recorded: RunRecorded | bool) -> None:
         """Hand the run's end event to the rules and alerts listening to it: a regular activity,
         retried by any worker, only when someone listens (other runs schedule nothing)."""
         if not isinstance(recorded, RunRecorded) or not recorded.subscribers or recorded.event is None:
             return
-        if not workflow.patched("run-events"):
-            return
-        try:
-            await workflow.execute_activity_method(
-                EventActivities.deliver_event,
-                EventDeliveryRequest(recorded.event, recorded.subscribers),
-                start_to_close_timeout=DELIVERY_TIMEOUT,
-                retry_policy=DELIVERY_RETRIES,
-            )
-        except ActivityError as error:
-            workflow.logger.warning("event %s: delivery gave up: %s", recorded.event.get("id"), error.cause or error)
+        if workflow.patched("run-events"):
+            await self._execute_delivery(recorded.event, recorded.subscribers)
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:
         """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it

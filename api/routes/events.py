@@ -23,10 +23,8 @@ router = APIRouter(tags=["events"], route_class=CytasksRoute)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,127}$"
 MAX_CONDITIONS = 20
-NOT_YET = (
-    "is not supported by this version (only failure and timeout alerts are delivered); "
-    "leave it out"
-)
+MAX_PENDING_SECONDS = 7 * 24 * 3600
+NOT_YET = "is not supported by this version (alerts watch failures, timeouts and runs pending too long); leave it out"
 
 
 def _event_types(value: str | list[str]) -> list[str]:
@@ -138,12 +136,14 @@ class AlertFields(BaseModel):
     task_id: str | None = Field(
         default=None, max_length=200, description="The task (id or cy_name); null: the global default, for tasks without an alert of their own"
     )
-    on: list[Literal["failed", "timed_out"]] = Field(min_length=1, description="What to alert on")
+    on: list[Literal["failed", "timed_out"]] = Field(default_factory=list, description="The run ends to alert on")
     url: AnyHttpUrl = Field(description="The webhook the alert is POSTed to")
     secret: str | None = Field(default=None, min_length=1, max_length=500, description="Signs each body: `X-Cytasks-Signature: sha256=<HMAC-SHA256 hex of the body>`")
     format: Literal["json", "slack"] = Field(default="json", description="`slack`: a Slack-compatible `{text, blocks}` message")
     enabled: bool = True
-    pending_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
+    pending_over_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_PENDING_SECONDS, description="Alert once when a run has waited this long for a concurrency slot of its task (`max_concurrency`)"
+    )
     question_waiting_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
     schedule_late_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
 
@@ -152,12 +152,18 @@ class AlertFields(BaseModel):
     def distinct(cls, kinds: list[str]) -> list[str]:
         return sorted(set(kinds), key=list(ALERT_KINDS).index)
 
-    @field_validator("pending_over_seconds", "question_waiting_over_seconds", "schedule_late_over_seconds")
+    @field_validator("question_waiting_over_seconds", "schedule_late_over_seconds")
     @classmethod
     def not_yet(cls, value: float | None) -> None:
         if value is not None:
             raise ValueError(NOT_YET)
         return None
+
+    @model_validator(mode="after")
+    def something_to_alert_on(self) -> "AlertFields":
+        if not self.on and self.pending_over_seconds is None:
+            raise ValueError("name what to alert on: `on` (failed, timed_out) or `pending_over_seconds`")
+        return self
 
 
 class AlertPatch(BaseModel):
@@ -165,12 +171,12 @@ class AlertPatch(BaseModel):
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     task_id: str | None = Field(default=None, max_length=200)
-    on: list[Literal["failed", "timed_out"]] | None = Field(default=None, min_length=1)
+    on: list[Literal["failed", "timed_out"]] | None = None
     url: AnyHttpUrl | None = None
     secret: str | None = Field(default=None, min_length=1, max_length=500, description="null removes it")
     format: Literal["json", "slack"] | None = None
     enabled: bool | None = None
-    pending_over_seconds: float | None = None
+    pending_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
     question_waiting_over_seconds: float | None = None
     schedule_late_over_seconds: float | None = None
 
@@ -179,7 +185,7 @@ class AlertPatch(BaseModel):
     def distinct(cls, kinds: list[str] | None) -> list[str] | None:
         return None if kinds is None else sorted(set(kinds), key=list(ALERT_KINDS).index)
 
-    @field_validator("pending_over_seconds", "question_waiting_over_seconds", "schedule_late_over_seconds")
+    @field_validator("question_waiting_over_seconds", "schedule_late_over_seconds")
     @classmethod
     def not_yet(cls, value: float | None) -> None:
         if value is not None:
@@ -199,6 +205,7 @@ class AlertRead(BaseModel):
     name: str
     task_id: uuid.UUID | None = None
     on: list[str]
+    pending_over_seconds: float | None = None
     url: str
     has_secret: bool
     format: str
@@ -304,7 +311,7 @@ async def get_alert(alert_id: AlertId, session: SessionDep) -> Any:
 @router.patch("/alerts/{alert_id}", response_model=AlertRead, summary="Change an alert", responses=problem_responses(403, 404, 409, 422))
 async def update_alert(alert_id: AlertId, body: AlertPatch, session: SessionDep) -> Any:
     changes = _set_fields(body)
-    for unsupported in ("pending_over_seconds", "question_waiting_over_seconds", "schedule_late_over_seconds"):
+    for unsupported in ("question_waiting_over_seconds", "schedule_late_over_seconds"):
         changes.pop(unsupported, None)
     return alert_resource(await event_service.update_alert(session, alert_id, changes))
 

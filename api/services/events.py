@@ -139,12 +139,14 @@ async def create_alert(session: AsyncSession, principal: Principal, fields: dict
         name=fields["name"],
         task_id=await _task_id(session, "task_id", fields.get("task_id")),
         on=fields["on"],
+        pending_over_seconds=fields.get("pending_over_seconds"),
         url=fields["url"],
         secret=fields.get("secret"),
         format=fields.get("format", "json"),
         enabled=fields.get("enabled", True),
         created_by=principal.name,
     )
+    await _check_pending(session, alert)
     session.add(alert)
     await _save(session, "alert", alert.name, "alert.create", alert, {"name": alert.name, "on": alert.on})
     return alert
@@ -152,14 +154,30 @@ async def create_alert(session: AsyncSession, principal: Principal, fields: dict
 
 async def update_alert(session: AsyncSession, alert_id: uuid.UUID, changes: dict[str, Any]) -> Alert:
     alert = await load_alert(session, alert_id)
-    for field in ("name", "on", "url", "secret", "format", "enabled"):
+    for field in ("name", "on", "url", "secret", "format", "enabled", "pending_over_seconds"):
         if field in changes:
             setattr(alert, field, changes[field])
     if "task_id" in changes:
         alert.task_id = await _task_id(session, "task_id", changes["task_id"])
+    if not alert.on and alert.pending_over_seconds is None:
+        raise _field_problem("on", "name what to alert on: `on` (failed, timed_out) or `pending_over_seconds`")
+    await _check_pending(session, alert)
     alert.updated_at = datetime.now(UTC)
     await _save(session, "alert", alert.name, "alert.update", alert, {"fields": sorted(changes)})
     return alert
+
+
+async def _check_pending(session: AsyncSession, alert: Alert) -> None:
+    """Only runs of a task with ``max_concurrency`` wait for a slot: a task alert on pending
+    runs of a task without one could never fire."""
+    if alert.pending_over_seconds is None or alert.task_id is None:
+        return
+    task = await get_task(session, alert.task_id)
+    if task is not None and not task.max_concurrency:
+        raise _field_problem(
+            "pending_over_seconds",
+            f"task '{task.cy_name}' has no max_concurrency, so its runs never wait for a slot; set one first",
+        )
 
 
 async def delete_alert(session: AsyncSession, alert_id: uuid.UUID) -> None:

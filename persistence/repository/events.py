@@ -51,6 +51,19 @@ async def subscribers_of(
     return [Subscriber(kind=row.kind, id=str(row.id), match=list(row.match or [])) for row in rows]
 
 
+async def pending_alerts_of(session: AsyncSession, task_id: uuid.UUID | str) -> list[dict[str, Any]]:
+    """The task's enabled alerts on runs pending too long (the global ones when the task has
+    none): ``{"id", "seconds"}``."""
+    task = uuid.UUID(str(task_id))
+    own = select(Alert.id).where(Alert.enabled, Alert.task_id == task).exists()
+    statement = select(Alert.id, Alert.pending_over_seconds).where(
+        Alert.enabled,
+        Alert.pending_over_seconds.is_not(None),
+        or_(Alert.task_id == task, and_(Alert.task_id.is_(None), ~own)),
+    )
+    return [{"id": str(row.id), "seconds": float(row.pending_over_seconds)} for row in (await session.execute(statement)).all()]
+
+
 # -- rules and alerts -----------------------------------------------------------------------
 
 

@@ -307,18 +307,51 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
 
     alert = {"name": f"a-{unique}", "on": ["failed"], "url": "http://127.0.0.1:9/x"}
     await refused("/v1/alerts", {**alert, "on": ["exploded"]}, "on")
-    await refused("/v1/alerts", {**alert, "on": []}, "on")
     await refused("/v1/alerts", {**alert, "url": "not a url"}, "url")
     await refused("/v1/alerts", {**alert, "format": "xml"}, "format")
-    for later in ("pending_over_seconds", "question_waiting_over_seconds", "schedule_late_over_seconds"):
+    for later in ("question_waiting_over_seconds", "schedule_late_over_seconds"):
         problem = await refused("/v1/alerts", {**alert, later: 30}, later)
         assert "not supported" in json.dumps(problem)
+    await refused("/v1/alerts", {**alert, "on": []}, "on")
+    await refused("/v1/alerts", {**alert, "pending_over_seconds": 0}, "pending_over_seconds")
+    problem = await refused("/v1/alerts", {**alert, "task_id": task["id"], "pending_over_seconds": 5}, "pending_over_seconds")
+    assert "max_concurrency" in problem["detail"]
     await refused("/v1/alerts", {**alert, "task_id": f"missing-{unique}"}, "task_id")
     made = await client.post("/v1/alerts", json={**alert, "task_id": task["id"], "enabled": False})
     assert made.status_code == 201, made.text
+    assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"question_waiting_over_seconds": 5}), 422)
     assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"pending_over_seconds": 5}), 422)
+    assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"on": []}), 422)
     patched = await client.patch(f"/v1/alerts/{made.json()['id']}", json={"secret": "abc", "format": "slack"})
     assert patched.status_code == 200 and patched.json()["has_secret"] and patched.json()["format"] == "slack"
     audit = (await client.get("/v1/audit", params={"target_id": made.json()["id"]})).json()["items"]
     assert [entry["action"] for entry in audit] == ["alert.update", "alert.create"]
     assert (await client.delete(f"/v1/alerts/{made.json()['id']}")).status_code == 204
+
+
+async def test_a_run_pending_too_long_for_a_slot_alerts_once(e2e, api_worker, receiver, unique) -> None:
+    created = await e2e.post("/v1/tasks", json={"name": f"Ev gated {unique}", "script": "sleep(3)\nreturn 1", "max_concurrency": 1})
+    assert created.status_code == 201, created.text
+    task = created.json()
+    alert = await e2e.post(
+        "/v1/alerts", json={"name": f"pending-{unique}", "task_id": task["id"], "pending_over_seconds": 1, "url": receiver.url, "secret": "p"}
+    )
+    assert alert.status_code == 201, alert.text
+    alert = alert.json()
+    assert alert["on"] == [] and alert["pending_over_seconds"] == 1
+
+    first = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={})).json()
+    await wait_for(e2e, first["id"], until={"running"})
+    second = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={})).json()
+    [delivery] = await deliveries(e2e, f"/v1/alerts/{alert['id']}", 1)
+    assert delivery["event_type"] == "run.pending_too_long" and delivery["source_run_id"] == second["id"], delivery
+    assert (await e2e.get(f"/v1/task-runs/{second['id']}")).json()["status"] == "pending"
+    for run in (first, second):
+        assert (await wait_for(e2e, run["id"]))["status"] == "completed"
+        await workflow_closed(api_worker, run["id"])
+    assert len((await e2e.get(f"/v1/alerts/{alert['id']}/deliveries")).json()["items"]) == 1
+    [(headers, body)] = receiver.requests
+    assert headers["x-cytasks-signature"] == _signed("p", body)
+    sent = json.loads(body)
+    assert sent["event"]["type"] == "run.pending_too_long" and sent["event"]["pending_seconds"] == 1
+    assert "pending for 1 s" in sent["text"]

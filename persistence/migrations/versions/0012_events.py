@@ -52,6 +52,7 @@ def upgrade() -> None:
             name text NOT NULL CONSTRAINT uq_alerts_name UNIQUE,
             task_id uuid REFERENCES tasks (id) ON DELETE CASCADE,
             "on" text[] NOT NULL,
+            pending_over_seconds double precision,
             url text NOT NULL,
             secret text,
             format text NOT NULL DEFAULT 'json' CONSTRAINT ck_alerts_format CHECK (format IN ('json', 'slack')),
