@@ -50,6 +50,7 @@ def alert_resource(alert: Alert) -> dict[str, Any]:
         "task_id": alert.task_id,
         "on": list(alert.on),
         "pending_over_seconds": alert.pending_over_seconds,
+        "question_waiting_over_seconds": alert.question_waiting_over_seconds,
         "url": alert.url,
         "has_secret": bool(alert.secret),
         "format": alert.format,

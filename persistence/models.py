@@ -441,6 +441,8 @@ class Alert(Base):
     on: Mapped[list[str]] = mapped_column(PG_ARRAY(Text))
     pending_over_seconds: Mapped[float | None] = mapped_column()
     """Alert once when a run has waited this long for a concurrency slot of its task."""
+    question_waiting_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert once per question that has waited this long for an answer."""
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str | None] = mapped_column(Text)
     format: Mapped[str] = mapped_column(Text, server_default="json")

@@ -333,6 +333,16 @@ class QuestionClosed:
 
 
 @dataclass
+class QuestionRecorded:
+    """open_question's answer when alerts watch how long the question waits (else a plain
+    ``bool``, whether the question has a notifier, as earlier versions answered)."""
+
+    notify: bool
+    waiting_alerts: list[dict[str, Any]] = field(default_factory=list)
+    """``{"id", "seconds"}`` of each alert on a question unanswered after ``seconds``."""
+
+
+@dataclass
 class QuestionOutcome:
     """What the database says about a question once the workflow closes it."""
 

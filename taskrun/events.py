@@ -34,6 +34,9 @@ PLANNED_EVENT_TYPES = (
 PENDING_EVENT = "run.pending_too_long"
 """Alerts only: a run has waited longer than an alert's ``pending_over_seconds`` for a slot."""
 
+QUESTION_WAITING_EVENT = "question.waiting_too_long"
+"""Alerts only: a question has waited longer than an alert's ``question_waiting_over_seconds``."""
+
 ALERT_KINDS = {"failed": "run.failed", "timed_out": "run.timed_out"}
 """What an alert's ``on`` may name, and the event each one rides on."""
 
@@ -92,6 +95,24 @@ def pending_event(
         "depth": depth,
         "pending_seconds": pending_seconds,
         "waiting_reason": "waiting_for_slot",
+    }
+
+
+def question_waiting_event(*, question: dict[str, Any], occurred_at: datetime, trigger: str, depth: int, waiting_seconds: float) -> dict[str, Any]:
+    """The event of a question still unanswered after ``waiting_seconds`` (one per question)."""
+    return {
+        "id": event_id_for(f"{question['run_id']}/{question['id']}", QUESTION_WAITING_EVENT),
+        "type": QUESTION_WAITING_EVENT,
+        "occurred_at": occurred_at.isoformat(),
+        "run_id": question["run_id"],
+        "task_id": question.get("task_id"),
+        "task_name": question.get("task_name"),
+        "status": "paused",
+        "error": None,
+        "trigger": trigger,
+        "depth": depth,
+        "waiting_seconds": waiting_seconds,
+        "question": {key: question.get(key) for key in ("id", "question", "responses", "assignees", "created_at", "timeout_at")},
     }
 
 

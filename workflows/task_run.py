@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.runs import RunActivities
     from activities.schedules import ScheduleActivities
     from cy.errors import CyError
-    from taskrun.events import pending_event
+    from taskrun.events import pending_event, question_waiting_event
     from cy.values import TooBig, exported, footprint, printable
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
@@ -177,6 +177,7 @@ class TaskRunWorkflow:
         host.human = self._human
         self._human.log = host.log
         self._human.on_status = self._set_status
+        self._human.on_waiting_too_long = lambda question, alerts, seconds: self._alert_question(request, question, alerts, seconds)
         finished = RunFinished(
             run_id=request.run_id, status="completed", started_at=started_at, completed_at=started_at
         )
@@ -255,6 +256,13 @@ class TaskRunWorkflow:
             trigger=request.trigger,
             depth=request.event_depth,
             pending_seconds=seconds,
+        )
+        await self._execute_delivery(event, [{"kind": "alert", "id": alert} for alert in alerts])
+
+    async def _alert_question(self, request: TaskRunRequest, question: dict, alerts: list[str], seconds: float) -> None:
+        """A question has waited ``seconds`` unanswered: tell the alerts watching that (once each)."""
+        event = question_waiting_event(
+            question=question, occurred_at=workflow.now(), trigger=request.trigger, depth=request.event_depth, waiting_seconds=seconds
         )
         await self._execute_delivery(event, [{"kind": "alert", "id": alert} for alert in alerts])
 

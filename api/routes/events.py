@@ -24,7 +24,8 @@ router = APIRouter(tags=["events"], route_class=CytasksRoute)
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,127}$"
 MAX_CONDITIONS = 20
 MAX_PENDING_SECONDS = 7 * 24 * 3600
-NOT_YET = "is not supported by this version (alerts watch failures, timeouts and runs pending too long); leave it out"
+NOT_YET = "is not supported by this version (alerts watch failures, timeouts, runs pending and questions waiting too long); leave it out"
+NOTHING_TO_ALERT_ON = "name what to alert on: `on` (failed, timed_out), `pending_over_seconds` or `question_waiting_over_seconds`"
 
 
 def _event_types(value: str | list[str]) -> list[str]:
@@ -144,7 +145,9 @@ class AlertFields(BaseModel):
     pending_over_seconds: float | None = Field(
         default=None, gt=0, le=MAX_PENDING_SECONDS, description="Alert once when a run has waited this long for a concurrency slot of its task (`max_concurrency`)"
     )
-    question_waiting_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
+    question_waiting_over_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_PENDING_SECONDS, description="Alert once per question left unanswered this long"
+    )
     schedule_late_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
 
     @field_validator("on")
@@ -152,7 +155,7 @@ class AlertFields(BaseModel):
     def distinct(cls, kinds: list[str]) -> list[str]:
         return sorted(set(kinds), key=list(ALERT_KINDS).index)
 
-    @field_validator("question_waiting_over_seconds", "schedule_late_over_seconds")
+    @field_validator("schedule_late_over_seconds")
     @classmethod
     def not_yet(cls, value: float | None) -> None:
         if value is not None:
@@ -161,8 +164,8 @@ class AlertFields(BaseModel):
 
     @model_validator(mode="after")
     def something_to_alert_on(self) -> "AlertFields":
-        if not self.on and self.pending_over_seconds is None:
-            raise ValueError("name what to alert on: `on` (failed, timed_out) or `pending_over_seconds`")
+        if not self.on and self.pending_over_seconds is None and self.question_waiting_over_seconds is None:
+            raise ValueError(NOTHING_TO_ALERT_ON)
         return self
 
 
@@ -177,7 +180,7 @@ class AlertPatch(BaseModel):
     format: Literal["json", "slack"] | None = None
     enabled: bool | None = None
     pending_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
-    question_waiting_over_seconds: float | None = None
+    question_waiting_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
     schedule_late_over_seconds: float | None = None
 
     @field_validator("on")
@@ -185,7 +188,7 @@ class AlertPatch(BaseModel):
     def distinct(cls, kinds: list[str] | None) -> list[str] | None:
         return None if kinds is None else sorted(set(kinds), key=list(ALERT_KINDS).index)
 
-    @field_validator("question_waiting_over_seconds", "schedule_late_over_seconds")
+    @field_validator("schedule_late_over_seconds")
     @classmethod
     def not_yet(cls, value: float | None) -> None:
         if value is not None:
@@ -206,6 +209,7 @@ class AlertRead(BaseModel):
     task_id: uuid.UUID | None = None
     on: list[str]
     pending_over_seconds: float | None = None
+    question_waiting_over_seconds: float | None = None
     url: str
     has_secret: bool
     format: str
@@ -311,8 +315,7 @@ async def get_alert(alert_id: AlertId, session: SessionDep) -> Any:
 @router.patch("/alerts/{alert_id}", response_model=AlertRead, summary="Change an alert", responses=problem_responses(403, 404, 409, 422))
 async def update_alert(alert_id: AlertId, body: AlertPatch, session: SessionDep) -> Any:
     changes = _set_fields(body)
-    for unsupported in ("question_waiting_over_seconds", "schedule_late_over_seconds"):
-        changes.pop(unsupported, None)
+    changes.pop("schedule_late_over_seconds", None)
     return alert_resource(await event_service.update_alert(session, alert_id, changes))
 
 

@@ -51,17 +51,27 @@ async def subscribers_of(
     return [Subscriber(kind=row.kind, id=str(row.id), match=list(row.match or [])) for row in rows]
 
 
+async def threshold_alerts_of(session: AsyncSession, task_id: uuid.UUID | str | None, threshold: Any) -> list[dict[str, Any]]:
+    """The task's enabled alerts with this threshold column set (the global ones when the task
+    has no alert of its own, or for an ad-hoc run): ``{"id", "seconds"}``."""
+    if task_id:
+        task = uuid.UUID(str(task_id))
+        own = select(Alert.id).where(Alert.enabled, Alert.task_id == task).exists()
+        applies = or_(Alert.task_id == task, and_(Alert.task_id.is_(None), ~own))
+    else:
+        applies = Alert.task_id.is_(None)
+    statement = select(Alert.id, threshold).where(Alert.enabled, threshold.is_not(None), applies)
+    return [{"id": str(row[0]), "seconds": float(row[1])} for row in (await session.execute(statement)).all()]
+
+
 async def pending_alerts_of(session: AsyncSession, task_id: uuid.UUID | str) -> list[dict[str, Any]]:
-    """The task's enabled alerts on runs pending too long (the global ones when the task has
-    none): ``{"id", "seconds"}``."""
-    task = uuid.UUID(str(task_id))
-    own = select(Alert.id).where(Alert.enabled, Alert.task_id == task).exists()
-    statement = select(Alert.id, Alert.pending_over_seconds).where(
-        Alert.enabled,
-        Alert.pending_over_seconds.is_not(None),
-        or_(Alert.task_id == task, and_(Alert.task_id.is_(None), ~own)),
-    )
-    return [{"id": str(row.id), "seconds": float(row.pending_over_seconds)} for row in (await session.execute(statement)).all()]
+    """Alerts on runs waiting too long for a concurrency slot."""
+    return await threshold_alerts_of(session, task_id, Alert.pending_over_seconds)
+
+
+async def question_alerts_of(session: AsyncSession, task_id: uuid.UUID | str | None) -> list[dict[str, Any]]:
+    """Alerts on questions waiting too long for an answer."""
+    return await threshold_alerts_of(session, task_id, Alert.question_waiting_over_seconds)
 
 
 # -- rules and alerts -----------------------------------------------------------------------

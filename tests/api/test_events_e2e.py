@@ -309,9 +309,9 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
     await refused("/v1/alerts", {**alert, "on": ["exploded"]}, "on")
     await refused("/v1/alerts", {**alert, "url": "not a url"}, "url")
     await refused("/v1/alerts", {**alert, "format": "xml"}, "format")
-    for later in ("question_waiting_over_seconds", "schedule_late_over_seconds"):
-        problem = await refused("/v1/alerts", {**alert, later: 30}, later)
-        assert "not supported" in json.dumps(problem)
+    problem = await refused("/v1/alerts", {**alert, "schedule_late_over_seconds": 30}, "schedule_late_over_seconds")
+    assert "not supported" in json.dumps(problem)
+    await refused("/v1/alerts", {**alert, "question_waiting_over_seconds": -1}, "question_waiting_over_seconds")
     await refused("/v1/alerts", {**alert, "on": []}, "on")
     await refused("/v1/alerts", {**alert, "pending_over_seconds": 0}, "pending_over_seconds")
     problem = await refused("/v1/alerts", {**alert, "task_id": task["id"], "pending_over_seconds": 5}, "pending_over_seconds")
@@ -319,7 +319,7 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
     await refused("/v1/alerts", {**alert, "task_id": f"missing-{unique}"}, "task_id")
     made = await client.post("/v1/alerts", json={**alert, "task_id": task["id"], "enabled": False})
     assert made.status_code == 201, made.text
-    assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"question_waiting_over_seconds": 5}), 422)
+    assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"schedule_late_over_seconds": 5}), 422)
     assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"pending_over_seconds": 5}), 422)
     assert_problem(await client.patch(f"/v1/alerts/{made.json()['id']}", json={"on": []}), 422)
     patched = await client.patch(f"/v1/alerts/{made.json()['id']}", json={"secret": "abc", "format": "slack"})
@@ -355,3 +355,28 @@ async def test_a_run_pending_too_long_for_a_slot_alerts_once(e2e, api_worker, re
     sent = json.loads(body)
     assert sent["event"]["type"] == "run.pending_too_long" and sent["event"]["pending_seconds"] == 1
     assert "pending for 1 s" in sent["text"]
+
+
+async def test_a_question_waiting_too_long_alerts_once(e2e, api_worker, receiver, unique) -> None:
+    script = 'a = app::human::ask("Block ${input}?", responses=["yes", "no"])\nreturn a'
+    task = await make_task(e2e, f"Ev asks {unique}", script)
+    alert = await e2e.post(
+        "/v1/alerts", json={"name": f"waiting-{unique}", "task_id": task["id"], "question_waiting_over_seconds": 1, "url": receiver.url}
+    )
+    assert alert.status_code == 201, alert.text
+    alert = alert.json()
+    assert alert["question_waiting_over_seconds"] == 1 and alert["on"] == []
+    run = (await e2e.post(f"/v1/tasks/{task['id']}/execute", json={"input": "10.0.0.9"})).json()
+    await wait_for(e2e, run["id"], until={"paused"})
+    [delivery] = await deliveries(e2e, f"/v1/alerts/{alert['id']}", 1)
+    assert delivery["event_type"] == "question.waiting_too_long" and delivery["source_run_id"] == run["id"]
+    question = (await e2e.get(f"/v1/task-runs/{run['id']}/questions")).json()["items"][0]
+    answered = await e2e.post(f"/v1/task-runs/{run['id']}/respond", json={"question_id": question["id"], "answer": "no"})
+    assert answered.status_code == 202, answered.text
+    assert (await wait_for(e2e, run["id"]))["output"] == "no"
+    await workflow_closed(api_worker, run["id"])
+    [(_, body)] = receiver.requests
+    sent = json.loads(body)
+    assert sent["event"]["question"]["id"] == question["id"] and sent["event"]["waiting_seconds"] == 1
+    assert "Block 10.0.0.9?" in sent["text"]
+    assert len((await e2e.get(f"/v1/alerts/{alert['id']}/deliveries")).json()["items"]) == 1
