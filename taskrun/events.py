@@ -19,15 +19,19 @@ RUN_EVENT_OF_STATUS = {
     "timed_out": "run.timed_out",
     "cancelled": "run.cancelled",
 }
-EMITTED_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values())
+WORKFLOW_RUN_EVENT_OF_STATUS = {
+    "completed": "workflow_run.completed",
+    "failed": "workflow_run.failed",
+    "cancelled": "workflow_run.cancelled",
+}
+EMITTED_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values()) + tuple(WORKFLOW_RUN_EVENT_OF_STATUS.values())
 """The event types this version emits (rules may subscribe to these)."""
+TASK_RUN_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values())
+"""The events of task runs: the only ones a rule's task filter applies to."""
 PLANNED_EVENT_TYPES = (
     "question.created",
     "question.expired",
     "schedule.missed",
-    "workflow_run.completed",
-    "workflow_run.failed",
-    "workflow_run.cancelled",
 )
 """Named by the event vocabulary but not emitted yet: a rule on one of them is refused."""
 
@@ -75,6 +79,25 @@ def run_event(
         "trigger": trigger,
         "depth": depth,
         "workflow_run_id": workflow_run_id,
+    }
+
+
+def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime, error: dict[str, Any] | None) -> dict[str, Any]:
+    """The event a workflow run's end makes (``workflow_run.<status>``); ``workflow_run`` is its row."""
+    event_type = WORKFLOW_RUN_EVENT_OF_STATUS[status]
+    run_id = str(workflow_run.id)
+    return {
+        "id": event_id_for(run_id, event_type),
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat(),
+        "workflow_run_id": run_id,
+        "workflow_id": str(workflow_run.workflow_id) if workflow_run.workflow_id else None,
+        "workflow_name": workflow_run.workflow_name,
+        "workflow_version": workflow_run.workflow_version,
+        "status": status,
+        "error": error,
+        "trigger": workflow_run.trigger,
+        "depth": 0,
     }
 
 

@@ -7,11 +7,9 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.events import EventActivities
     from activities.runs import RunActivities
     from activities.schedules import ScheduleActivities
     from cy.errors import CyError
@@ -19,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from cy.values import TooBig, exported, footprint, printable
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
+    from workflows.event_delivery import deliver
     from workflows.host import (
         COMPILE_ALONE_BYTES,
         MAX_EXPORT_CHARS,
@@ -32,8 +31,6 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         TASK_RUN_WORKFLOW,
         WAITING_FOR_SLOT,
-        EVENT_DELIVERY_ATTEMPTS,
-        EventDeliveryRequest,
         EventSource,
         RunFinished,
         RunRecorded,
@@ -44,13 +41,6 @@ with workflow.unsafe.imports_passed_through():
     )
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
-DELIVERY_TIMEOUT = timedelta(seconds=60)
-DELIVERY_RETRIES = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=EVENT_DELIVERY_ATTEMPTS,
-)
 MAX_ERROR_MESSAGE_CHARS = 4_000
 RESULT_OUTPUT_CHARS = 64 * 1024
 """A completed run's workflow result carries its output up to this size."""
@@ -257,25 +247,14 @@ class TaskRunWorkflow:
             depth=request.event_depth,
             pending_seconds=seconds,
         )
-        await self._execute_delivery(event, [{"kind": "alert", "id": alert} for alert in alerts])
+        await deliver(event, [{"kind": "alert", "id": alert} for alert in alerts])
 
     async def _alert_question(self, request: TaskRunRequest, question: dict, alerts: list[str], seconds: float) -> None:
         """A question has waited ``seconds`` unanswered: tell the alerts watching that (once each)."""
         event = question_waiting_event(
             question=question, occurred_at=workflow.now(), trigger=request.trigger, depth=request.event_depth, waiting_seconds=seconds
         )
-        await self._execute_delivery(event, [{"kind": "alert", "id": alert} for alert in alerts])
-
-    async def _execute_delivery(self, event: dict, subscribers: list[dict]) -> None:
-        try:
-            await workflow.execute_activity_method(
-                EventActivities.deliver_event,
-                EventDeliveryRequest(event, subscribers),
-                start_to_close_timeout=DELIVERY_TIMEOUT,
-                retry_policy=DELIVERY_RETRIES,
-            )
-        except ActivityError as error:
-            workflow.logger.warning("event %s: delivery gave up: %s", event.get("id"), error.cause or error)
+        await deliver(event, [{"kind": "alert", "id": alert} for alert in alerts])
 
     async def _deliver_event(self, recorded: RunRecorded | bool) -> None:
         """Hand the run's end event to the rules and alerts listening to it: a regular activity,
@@ -283,7 +262,7 @@ class TaskRunWorkflow:
         if not isinstance(recorded, RunRecorded) or not recorded.subscribers or recorded.event is None:
             return
         if workflow.patched("run-events"):
-            await self._execute_delivery(recorded.event, recorded.subscribers)
+            await deliver(recorded.event, recorded.subscribers)
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:
         """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it

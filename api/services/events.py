@@ -15,6 +15,8 @@ from persistence.repository import events as event_repo
 from persistence.repository.pagination import InvalidCursor, Page
 from persistence.repository.tasks import get_task
 
+from taskrun.events import TASK_RUN_EVENT_TYPES
+
 from ..problems import ProblemError, invalid_cursor, not_found
 from ..state import Principal
 from .auditing import audit
@@ -84,6 +86,7 @@ async def create_rule(session: AsyncSession, principal: Principal, fields: dict[
         enabled=fields.get("enabled", True),
         created_by=principal.name,
     )
+    _check_task_filter(rule)
     session.add(rule)
     await _save(session, "event rule", rule.name, "event_rule.create", rule, {"name": rule.name, "event": rule.event_types})
     return rule
@@ -103,9 +106,21 @@ async def update_rule(session: AsyncSession, rule_id: uuid.UUID, changes: dict[s
         rule.target_task_id = await _task_id(session, "target.task_id", changes["target"]["task_id"])
     if "enabled" in changes:
         rule.enabled = changes["enabled"]
+    _check_task_filter(rule)
     rule.updated_at = datetime.now(UTC)
     await _save(session, "event rule", rule.name, "event_rule.update", rule, {"fields": sorted(changes)})
     return rule
+
+
+def _check_task_filter(rule: EventRule) -> None:
+    """A task filter selects task runs: with a workflow run's event it could never match."""
+    others = [name for name in rule.event_types if name not in TASK_RUN_EVENT_TYPES]
+    if rule.source_task_id is not None and others:
+        raise _field_problem(
+            "task_id",
+            f"a task filter applies to task run events only, not to {', '.join(others)}; "
+            "leave task_id null and match /workflow_id or /workflow_name instead",
+        )
 
 
 async def delete_rule(session: AsyncSession, rule_id: uuid.UUID) -> None:

@@ -151,7 +151,7 @@ async def claim_delivery(
             id=new_uuid7(),
             event_id=uuid.UUID(event["id"]),
             event_type=event["type"],
-            source_run_id=uuid.UUID(event["run_id"]),
+            source_run_id=uuid.UUID(event.get("run_id") or event["workflow_run_id"]),
             subscriber_kind=subscriber.kind,
             subscriber_id=uuid.UUID(subscriber.id),
         )

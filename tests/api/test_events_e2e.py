@@ -280,6 +280,7 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
 
     await refused("/v1/event-rules", {**good, "event": "run.exploded"}, "event")
     problem = await refused("/v1/event-rules", {**good, "event": ["run.failed", "question.created"]}, "event")
+    await refused("/v1/event-rules", {**good, "event": "workflow_run.failed", "task_id": task["id"]}, "task_id")
     assert "not emitted" in json.dumps(problem)
     await refused("/v1/event-rules", {**good, "match": [{"pointer": "error/type", "equals": 1}]}, "pointer")
     await refused("/v1/event-rules", {**good, "match": [{"pointer": "/error/type"}]}, "match")
@@ -380,3 +381,30 @@ async def test_a_question_waiting_too_long_alerts_once(e2e, api_worker, receiver
     assert sent["event"]["question"]["id"] == question["id"] and sent["event"]["waiting_seconds"] == 1
     assert "Block 10.0.0.9?" in sent["text"]
     assert len((await e2e.get(f"/v1/alerts/{alert['id']}/deliveries")).json()["items"]) == 1
+
+
+async def test_a_rule_on_a_failed_workflow_run_starts_its_target(e2e, api_worker, unique) -> None:
+    failing = await make_task(e2e, f"Ev wf node {unique}", FAILING)
+    target = await make_task(e2e, f"Ev wf target {unique}", "return [input.type, input.workflow_run_id, input.error.node_id]")
+    workflow = await e2e.post("/v1/workflows", json={"name": f"ev-flow-{unique}", "nodes": [{"id": "boom", "task": failing["cy_name"]}], "edges": []})
+    assert workflow.status_code == 201, workflow.text
+    rule = (
+        await e2e.post(
+            "/v1/event-rules",
+            json={
+                "name": f"wf-{unique}",
+                "event": ["workflow_run.failed", "workflow_run.cancelled"],
+                "match": [{"pointer": "/workflow_name", "equals": f"ev-flow-{unique}"}],
+                "target": {"task_id": target["id"]},
+            },
+        )
+    ).json()
+    started = await e2e.post(f"/v1/workflows/ev-flow-{unique}/execute", json={"input": None})
+    assert started.status_code == 202, started.text
+    workflow_run_id = started.json()["id"]
+    [delivery] = await deliveries(e2e, f"/v1/event-rules/{rule['id']}", 1)
+    assert delivery["event_type"] == "workflow_run.failed" and delivery["source_run_id"] == workflow_run_id
+    ran = await wait_for(e2e, delivery["target_run_id"])
+    assert ran["status"] == "completed" and ran["trigger"] == "event"
+    assert ran["output"] == ["workflow_run.failed", workflow_run_id, "boom"]
+    assert ran["input"]["workflow_id"] == workflow.json()["id"] and ran["input"]["depth"] == 0
