@@ -185,6 +185,25 @@ async def start_saved(client, settings, script: str, alert: dict, max_concurrenc
     return [request.run_id for request in requests]
 
 
+async def start_workflow_with_a_rule(client, settings) -> str:
+    """A workflow run whose node fails, with a rule on the workflow run's failure."""
+    from persistence.repository.events import create_rule
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_task
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        target = await create_task(session, name=f"after_{suffix}", cy_name=f"after_{suffix}", script="return input.type")
+        await create_rule(
+            session, name=f"wf-rule-{suffix}", event_types=["workflow_run.failed"], source_task_id=None,
+            match=[], target_task_id=target.id,
+        )
+    graphs = Graphs(client, settings)
+    graph_run = await graphs.start({"boom": "x = 0\nreturn 1 / x"}, [{"id": "boom", "task": "boom"}], [])
+    run, _ = await graphs.wait(graph_run)
+    return run
+
+
 async def record() -> None:
     import worker
 
@@ -224,6 +243,9 @@ async def record() -> None:
                     run_id = await start_with_a_rule(client, settings)
                     row = await runner.wait(run_id)
                     await save(client, f"taskrun-{run_id}", "rule_delivery", row.status)
+                if wanted("workflow_rule_delivery"):
+                    run = await start_workflow_with_a_rule(client, settings)
+                    await save(client, run.temporal_workflow_id, "workflow_rule_delivery", run.status)
                 with Receiver() as url:
                     if wanted("pending_alert"):
                         first, second = await start_saved(
