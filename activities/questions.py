@@ -13,9 +13,9 @@ from integrations.registry import get_registry
 from persistence.db import get_sessionmaker
 from persistence.repository import audit as audit_repo
 from persistence.repository import questions as question_repo
+from persistence.repository.events import question_alerts_of
 from persistence.repository.runs import mark_run_running, set_run_status
 from settings import Settings
-from persistence.repository.events import question_alerts_of
 from taskrun.contract import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome, QuestionRecorded
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.runs import RunActivities
     from activities.schedules import ScheduleActivities
     from cy.errors import CyError
-    from taskrun.events import pending_event, question_waiting_event
     from cy.values import TooBig, exported, footprint, printable
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
@@ -39,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         TaskRunSummary,
         run_error,
     )
+    from taskrun.events import pending_event, question_waiting_event
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 MAX_ERROR_MESSAGE_CHARS = 4_000
