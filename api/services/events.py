@@ -22,16 +22,16 @@ from ..state import Principal
 from .auditing import audit
 
 
-def _field_problem(field: str, message: str) -> ProblemError:
-    return ProblemError(422, "validation-error", f"{field}: {message}", errors=[{"field": field, "in": "body", "message": message}])
+def _field_problem(field: str, message: str, where: str = "body") -> ProblemError:
+    return ProblemError(422, "validation-error", f"{field}: {message}", errors=[{"field": field, "in": where, "message": message}])
 
 
-async def _task_id(session: AsyncSession, field: str, ident: str | None) -> uuid.UUID | None:
+async def _task_id(session: AsyncSession, field: str, ident: str | None, where: str = "body") -> uuid.UUID | None:
     if ident is None:
         return None
     task = await get_task(session, ident)
     if task is None:
-        raise _field_problem(field, f"no task with id or cy_name {ident!r}")
+        raise _field_problem(field, f"no task with id or cy_name {ident!r}", where)
     return task.id
 
 
@@ -131,7 +131,7 @@ async def delete_rule(session: AsyncSession, rule_id: uuid.UUID) -> None:
 
 
 async def list_rules(session: AsyncSession, *, limit: int, cursor: str | None, task_id: str | None) -> Page:
-    source = await _task_id(session, "task_id", task_id) if task_id else None
+    source = await _task_id(session, "task_id", task_id, "query") if task_id else None
     return await _page_or_problem(event_repo.list_rules(session, limit=limit, cursor=cursor, source_task_id=source))
 
 
@@ -204,7 +204,7 @@ async def delete_alert(session: AsyncSession, alert_id: uuid.UUID) -> None:
 
 
 async def list_alerts(session: AsyncSession, *, limit: int, cursor: str | None, task_id: str | None) -> Page:
-    task = await _task_id(session, "task_id", task_id) if task_id else None
+    task = await _task_id(session, "task_id", task_id, "query") if task_id else None
     return await _page_or_problem(event_repo.list_alerts(session, limit=limit, cursor=cursor, task_id=task))
 
 
