@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     EVENT_MAX_DEPTH: int = Field(default=5, ge=0, le=100)
     """How many event rules in a row may start runs: a rule whose run would be deeper does not
     fire (its delivery is recorded ``refused``), so rules cannot loop."""
+    SCHEDULE_MISSED_AFTER_SECONDS: float = Field(default=60.0, gt=0)
+    """A schedule fire whose run starts this much later than its fire time makes the event
+    ``schedule.missed`` (rules may start a task on it)."""
     EVENT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
     """How long an alert's webhook may take to answer (a slower one is retried)."""
 

@@ -51,6 +51,7 @@ def alert_resource(alert: Alert) -> dict[str, Any]:
         "on": list(alert.on),
         "pending_over_seconds": alert.pending_over_seconds,
         "question_waiting_over_seconds": alert.question_waiting_over_seconds,
+        "schedule_late_over_seconds": alert.schedule_late_over_seconds,
         "url": alert.url,
         "has_secret": bool(alert.secret),
         "format": alert.format,

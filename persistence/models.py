@@ -443,6 +443,8 @@ class Alert(Base):
     """Alert once when a run has waited this long for a concurrency slot of its task."""
     question_waiting_over_seconds: Mapped[float | None] = mapped_column()
     """Alert once per question that has waited this long for an answer."""
+    schedule_late_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert when a schedule's fire starts its run this much later than its fire time."""
     url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str | None] = mapped_column(Text)
     format: Mapped[str] = mapped_column(Text, server_default="json")

@@ -11,6 +11,8 @@ VERBS = {"run.failed": "failed", "run.timed_out": "timed out"}
 def summary(event: dict[str, Any]) -> str:
     """One line: which run of which task did what, and why."""
     task = f"task {event['task_name']}" if event.get("task_name") else "an ad-hoc script"
+    if event.get("late_seconds") is not None:
+        return f"Run {event['run_id']} of {task} started {event['late_seconds']:g} s after its schedule's fire time {event['scheduled_time']}"
     if event.get("waiting_seconds") is not None:
         asked = str((event.get("question") or {}).get("question") or "")[:MAX_MESSAGE_CHARS]
         return f"Run {event['run_id']} of {task} has waited {event['waiting_seconds']:g} s for an answer to: {asked}"

@@ -204,6 +204,17 @@ class EventDeliveryRequest:
 
 
 @dataclass
+class ScheduledRunPrepared:
+    """prepare_scheduled_run's answer for a fire that started late and is listened to (else the
+    plain request, as earlier versions answered): the run's request and its ``schedule.missed``
+    event with the rules and alerts to deliver it to."""
+
+    request: TaskRunRequest
+    event: dict[str, Any]
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class RunLogLines:
     """Log lines a running run hands over before its end (so they can be read live)."""
 

@@ -24,14 +24,15 @@ WORKFLOW_RUN_EVENT_OF_STATUS = {
     "failed": "workflow_run.failed",
     "cancelled": "workflow_run.cancelled",
 }
-EMITTED_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values()) + tuple(WORKFLOW_RUN_EVENT_OF_STATUS.values())
+SCHEDULE_MISSED = "schedule.missed"
+"""A schedule's fire started its run later than CYTASKS_SCHEDULE_MISSED_AFTER_SECONDS."""
+TASK_RUN_EVENT_TYPES = (*RUN_EVENT_OF_STATUS.values(), SCHEDULE_MISSED)
+"""The events about a task's runs: the ones a rule's task filter applies to."""
+EMITTED_EVENT_TYPES = (*TASK_RUN_EVENT_TYPES, *WORKFLOW_RUN_EVENT_OF_STATUS.values())
 """The event types this version emits (rules may subscribe to these)."""
-TASK_RUN_EVENT_TYPES = tuple(RUN_EVENT_OF_STATUS.values())
-"""The events of task runs: the only ones a rule's task filter applies to."""
 PLANNED_EVENT_TYPES = (
     "question.created",
     "question.expired",
-    "schedule.missed",
 )
 """Named by the event vocabulary but not emitted yet: a rule on one of them is refused."""
 
@@ -98,6 +99,26 @@ def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime,
         "error": error,
         "trigger": workflow_run.trigger,
         "depth": 0,
+    }
+
+
+def schedule_missed_event(
+    *, run_id: str, task_id: str, task_name: str, scheduled_time: datetime, occurred_at: datetime, late_seconds: float
+) -> dict[str, Any]:
+    """The event of a schedule fire whose run starts ``late_seconds`` after its fire time."""
+    return {
+        "id": event_id_for(run_id, SCHEDULE_MISSED),
+        "type": SCHEDULE_MISSED,
+        "occurred_at": occurred_at.isoformat(),
+        "run_id": run_id,
+        "task_id": task_id,
+        "task_name": task_name,
+        "status": "pending",
+        "error": None,
+        "trigger": "schedule",
+        "depth": 0,
+        "scheduled_time": scheduled_time.isoformat(),
+        "late_seconds": round(late_seconds, 3),
     }
 
 

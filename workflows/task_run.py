@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RunFinished,
         RunRecorded,
         RunStarted,
+        ScheduledRunPrepared,
         TaskRunRequest,
         TaskRunSummary,
         run_error,
@@ -105,7 +106,7 @@ class TaskRunWorkflow:
     def rejected_signals(self) -> list:
         return list(self._human.rejected)
 
-    async def _prepare_scheduled_run(self, request: TaskRunRequest) -> TaskRunRequest | None:
+    async def _prepare_scheduled_run(self, request: TaskRunRequest) -> ScheduledRunPrepared | TaskRunRequest | None:
         """A Temporal Schedule started this workflow: record the run and pin the task's
         current version (the schedule itself only knows the task id and the input)."""
         request.scheduled_time = workflow.info().typed_search_attributes.get(SCHEDULED_START)
@@ -142,6 +143,10 @@ class TaskRunWorkflow:
             prepared = await self._prepare_scheduled_run(request)
             if prepared is None:
                 return TaskRunSummary(run_id="", status="skipped", error_type="TaskNotRunnable")
+            if isinstance(prepared, ScheduledRunPrepared):
+                if prepared.subscribers and workflow.patched("schedule-events"):
+                    await deliver(prepared.event, prepared.subscribers)
+                prepared = prepared.request
             request = prepared
         self._request = request
         # The client sets the search attributes only where the server has them registered.

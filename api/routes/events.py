@@ -24,8 +24,10 @@ router = APIRouter(tags=["events"], route_class=CytasksRoute)
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:@-]{0,127}$"
 MAX_CONDITIONS = 20
 MAX_PENDING_SECONDS = 7 * 24 * 3600
-NOT_YET = "is not supported by this version (alerts watch failures, timeouts, runs pending and questions waiting too long); leave it out"
-NOTHING_TO_ALERT_ON = "name what to alert on: `on` (failed, timed_out), `pending_over_seconds` or `question_waiting_over_seconds`"
+NOTHING_TO_ALERT_ON = (
+    "name what to alert on: `on` (failed, timed_out), `pending_over_seconds`, `question_waiting_over_seconds` "
+    "or `schedule_late_over_seconds`"
+)
 
 
 def _event_types(value: str | list[str]) -> list[str]:
@@ -148,23 +150,19 @@ class AlertFields(BaseModel):
     question_waiting_over_seconds: float | None = Field(
         default=None, gt=0, le=MAX_PENDING_SECONDS, description="Alert once per question left unanswered this long"
     )
-    schedule_late_over_seconds: float | None = Field(default=None, description=f"Not supported yet: {NOT_YET}")
+    schedule_late_over_seconds: float | None = Field(
+        default=None, gt=0, le=MAX_PENDING_SECONDS, description="Alert when a schedule's fire starts its run this much later than its fire time"
+    )
 
     @field_validator("on")
     @classmethod
     def distinct(cls, kinds: list[str]) -> list[str]:
         return sorted(set(kinds), key=list(ALERT_KINDS).index)
 
-    @field_validator("schedule_late_over_seconds")
-    @classmethod
-    def not_yet(cls, value: float | None) -> None:
-        if value is not None:
-            raise ValueError(NOT_YET)
-        return None
-
     @model_validator(mode="after")
     def something_to_alert_on(self) -> "AlertFields":
-        if not self.on and self.pending_over_seconds is None and self.question_waiting_over_seconds is None:
+        thresholds = (self.pending_over_seconds, self.question_waiting_over_seconds, self.schedule_late_over_seconds)
+        if not self.on and all(value is None for value in thresholds):
             raise ValueError(NOTHING_TO_ALERT_ON)
         return self
 
@@ -181,19 +179,12 @@ class AlertPatch(BaseModel):
     enabled: bool | None = None
     pending_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
     question_waiting_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
-    schedule_late_over_seconds: float | None = None
+    schedule_late_over_seconds: float | None = Field(default=None, gt=0, le=MAX_PENDING_SECONDS, description="null removes it")
 
     @field_validator("on")
     @classmethod
     def distinct(cls, kinds: list[str] | None) -> list[str] | None:
         return None if kinds is None else sorted(set(kinds), key=list(ALERT_KINDS).index)
-
-    @field_validator("schedule_late_over_seconds")
-    @classmethod
-    def not_yet(cls, value: float | None) -> None:
-        if value is not None:
-            raise ValueError(NOT_YET)
-        return None
 
     @model_validator(mode="after")
     def no_nulls(self) -> "AlertPatch":
@@ -210,6 +201,7 @@ class AlertRead(BaseModel):
     on: list[str]
     pending_over_seconds: float | None = None
     question_waiting_over_seconds: float | None = None
+    schedule_late_over_seconds: float | None = None
     url: str
     has_secret: bool
     format: str
@@ -315,7 +307,6 @@ async def get_alert(alert_id: AlertId, session: SessionDep) -> Any:
 @router.patch("/alerts/{alert_id}", response_model=AlertRead, summary="Change an alert", responses=problem_responses(403, 404, 409, 422))
 async def update_alert(alert_id: AlertId, body: AlertPatch, session: SessionDep) -> Any:
     changes = _set_fields(body)
-    changes.pop("schedule_late_over_seconds", None)
     return alert_resource(await event_service.update_alert(session, alert_id, changes))
 
 

@@ -156,6 +156,7 @@ async def create_alert(session: AsyncSession, principal: Principal, fields: dict
         on=fields["on"],
         pending_over_seconds=fields.get("pending_over_seconds"),
         question_waiting_over_seconds=fields.get("question_waiting_over_seconds"),
+        schedule_late_over_seconds=fields.get("schedule_late_over_seconds"),
         url=fields["url"],
         secret=fields.get("secret"),
         format=fields.get("format", "json"),
@@ -170,13 +171,18 @@ async def create_alert(session: AsyncSession, principal: Principal, fields: dict
 
 async def update_alert(session: AsyncSession, alert_id: uuid.UUID, changes: dict[str, Any]) -> Alert:
     alert = await load_alert(session, alert_id)
-    for field in ("name", "on", "url", "secret", "format", "enabled", "pending_over_seconds", "question_waiting_over_seconds"):
+    for field in ("name", "on", "url", "secret", "format", "enabled", "pending_over_seconds", "question_waiting_over_seconds", "schedule_late_over_seconds"):
         if field in changes:
             setattr(alert, field, changes[field])
     if "task_id" in changes:
         alert.task_id = await _task_id(session, "task_id", changes["task_id"])
-    if not alert.on and alert.pending_over_seconds is None and alert.question_waiting_over_seconds is None:
-        raise _field_problem("on", "name what to alert on: `on` (failed, timed_out), `pending_over_seconds` or `question_waiting_over_seconds`")
+    thresholds = (alert.pending_over_seconds, alert.question_waiting_over_seconds, alert.schedule_late_over_seconds)
+    if not alert.on and all(value is None for value in thresholds):
+        raise _field_problem(
+            "on",
+            "name what to alert on: `on` (failed, timed_out), `pending_over_seconds`, "
+            "`question_waiting_over_seconds` or `schedule_late_over_seconds`",
+        )
     await _check_pending(session, alert)
     alert.updated_at = datetime.now(UTC)
     await _save(session, "alert", alert.name, "alert.update", alert, {"fields": sorted(changes)})

@@ -74,6 +74,12 @@ async def question_alerts_of(session: AsyncSession, task_id: uuid.UUID | str | N
     return await threshold_alerts_of(session, task_id, Alert.question_waiting_over_seconds)
 
 
+async def late_alerts_of(session: AsyncSession, task_id: uuid.UUID | str, late_seconds: float) -> list[dict[str, Any]]:
+    """Alerts on schedule fires at least this late whose threshold the fire passed."""
+    found = await threshold_alerts_of(session, task_id, Alert.schedule_late_over_seconds)
+    return [alert for alert in found if alert["seconds"] <= late_seconds]
+
+
 # -- rules and alerts -----------------------------------------------------------------------
 
 

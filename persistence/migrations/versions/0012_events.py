@@ -54,6 +54,7 @@ def upgrade() -> None:
             "on" text[] NOT NULL,
             pending_over_seconds double precision,
             question_waiting_over_seconds double precision,
+            schedule_late_over_seconds double precision,
             url text NOT NULL,
             secret text,
             format text NOT NULL DEFAULT 'json' CONSTRAINT ck_alerts_format CHECK (format IN ('json', 'slack')),
