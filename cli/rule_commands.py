@@ -47,7 +47,7 @@ def print_deliveries(items: list[dict[str, Any]]) -> None:
 @app.command("create")
 def create_rule(
     name: str = typer.Argument(..., help="A unique name"),
-    event: list[str] = typer.Option(..., "--event", "-e", help="run.completed, run.failed, run.timed_out or run.cancelled; repeat for several"),
+    event: list[str] = typer.Option(..., "--event", "-e", help="run.completed, run.failed, run.timed_out, run.cancelled, schedule.missed or workflow_run.completed|failed|cancelled; repeat for several"),
     target: str = typer.Option(..., "--target", "-t", help="The task to start (id or cy_name)"),
     task: Optional[str] = typer.Option(None, "--task", help="Only events of this task's runs (id or cy_name); default: any run"),
     match: list[str] = typer.Option([], "--match", "-m", help="/json/pointer=value that must hold in the event; repeat for several"),
