@@ -22,10 +22,17 @@ def create_alert(
     task: Optional[str] = typer.Option(None, "--task", help="The task (id or cy_name); default: the global alert, for tasks without their own"),
     secret: Optional[str] = typer.Option(None, "--secret", envvar="CYTASKS_ALERT_SECRET", help="Signs each body (X-Cytasks-Signature)"),
     format: str = typer.Option("json", "--format", help="json or slack"),
+    pending_over: Optional[float] = typer.Option(None, "--pending-over", help="Also alert on a run waiting this many seconds for a slot"),
+    question_over: Optional[float] = typer.Option(None, "--question-over", help="Also alert on a question unanswered this many seconds"),
+    late_over: Optional[float] = typer.Option(None, "--late-over", help="Also alert on a schedule fire whose run starts this many seconds late"),
+    no_run_ends: bool = typer.Option(False, "--no-run-ends", help="Only the thresholds: no alert on failed or timed-out runs"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create an alert."""
-    body = {"name": name, "url": url, "on": on, "format": format}
+    body = {"name": name, "url": url, "on": [] if no_run_ends else on, "format": format}
+    for field, value in (("pending_over_seconds", pending_over), ("question_waiting_over_seconds", question_over), ("schedule_late_over_seconds", late_over)):
+        if value is not None:
+            body[field] = value
     if task:
         body["task_id"] = task
     if secret:
@@ -38,6 +45,11 @@ def create_alert(
     err_console.print(f"Created alert {created['name']}, id {created['id']}", highlight=False)
 
 
+def thresholds(alert: dict) -> str:
+    labels = (("pending_over_seconds", "pending"), ("question_waiting_over_seconds", "question"), ("schedule_late_over_seconds", "late"))
+    return ", ".join(f"{label} > {alert[field]:g} s" for field, label in labels if alert.get(field) is not None)
+
+
 @app.command("list")
 def list_alerts(task: Optional[str] = typer.Option(None, "--task", help="Only this task's alerts"), as_json: bool = JsonOpt) -> None:
     """List alerts, newest first (never their secrets)."""
@@ -47,12 +59,13 @@ def list_alerts(task: Optional[str] = typer.Option(None, "--task", help="Only th
     if as_json:
         print_json(alerts)
         return
-    out = table("name", "task", "on", "format", "url", "signed", "enabled", "created", "id")
+    out = table("name", "task", "on", "thresholds", "format", "url", "signed", "enabled", "created", "id")
     for alert in alerts:
         out.add_row(
             alert["name"],
             alert.get("task_id") or "global default",
             ", ".join(alert["on"]),
+            thresholds(alert),
             alert["format"],
             alert["url"],
             "yes" if alert["has_secret"] else "no",

@@ -92,5 +92,12 @@ async def test_alerts_from_the_command_line(api_worker, client, cli, tmp_path: P
         assert len(receiver.requests) == 1 and "blocks" in json.loads(receiver.requests[0][1])
         assert (await cli("alert", "delete", alert["id"])).exit_code == 0
         assert (await cli("alert", "delete", alert["id"])).exit_code != 0
+        late = await cli("alert", "create", f"cli-late-{unique}", "--url", receiver.url, "--late-over", "90", "--question-over", "600", "--no-run-ends", "--json")
+        assert late.exit_code == 0, late.output
+        made = json.loads(late.stdout)
+        assert made["on"] == [] and made["schedule_late_over_seconds"] == 90 and made["question_waiting_over_seconds"] == 600
+        listed = await cli("alert", "list")
+        assert "late > 90 s" in listed.stdout and "question > 600 s" in listed.stdout
+        assert (await cli("alert", "delete", made["id"])).exit_code == 0
     finally:
         receiver.close()
