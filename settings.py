@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     VALIDATION_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
     """Time allowed to the pattern matches of one input validation, together."""
 
+    EVENT_MAX_DEPTH: int = Field(default=5, ge=0, le=100)
+    """How many event rules in a row may start runs: a rule whose run would be deeper does not
+    fire (its delivery is recorded ``refused``), so rules cannot loop."""
+    SCHEDULE_MISSED_AFTER_SECONDS: float = Field(default=60.0, gt=0)
+    """A schedule fire whose run starts this much later than its fire time makes the event
+    ``schedule.missed`` (rules may start a task on it)."""
+    EVENT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    """How long an alert's webhook may take to answer (a slower one is retried)."""
+
     LLM_BASE_URL: str = "https://api.openai.com/v1"
     LLM_API_KEY: str | None = None
     LLM_MODEL: str = "gpt-4o-mini"

@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import metrics
 from activities.concurrency import ConcurrencyActivities
+from activities.events import EventActivities
 from activities.maintenance import MaintenanceActivities
 from activities.questions import QuestionActivities
 from activities.run_watch import RunWatchActivities, RunWatchOptions
@@ -83,6 +84,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
     run_watch = RunWatchActivities(settings)
     concurrency = ConcurrencyActivities(settings)
     workflow_runs = WorkflowRunActivities(settings, run_activities.blobs)
+    events = EventActivities(settings, run_activities.blobs)
     return [
         tools.run_tool,
         run_activities.mark_run_running,
@@ -108,6 +110,7 @@ def activity_functions(settings: Settings, run_activities: RunActivities) -> lis
         workflow_runs.create_node_run,
         workflow_runs.node_run_output,
         workflow_runs.finish_workflow_run,
+        events.deliver_event,
     ]
 
 

@@ -12,12 +12,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from persistence.db import get_sessionmaker
+from persistence.repository.events import pending_alerts_of
 from persistence.repository.runs import mark_runs_waiting
 from settings import Settings
 from taskrun.contract import (
     SEMAPHORE_WORKFLOW,
     WAITING_FOR_SLOT,
     SemaphoreState,
+    SlotAnswer,
     SlotRelease,
     SlotRequest,
     semaphore_id_for,
@@ -33,7 +35,7 @@ class ConcurrencyActivities:
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
     @activity.defn(name="request_slot")
-    async def request_slot(self, request: SlotRequest) -> bool:
+    async def request_slot(self, request: SlotRequest) -> SlotAnswer | bool:
         """Ask the task's semaphore (started if it is not running) for a slot. True: granted at
         once. False: the run is queued and recorded as waiting; ``slot_granted`` comes later."""
         start = WithStartWorkflowOperation(
@@ -51,6 +53,9 @@ class ConcurrencyActivities:
             # The grant cannot overtake this: the run reads its signal only after this returns.
             async with self.sessions() as session, session.begin():
                 await mark_runs_waiting(session, [request.run_id], WAITING_FOR_SLOT)
+                alerts = await pending_alerts_of(session, request.task_id)
+            if alerts:
+                return SlotAnswer(granted=False, pending_alerts=alerts)
         return granted
 
     @activity.defn(name="release_slot")

@@ -13,9 +13,10 @@ from integrations.registry import get_registry
 from persistence.db import get_sessionmaker
 from persistence.repository import audit as audit_repo
 from persistence.repository import questions as question_repo
+from persistence.repository.events import question_alerts_of
 from persistence.repository.runs import mark_run_running, set_run_status
 from settings import Settings
-from taskrun.contract import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome
+from taskrun.contract import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome, QuestionRecorded
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +62,20 @@ class QuestionActivities:
         return self._registry
 
     @activity.defn(name="open_question")
-    async def open_question(self, opened: QuestionOpened) -> bool:
+    async def open_question(self, opened: QuestionOpened) -> QuestionRecorded | bool:
         """Record the question and mark the run paused (both or neither). Returns whether the
         question has a notifier to deliver it (so the workflow schedules no idle activity)."""
         question = opened.question
         async with self.sessions() as session, session.begin():
             await question_repo.create_question(session, question)
             await set_run_status(session, question["run_id"], "paused")
+            alerts = await question_alerts_of(session, question.get("task_id"))
         spec = self.registry.get(question["tool"])
         try:
-            return resolve_notifier(spec.metadata if spec is not None else None) is not None
+            notify = resolve_notifier(spec.metadata if spec is not None else None) is not None
         except Exception:
-            return True  # a misconfigured notifier: let notify_question record the error
+            notify = True  # a misconfigured notifier: let notify_question record the error
+        return QuestionRecorded(notify, alerts) if alerts else notify
 
     @activity.defn(name="record_answer")
     async def record_answer(self, received: AnswerReceived) -> QuestionOutcome:

@@ -14,11 +14,13 @@ from temporalio.exceptions import ApplicationError
 from persistence.db import get_sessionmaker
 from persistence.repository import finish_run, mark_run_running
 from persistence.ids import new_run_id
+from persistence.repository.events import subscribers_of
 from persistence.repository.runs import append_logs, create_run, get_run
 from persistence.repository.tasks import get_task
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, load_value, run_value_key, store_value
+from taskrun.events import ALERT_KINDS, RUN_EVENT_OF_STATUS, matches, run_event
 from taskrun.contract import (
     CY_ERROR_PREFIX,
     ChildTaskRequest,
@@ -99,6 +101,33 @@ def _input_failures(schema: dict, value: object) -> str | None:
     if not failures:
         return None
     return f"at {failures[0].path}: {failures[0].message}"
+
+
+async def _with_listeners(session: Any, finished: RunFinished) -> RunRecorded:
+    """What finish_run answers: the stored status and error, and the run's end event with the
+    rules (whose matches hold) and alerts listening to it, found in the run's own transaction."""
+    recorded = RunRecorded(finished.status, finished.error)
+    source = finished.source
+    if source is None or finished.status not in RUN_EVENT_OF_STATUS:
+        return recorded
+    event = run_event(
+        run_id=finished.run_id,
+        status=finished.status,
+        occurred_at=finished.completed_at,
+        task_id=source.task_id,
+        task_name=source.task_name,
+        task_version=source.task_version,
+        trigger=source.trigger,
+        error=finished.error,
+        depth=source.depth,
+        workflow_run_id=source.workflow_run_id,
+    )
+    alert_kind = finished.status if finished.status in ALERT_KINDS else None
+    found = await subscribers_of(session, event["type"], source.task_id, alert_kind)
+    chosen = [{"kind": s.kind, "id": s.id} for s in found if s.kind == "alert" or matches(event, s.match)]
+    if chosen:
+        recorded.event, recorded.subscribers = event, chosen
+    return recorded
 
 
 class RunActivities:
@@ -195,8 +224,7 @@ class RunActivities:
             if violation is not None:
                 finished.status, finished.error = "failed", violation
         try:
-            await self._finish(finished)
-            return RunRecorded(finished.status, finished.error)
+            return await self._finish(finished)
         except StatementError as error:
             if not isinstance(error.orig, UNSTORABLE) and not isinstance(error, DataError):
                 raise
@@ -212,10 +240,9 @@ class RunActivities:
             "OutputNotStorable",
             f"The run's result could not be stored: {type(reason).__name__}: {str(reason)[:500]}",
         )
-        await self._finish(finished)
-        return RunRecorded(finished.status, finished.error)
+        return await self._finish(finished)
 
-    async def _finish(self, finished: RunFinished) -> bool:
+    async def _finish(self, finished: RunFinished) -> RunRecorded:
         output_storage = output_inline = output_ref = None
         if finished.has_output:
             stored = await store_value(
@@ -229,7 +256,7 @@ class RunActivities:
         async with self.sessions() as session, session.begin():
             if finished.start is not None:
                 await self._record_start(session, finished.start)
-            return await finish_run(
+            await finish_run(
                 session,
                 finished.run_id,
                 status=finished.status,
@@ -243,3 +270,4 @@ class RunActivities:
                 duration_ms=duration_ms,
                 llm_usage=finished.llm_usage,
             )
+            return await _with_listeners(session, finished)

@@ -24,7 +24,9 @@ from persistence.repository.schedules import SCHEDULE_CREATOR, backfill_creator,
 from settings import Settings
 from storage.blobs import BlobStore
 from storage.values import load_value, run_value_key, store_value
-from taskrun.contract import TERMINAL_RUN_STATUSES, TaskRunRequest, run_error
+from persistence.repository.events import late_alerts_of, subscribers_of
+from taskrun.contract import TERMINAL_RUN_STATUSES, ScheduledRunPrepared, TaskRunRequest, run_error
+from taskrun.events import SCHEDULE_MISSED, matches, schedule_missed_event
 from validation import SchemaFault, failures_of
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class ScheduleActivities:
         self.sessions = get_sessionmaker(settings.DATABASE_URL)
 
     @activity.defn(name="prepare_scheduled_run")
-    async def prepare_scheduled_run(self, request: TaskRunRequest) -> TaskRunRequest | None:
+    async def prepare_scheduled_run(self, request: TaskRunRequest) -> ScheduledRunPrepared | TaskRunRequest | None:
         info = activity.info()
         scheduled_time = request.scheduled_time
         if scheduled_time is not None and scheduled_time.tzinfo is None:
@@ -95,6 +97,7 @@ class ScheduleActivities:
                 return None
             since = datetime.now(UTC) - RETRY_LOOKBACK
             run = await find_run_by_workflow_run(session, task.id, info.workflow_run_id, since)
+            late = None
             if run is None:
                 run_id = new_run_id()
                 backfill_id = backfill_for(task.schedule, scheduled_time)
@@ -124,6 +127,7 @@ class ScheduleActivities:
                 if not backfill_id and scheduled_time is not None:
                     lateness = max(0.0, (run.created_at - scheduled_time).total_seconds())
                     metrics.SCHEDULE_LATENESS.labels(task.cy_name).observe(lateness)
+                    late = await self._late_listeners(session, run, task, scheduled_time, lateness)
                 problem = input_errors(task.input_schema, request.input)
                 if problem is not None:
                     await finish_run(
@@ -150,4 +154,20 @@ class ScheduleActivities:
                 run_id=str(run.id), task=task, pinned=pinned, input=run_input, trigger="schedule"
             )
             request.scheduled_time = scheduled_time
+            if late is not None:
+                return ScheduledRunPrepared(request, *late)
             return request
+
+    async def _late_listeners(self, session: Any, run: Any, task: Any, scheduled_time: datetime, lateness: float) -> tuple | None:
+        """The ``schedule.missed`` event of a late fire and who listens to it: the task's alerts
+        whose ``schedule_late_over_seconds`` it passed, and, past SCHEDULE_MISSED_AFTER_SECONDS,
+        the rules on the event whose matches hold; None when nobody does."""
+        event = schedule_missed_event(
+            run_id=str(run.id), task_id=str(task.id), task_name=task.cy_name, scheduled_time=scheduled_time,
+            occurred_at=run.created_at, late_seconds=lateness,
+        )
+        subscribers = [{"kind": "alert", "id": alert["id"]} for alert in await late_alerts_of(session, task.id, lateness)]
+        if lateness >= self.settings.SCHEDULE_MISSED_AFTER_SECONDS:
+            rules = await subscribers_of(session, SCHEDULE_MISSED, task.id, None)
+            subscribers += [{"kind": "rule", "id": rule.id} for rule in rules if matches(event, rule.match)]
+        return (event, subscribers) if subscribers else None

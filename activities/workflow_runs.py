@@ -27,6 +27,7 @@ from persistence.repository.workflows import (
     create_workflow_run,
     finish_workflow_run,
     get_workflow,
+    get_workflow_run,
     get_workflow_version,
     mark_workflow_run_running,
     pinned_graph,
@@ -38,11 +39,15 @@ from settings import Settings
 from storage.blobs import BlobStore
 from storage.values import load_value, run_value_key, store_value
 
+from persistence.repository.events import subscribers_of
+from taskrun.events import WORKFLOW_RUN_EVENT_OF_STATUS, matches, workflow_run_event
+
 from .runs import record_node_run
 from .schedules import RETRY_LOOKBACK, backfill_for, input_errors
 from taskrun.contract import (
     TERMINAL_RUN_STATUSES,
     NodeRunRequest,
+    RunRecorded,
     TaskRunRequest,
     WorkflowRunFinished,
     WorkflowRunRequest,
@@ -199,7 +204,9 @@ class WorkflowRunActivities:
             return await load_value(run.output_storage, run.output_inline, run.output_ref, self.blobs)
 
     @activity.defn(name="finish_workflow_run")
-    async def finish_workflow_run(self, finished: WorkflowRunFinished) -> bool:
+    async def finish_workflow_run(self, finished: WorkflowRunFinished) -> RunRecorded | bool:
+        """Record the run's end. Answers True/False (recorded or already ended), or, when rules
+        listen to its end event, a RunRecorded with the event and the rules."""
         stored = await store_value(
             finished.output,
             self.settings.INLINE_THRESHOLD_BYTES,
@@ -207,7 +214,7 @@ class WorkflowRunActivities:
             run_value_key(finished.workflow_run_id, "output"),
         )
         async with self.sessions() as session, session.begin():
-            return await finish_workflow_run(
+            ended = await finish_workflow_run(
                 session,
                 finished.workflow_run_id,
                 status=finished.status,
@@ -218,3 +225,13 @@ class WorkflowRunActivities:
                 nodes=finished.nodes,
                 completed_at=finished.completed_at,
             )
+            event_type = WORKFLOW_RUN_EVENT_OF_STATUS.get(finished.status)
+            found = await subscribers_of(session, event_type, None, None) if event_type else []
+            if not found:
+                return ended
+            row = await get_workflow_run(session, finished.workflow_run_id)
+            event = workflow_run_event(workflow_run=row, status=finished.status, occurred_at=finished.completed_at, error=finished.error)
+            chosen = [{"kind": s.kind, "id": s.id} for s in found if matches(event, s.match)]
+            if not chosen:
+                return ended
+            return RunRecorded(finished.status, finished.error, event=event, subscribers=chosen)

@@ -151,6 +151,18 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("DELETE", "/v1/hooks/{hook_id}"): P.TASKS_WRITE,
     ("POST", "/v1/hooks/{hook_id}/rotate-secret"): P.TASKS_WRITE,
     ("POST", "/v1/hooks/{hook_id}"): P.RUNS_EXECUTE,
+    ("POST", "/v1/event-rules"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/event-rules"): P.TASKS_READ,
+    ("GET", "/v1/event-rules/{rule_id}"): P.TASKS_READ,
+    ("PATCH", "/v1/event-rules/{rule_id}"): P.SCHEDULES_WRITE,
+    ("DELETE", "/v1/event-rules/{rule_id}"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/event-rules/{rule_id}/deliveries"): P.RUNS_READ,
+    ("POST", "/v1/alerts"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/alerts"): P.TASKS_READ,
+    ("GET", "/v1/alerts/{alert_id}"): P.TASKS_READ,
+    ("PATCH", "/v1/alerts/{alert_id}"): P.SCHEDULES_WRITE,
+    ("DELETE", "/v1/alerts/{alert_id}"): P.SCHEDULES_WRITE,
+    ("GET", "/v1/alerts/{alert_id}/deliveries"): P.RUNS_READ,
 }
 """(method, path template) -> the permission the route needs. docs/api.md shows it by role.
 A webhook delivery (``POST /v1/hooks/{hook_id}``) is not behind ``authorize``: a signed one

@@ -28,6 +28,7 @@ from .services.schedules import reconcile_in_background
 from .state import AppState
 from .routes import (
     audit,
+    events,
     health,
     hooks,
     keys,
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     v1.include_router(workflows.router)
     v1.include_router(stats.router)
     v1.include_router(hooks.router)
+    v1.include_router(events.router)
     app.include_router(v1)
     app.include_router(
         hooks.deliveries,

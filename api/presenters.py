@@ -12,7 +12,19 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from persistence.models import VERSIONED_TASK_FIELDS, ApiKey, Hook, Question, Task, TaskRun, TaskRunLog, WorkflowDefinition, WorkflowRun
+from persistence.models import (
+    VERSIONED_TASK_FIELDS,
+    Alert,
+    ApiKey,
+    EventRule,
+    Hook,
+    Question,
+    Task,
+    TaskRun,
+    TaskRunLog,
+    WorkflowDefinition,
+    WorkflowRun,
+)
 from persistence.repository.schedules import backfill_id_of
 
 from .authz import sees_payloads
@@ -25,6 +37,41 @@ from .state import AppState, current_principal
 
 NEXT_FIRE_TIMES = 5
 MAX_LISTED_TIMES = 1000
+
+
+def rule_resource(rule: EventRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "event": list(rule.event_types),
+        "task_id": rule.source_task_id,
+        "match": list(rule.match or []),
+        "target": {"task_id": str(rule.target_task_id)},
+        "enabled": rule.enabled,
+        "created_by": rule.created_by,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+def alert_resource(alert: Alert) -> dict[str, Any]:
+    """An alert as the API shows it: whether it has a secret, never the secret."""
+    return {
+        "id": alert.id,
+        "name": alert.name,
+        "task_id": alert.task_id,
+        "on": list(alert.on),
+        "pending_over_seconds": alert.pending_over_seconds,
+        "question_waiting_over_seconds": alert.question_waiting_over_seconds,
+        "schedule_late_over_seconds": alert.schedule_late_over_seconds,
+        "url": alert.url,
+        "has_secret": bool(alert.secret),
+        "format": alert.format,
+        "enabled": alert.enabled,
+        "created_by": alert.created_by,
+        "created_at": alert.created_at,
+        "updated_at": alert.updated_at,
+    }
 
 
 def page(items: Sequence[Any], next_cursor: str | None = None) -> dict[str, Any]:

@@ -68,6 +68,7 @@ class Trigger(str, Enum):
     task = "task"
     webhook = "webhook"
     mcp = "mcp"
+    event = "event"
 
 
 # Values a client may claim with the X-Cytasks-Trigger header.

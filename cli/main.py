@@ -28,6 +28,8 @@ COMMAND_GROUPS: dict[str, str] = {
     "audit": "cli.audit_commands",
     "workflow": "cli.workflow_commands",
     "hook": "cli.hook_commands",
+    "rule": "cli.rule_commands",
+    "alert": "cli.alert_commands",
 }
 """Group name -> module defining the group's ``app`` (a ``typer.Typer``)."""
 

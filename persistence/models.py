@@ -31,7 +31,7 @@ TASK_STATUSES = ("enabled", "disabled", "archived")
 TASK_MODES = ("saved", "ad_hoc")
 TASK_SCOPES = ("input", "processing", "output")
 ORIGIN_TYPES = ("system", "user", "pack")
-RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "webhook", "mcp")
+RUN_TRIGGERS = ("api", "adhoc", "schedule", "workflow_node", "cli", "ui", "task", "webhook", "mcp", "event")
 HOOK_AUTH_MODES = ("signature", "api_key")
 STORAGE_KINDS = ("inline", "file", "s3")
 
@@ -431,3 +431,86 @@ class Hook(Base):
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "refused")
+SUBSCRIBER_KINDS = ("rule", "alert")
+
+
+class EventRule(Base):
+    """On an event (of these types, from this task or any), start a task with the event as input."""
+
+    __tablename__ = "event_rules"
+    __table_args__ = (
+        Index("ix_event_rules_source_task_id", "source_task_id", postgresql_where="enabled"),
+        Index("ix_event_rules_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    event_types: Mapped[list[str]] = mapped_column(PG_ARRAY(Text))
+    source_task_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
+    )
+    match: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    target_task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Alert(Base):
+    """Notify a signed webhook when a run of a task (or of any task without an alert) fails or times out."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("format IN ('json', 'slack')", name="format"),
+        Index("ix_alerts_task_id", "task_id", postgresql_where="enabled"),
+        Index("ix_alerts_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    on: Mapped[list[str]] = mapped_column(PG_ARRAY(Text))
+    pending_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert once when a run has waited this long for a concurrency slot of its task."""
+    question_waiting_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert once per question that has waited this long for an answer."""
+    schedule_late_over_seconds: Mapped[float | None] = mapped_column()
+    """Alert when a schedule's fire starts its run this much later than its fire time."""
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(Text, server_default="json")
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EventDelivery(Base):
+    """One event handed to one rule or alert: at most one row per (subscriber, event)."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        CheckConstraint(_in("subscriber_kind", SUBSCRIBER_KINDS), name="subscriber_kind"),
+        Index("uq_event_deliveries_subscriber_id_event_id", "subscriber_id", "event_id", unique=True),
+        Index("ix_event_deliveries_subscriber_id_created_at", "subscriber_id", "created_at"),
+        Index("ix_event_deliveries_source_run_id", "source_run_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_type: Mapped[str] = mapped_column(Text)
+    source_run_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    subscriber_kind: Mapped[str] = mapped_column(Text)
+    subscriber_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    target_run_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

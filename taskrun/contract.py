@@ -77,6 +77,8 @@ class TaskRunRequest:
     """For a node of a workflow run: the node id, ``node[i]`` for a foreach item."""
     depth: int = 0
     """How many runs started this one through ``app::tasks::run`` (0: none)."""
+    event_depth: int = 0
+    """How many event rules in a row started this run (0: no rule did)."""
 
     @classmethod
     def for_task(cls, *, run_id: str, task: Any, pinned: Any, input: Any, trigger: str) -> "TaskRunRequest":
@@ -151,6 +153,31 @@ class RunFinished:
     start: RunStarted | None = None
     """The run's start when it was not recorded on its own (a script that never waited on
     anything): recorded in the same transaction as the end."""
+    source: "EventSource | None" = None
+    """What the run's end event says about the run (None: the run makes no event)."""
+
+
+@dataclass
+class EventSource:
+    """The facts about a run its end event carries, besides its status and error."""
+
+    task_id: str | None
+    task_name: str | None
+    task_version: int | None
+    trigger: str
+    depth: int = 0
+    workflow_run_id: str | None = None
+
+    @classmethod
+    def of(cls, request: "TaskRunRequest") -> "EventSource":
+        return cls(
+            task_id=request.task_id,
+            task_name=request.task_name,
+            task_version=request.task_version,
+            trigger=request.trigger,
+            depth=request.event_depth,
+            workflow_run_id=request.workflow_run_id,
+        )
 
 
 @dataclass
@@ -160,6 +187,34 @@ class RunRecorded:
 
     status: str
     error: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+    """The run's end event, when a rule or alert listens to it (else None: nothing to deliver)."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    """The rules and alerts it goes to: ``{"kind": "rule" | "alert", "id": ...}``."""
+
+
+EVENT_DELIVERY_ATTEMPTS = 8
+"""How often the delivery of a run's event is tried (backing off from 1 s to 30 s) before the
+run's workflow gives up on it (the delivery rows then say ``failed``)."""
+
+
+@dataclass
+class EventDeliveryRequest:
+    """Deliver one event to the rules and alerts it matched (each at most once)."""
+
+    event: dict[str, Any]
+    subscribers: list[dict[str, Any]]
+
+
+@dataclass
+class ScheduledRunPrepared:
+    """prepare_scheduled_run's answer for a fire that started late and is listened to (else the
+    plain request, as earlier versions answered): the run's request and its ``schedule.missed``
+    event with the rules and alerts to deliver it to."""
+
+    request: TaskRunRequest
+    event: dict[str, Any]
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -292,6 +347,16 @@ class QuestionClosed:
 
 
 @dataclass
+class QuestionRecorded:
+    """open_question's answer when alerts watch how long the question waits (else a plain
+    ``bool``, whether the question has a notifier, as earlier versions answered)."""
+
+    notify: bool
+    waiting_alerts: list[dict[str, Any]] = field(default_factory=list)
+    """``{"id", "seconds"}`` of each alert on a question unanswered after ``seconds``."""
+
+
+@dataclass
 class QuestionOutcome:
     """What the database says about a question once the workflow closes it."""
 
@@ -312,6 +377,16 @@ class SlotRequest:
     limit: int
     requested_at: datetime
     task_name: str | None = None
+
+
+@dataclass
+class SlotAnswer:
+    """request_slot's answer when the run is queued and alerts watch how long it waits (else a
+    plain ``bool``: granted at once or not, as earlier versions answered)."""
+
+    granted: bool
+    pending_alerts: list[dict[str, Any]] = field(default_factory=list)
+    """``{"id", "seconds"}`` of each alert on a run pending longer than ``seconds``."""
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from taskrun.contract import (
         SEMAPHORE_WORKFLOW,
         SemaphoreState,
+        SlotAnswer,
         SlotRelease,
         SlotRequest,
         TaskRunRequest,
@@ -52,6 +53,8 @@ class SlotGate:
     def __init__(self) -> None:
         self.granted = False
         self.held = False
+        self.on_pending_too_long: Callable[[list[str], float], Awaitable[None]] | None = None
+        """Alerts the given alerts that the run has been pending this many seconds."""
 
     def grant(self) -> None:
         self.granted = True
@@ -60,7 +63,7 @@ class SlotGate:
         # From here on the run gives back whatever it may hold, however it ends: a release of
         # a run that never got its slot only takes it out of the queue.
         self.held = True
-        granted = await workflow.execute_local_activity_method(
+        answer = await workflow.execute_local_activity_method(
             ConcurrencyActivities.request_slot,
             SlotRequest(
                 task_id=str(request.task_id),
@@ -72,8 +75,26 @@ class SlotGate:
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
-        if not granted:
+        if answer.granted if isinstance(answer, SlotAnswer) else answer:
+            return
+        alerts = answer.pending_alerts if isinstance(answer, SlotAnswer) else []
+        if alerts and self.on_pending_too_long is not None and workflow.patched("pending-alerts"):
+            await self._wait_alerting(alerts)
+        else:
             await workflow.wait_condition(lambda: self.granted)
+
+    async def _wait_alerting(self, alerts: list[dict]) -> None:
+        """Wait for the grant; each alert threshold passed meanwhile fires its alerts once."""
+        asked = workflow.now()
+        for seconds in sorted({alert["seconds"] for alert in alerts}):
+            remaining = seconds - (workflow.now() - asked).total_seconds()
+            try:
+                await workflow.wait_condition(lambda: self.granted, timeout=max(remaining, 0.001))
+                return
+            except asyncio.TimeoutError:
+                due = [alert["id"] for alert in alerts if alert["seconds"] == seconds]
+                await self.on_pending_too_long(due, seconds)
+        await workflow.wait_condition(lambda: self.granted)
 
     async def release(self, request: TaskRunRequest) -> None:
         if not self.held:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         QuestionClosed,
         QuestionOpened,
         QuestionOutcome,
+        QuestionRecorded,
     )
 
 UI_SOURCE = "temporal-ui"
@@ -56,6 +57,8 @@ class HumanQuestions:
         self._answer: dict[str, Any] | None = None
         self._queued: list[Any] = []
         self._notifications: list[asyncio.Task[None]] = []
+        self.on_waiting_too_long: Callable[[dict[str, Any], list[str], float], Any] | None = None
+        """Alerts the given alerts that the question has waited this many seconds."""
 
     # -- the signal --------------------------------------------------------------------
 
@@ -144,12 +147,20 @@ class HumanQuestions:
         self.asked += 1
         self.open = question
         self._answer = None
-        notify = await workflow.execute_local_activity_method(
+        recorded = await workflow.execute_local_activity_method(
             QuestionActivities.open_question, QuestionOpened(question), start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
+        notify = recorded.notify if isinstance(recorded, QuestionRecorded) else recorded
         self._status("paused")
         if notify:
             self._notifications.append(asyncio.create_task(self._notify(question)))
+        if (
+            isinstance(recorded, QuestionRecorded)
+            and recorded.waiting_alerts
+            and self.on_waiting_too_long is not None
+            and workflow.patched("question-alerts")
+        ):
+            self._notifications.append(asyncio.create_task(self._watch(question, recorded.waiting_alerts, created_at)))
         verify = workflow.patched("answers-verified")
         while True:
             timed_out = await self._wait_for_answer(spec.timeout_seconds, created_at)
@@ -193,6 +204,20 @@ class HumanQuestions:
             call.line,
             call.column,
         )
+
+    async def _watch(self, question: dict[str, Any], alerts: list[dict[str, Any]], created_at: Any) -> None:
+        """While the question is open, each alert threshold it passes fires its alerts once."""
+        def closed() -> bool:
+            return self.open is None or self.open.get("id") != question["id"]
+
+        for seconds in sorted({alert["seconds"] for alert in alerts}):
+            remaining = seconds - (workflow.now() - created_at).total_seconds()
+            try:
+                await workflow.wait_condition(closed, timeout=max(remaining, 0.001))
+                return
+            except asyncio.TimeoutError:
+                due = [alert["id"] for alert in alerts if alert["seconds"] == seconds]
+                await self.on_waiting_too_long(question, due, seconds)
 
     async def _wait_for_answer(self, timeout_seconds: float | None, created_at: Any) -> bool:
         """Wait for a valid-looking answer until the question's deadline; True on timeout."""

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from cy.values import TooBig, exported, footprint, printable
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
+    from workflows.event_delivery import deliver
     from workflows.host import (
         COMPILE_ALONE_BYTES,
         MAX_EXPORT_CHARS,
@@ -29,13 +30,16 @@ with workflow.unsafe.imports_passed_through():
         STATUS,
         TASK_RUN_WORKFLOW,
         WAITING_FOR_SLOT,
+        EventSource,
         RunFinished,
         RunRecorded,
         RunStarted,
+        ScheduledRunPrepared,
         TaskRunRequest,
         TaskRunSummary,
         run_error,
     )
+    from taskrun.events import pending_event, question_waiting_event
 
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 MAX_ERROR_MESSAGE_CHARS = 4_000
@@ -102,7 +106,7 @@ class TaskRunWorkflow:
     def rejected_signals(self) -> list:
         return list(self._human.rejected)
 
-    async def _prepare_scheduled_run(self, request: TaskRunRequest) -> TaskRunRequest | None:
+    async def _prepare_scheduled_run(self, request: TaskRunRequest) -> ScheduledRunPrepared | TaskRunRequest | None:
         """A Temporal Schedule started this workflow: record the run and pin the task's
         current version (the schedule itself only knows the task id and the input)."""
         request.scheduled_time = workflow.info().typed_search_attributes.get(SCHEDULED_START)
@@ -139,11 +143,16 @@ class TaskRunWorkflow:
             prepared = await self._prepare_scheduled_run(request)
             if prepared is None:
                 return TaskRunSummary(run_id="", status="skipped", error_type="TaskNotRunnable")
+            if isinstance(prepared, ScheduledRunPrepared):
+                if prepared.subscribers and workflow.patched("schedule-events"):
+                    await deliver(prepared.event, prepared.subscribers)
+                prepared = prepared.request
             request = prepared
         self._request = request
         # The client sets the search attributes only where the server has them registered.
         self._track_status = workflow.info().typed_search_attributes.get(STATUS) is not None
         if gated(request):
+            self._slot.on_pending_too_long = lambda alerts, seconds: self._alert_pending(request, alerts, seconds)
             await self._wait_for_slot(request)
         started_at = workflow.now()
         started = RunStarted(
@@ -164,6 +173,7 @@ class TaskRunWorkflow:
         host.human = self._human
         self._human.log = host.log
         self._human.on_status = self._set_status
+        self._human.on_waiting_too_long = lambda question, alerts, seconds: self._alert_question(request, question, alerts, seconds)
         finished = RunFinished(
             run_id=request.run_id, status="completed", started_at=started_at, completed_at=started_at
         )
@@ -201,6 +211,7 @@ class TaskRunWorkflow:
         finished.output_schema = request.output_schema
         if not host.start_recorded:
             finished.start = started
+        finished.source = EventSource.of(request)
         recorded = await workflow.execute_local_activity_method(
             RunActivities.finish_run, finished, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
@@ -209,6 +220,7 @@ class TaskRunWorkflow:
         self._set_status(finished.status)
         self._details(request, finished.status, finished.error)
         await self._slot.release(request)
+        await self._deliver_event(recorded)
         if cancelled is not None:
             raise cancelled
         error = finished.error or {}
@@ -236,6 +248,34 @@ class TaskRunWorkflow:
         await workflow.execute_local_activity_method(
             RunActivities.mark_run_running, started, start_to_close_timeout=BOOKKEEPING_TIMEOUT
         )
+
+    async def _alert_pending(self, request: TaskRunRequest, alerts: list[str], seconds: float) -> None:
+        """The run has waited ``seconds`` for a slot: tell the alerts watching that (once each)."""
+        event = pending_event(
+            run_id=request.run_id,
+            occurred_at=workflow.now(),
+            task_id=request.task_id,
+            task_name=request.task_name,
+            trigger=request.trigger,
+            depth=request.event_depth,
+            pending_seconds=seconds,
+        )
+        await deliver(event, [{"kind": "alert", "id": alert} for alert in alerts])
+
+    async def _alert_question(self, request: TaskRunRequest, question: dict, alerts: list[str], seconds: float) -> None:
+        """A question has waited ``seconds`` unanswered: tell the alerts watching that (once each)."""
+        event = question_waiting_event(
+            question=question, occurred_at=workflow.now(), trigger=request.trigger, depth=request.event_depth, waiting_seconds=seconds
+        )
+        await deliver(event, [{"kind": "alert", "id": alert} for alert in alerts])
+
+    async def _deliver_event(self, recorded: RunRecorded | bool) -> None:
+        """Hand the run's end event to the rules and alerts listening to it: a regular activity,
+        retried by any worker, only when someone listens (other runs schedule nothing)."""
+        if not isinstance(recorded, RunRecorded) or not recorded.subscribers or recorded.event is None:
+            return
+        if workflow.patched("run-events"):
+            await deliver(recorded.event, recorded.subscribers)
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:
         """Stay ``pending`` until the task's semaphore grants a slot. A run cancelled while it

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.workflow_runs import WorkflowRunActivities
     from workflows.children import ChildFailed, run_child
+    from workflows.event_delivery import deliver
     from graphs.definition import Graph, Node, parse_graph
     from graphs.values import ItemsRefused, envelope, foreach_items, node_input, run_output
     from persistence.ids import uuid7_from
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         TRIGGER,
         WORKFLOW_RUN_WORKFLOW,
         NodeRunRequest,
+        RunRecorded,
         WorkflowRunFinished,
         WorkflowRunRequest,
         WorkflowRunStarted,
@@ -141,8 +143,10 @@ class WorkflowRunWorkflow:
         for state in self._nodes.values():
             if state["status"] in ("pending", "running"):
                 state["status"] = "cancelled" if status == "cancelled" or state["status"] == "running" else "skipped"
-        await self._finish(request, status, error, run_output(graph, results) if status == "completed" else None)
+        recorded = await self._finish(request, status, error, run_output(graph, results) if status == "completed" else None)
         workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: {status}")
+        if isinstance(recorded, RunRecorded) and recorded.subscribers and recorded.event and workflow.patched("workflow-run-events"):
+            await deliver(recorded.event, recorded.subscribers)
         if status == "cancelled":
             raise asyncio.CancelledError()
         if status == "failed":
@@ -154,8 +158,8 @@ class WorkflowRunWorkflow:
             )
         return WorkflowRunSummary(request.workflow_run_id, status)
 
-    async def _finish(self, request: WorkflowRunRequest, status: str, error: dict[str, Any] | None, output: Any) -> None:
-        await workflow.execute_local_activity_method(
+    async def _finish(self, request: WorkflowRunRequest, status: str, error: dict[str, Any] | None, output: Any) -> RunRecorded | bool:
+        return await workflow.execute_local_activity_method(
             WorkflowRunActivities.finish_workflow_run,
             WorkflowRunFinished(
                 workflow_run_id=request.workflow_run_id,

@@ -90,6 +90,18 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     # A delivery is authenticated by the hook (its signature, or a key that may execute runs for
     # a hook with auth api_key): no role is refused before the hook is found.
     ("POST", "/v1/hooks/{hook_id}"): set(ROLES),
+    ("POST", "/v1/event-rules"): {"admin", "editor"},
+    ("GET", "/v1/event-rules"): READERS,
+    ("GET", "/v1/event-rules/{rule_id}"): READERS,
+    ("PATCH", "/v1/event-rules/{rule_id}"): {"admin", "editor"},
+    ("DELETE", "/v1/event-rules/{rule_id}"): {"admin", "editor"},
+    ("GET", "/v1/event-rules/{rule_id}/deliveries"): READERS,
+    ("POST", "/v1/alerts"): {"admin", "editor"},
+    ("GET", "/v1/alerts"): READERS,
+    ("GET", "/v1/alerts/{alert_id}"): READERS,
+    ("PATCH", "/v1/alerts/{alert_id}"): {"admin", "editor"},
+    ("DELETE", "/v1/alerts/{alert_id}"): {"admin", "editor"},
+    ("GET", "/v1/alerts/{alert_id}/deliveries"): READERS,
 }
 
 
@@ -113,6 +125,8 @@ def concrete(path: str) -> str:
         .replace("{question_id}", str(uuid.uuid4()))
         .replace("{key_id}", str(uuid.uuid4()))
         .replace("{hook_id}", str(uuid.uuid4()))
+        .replace("{rule_id}", str(uuid.uuid4()))
+        .replace("{alert_id}", str(uuid.uuid4()))
         .replace("{workflow}", f"no-such-workflow-{uuid.uuid4().hex[:6]}")
         .replace("{version}", "1")
         .replace("{a}", "1")

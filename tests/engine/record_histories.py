@@ -119,6 +119,94 @@ async def start_workflow_as_schedule_would(client, settings) -> str:
     return workflow_id
 
 
+async def start_with_a_rule(client, settings) -> str:
+    """A failing run of a task a rule listens to: its workflow delivers the event (an activity)."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_run, create_task
+    from persistence.repository.events import create_rule
+    from taskrun.client import start_task_run
+    from taskrun.contract import TaskRunRequest
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        source = await create_task(session, name=f"failing_{suffix}", cy_name=f"failing_{suffix}", script="x = 0\nreturn 1 / x")
+        target = await create_task(session, name=f"on_failure_{suffix}", cy_name=f"on_failure_{suffix}", script="return input.type")
+        await create_rule(
+            session, name=f"rule-{suffix}", event_types=["run.failed"], source_task_id=source.id, match=[], target_task_id=target.id
+        )
+        row = await create_run(session, trigger="api", task_id=source.id, task_version=source.version)
+        request = TaskRunRequest.for_task(run_id=str(row.id), task=source, pinned=source, input=None, trigger="api")
+    await start_task_run(client, request, task_queue=settings.TASK_QUEUE)
+    return request.run_id
+
+
+class Receiver:
+    """A local webhook that answers 204 to every POST (the alerts' target)."""
+
+    def __enter__(self) -> str:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alert"
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def start_saved(client, settings, script: str, alert: dict, max_concurrency: int | None = None, runs: int = 1) -> list[str]:
+    """Runs of a new task that an alert watches (the alert's fields as given)."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_run, create_task
+    from persistence.repository.events import create_alert
+    from taskrun.client import start_task_run
+    from taskrun.contract import TaskRunRequest
+
+    suffix = uuid.uuid4().hex[:8]
+    requests = []
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        task = await create_task(session, name=f"watched_{suffix}", cy_name=f"watched_{suffix}", script=script)
+        task.max_concurrency = max_concurrency
+        await create_alert(session, name=f"alert-{suffix}", task_id=task.id, on=[], **alert)
+        for _ in range(runs):
+            row = await create_run(session, trigger="api", task_id=task.id, task_version=task.version)
+            requests.append(TaskRunRequest.for_task(run_id=str(row.id), task=task, pinned=task, input=None, trigger="api"))
+    for request in requests:
+        await start_task_run(client, request, task_queue=settings.TASK_QUEUE)
+        await asyncio.sleep(0.5)
+    return [request.run_id for request in requests]
+
+
+async def start_workflow_with_a_rule(client, settings) -> str:
+    """A workflow run whose node fails, with a rule on the workflow run's failure."""
+    from persistence.repository.events import create_rule
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_task
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        target = await create_task(session, name=f"after_{suffix}", cy_name=f"after_{suffix}", script="return input.type")
+        await create_rule(
+            session, name=f"wf-rule-{suffix}", event_types=["workflow_run.failed"], source_task_id=None,
+            match=[], target_task_id=target.id,
+        )
+    graphs = Graphs(client, settings)
+    graph_run = await graphs.start({"boom": "x = 0\nreturn 1 / x"}, [{"id": "boom", "task": "boom"}], [])
+    run, _ = await graphs.wait(graph_run)
+    return run
+
+
 async def record() -> None:
     import worker
 
@@ -154,6 +242,30 @@ async def record() -> None:
                     workflow_id = await start_workflow_as_schedule_would(client, settings)
                     summary = await client.get_workflow_handle(workflow_id).result()
                     await save(client, workflow_id, "workflow_schedule_fire", summary["status"])
+                if wanted("rule_delivery"):
+                    run_id = await start_with_a_rule(client, settings)
+                    row = await runner.wait(run_id)
+                    await save(client, f"taskrun-{run_id}", "rule_delivery", row.status)
+                if wanted("workflow_rule_delivery"):
+                    run = await start_workflow_with_a_rule(client, settings)
+                    await save(client, run.temporal_workflow_id, "workflow_rule_delivery", run.status)
+                with Receiver() as url:
+                    if wanted("pending_alert"):
+                        first, second = await start_saved(
+                            client, settings, "sleep(3)\nreturn 1", {"url": url, "pending_over_seconds": 1}, max_concurrency=1, runs=2
+                        )
+                        await runner.wait(first)
+                        row = await runner.wait(second)
+                        await save(client, f"taskrun-{second}", "pending_alert", row.status)
+                    if wanted("question_alert"):
+                        [run_id] = await start_saved(
+                            client, settings, QUESTION_SCRIPT, {"url": url, "question_waiting_over_seconds": 1}
+                        )
+                        await asyncio.sleep(3)
+                        handle = client.get_workflow_handle(f"taskrun-{run_id}")
+                        await handle.signal("human_responded", {"answer": "yes", "answered_by": "operator"})
+                        row = await runner.wait(run_id)
+                        await save(client, handle.id, "question_alert", row.status)
                 if not (wanted("paused_and_answered") or wanted("schedule_fire")):
                     return
                 run_id = await runner.start(QUESTION_SCRIPT)
