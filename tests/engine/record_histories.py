@@ -59,6 +59,9 @@ GRAPH = (
 )
 
 
+RULE_RUNS = ("rule_delivery", "rule_delivery_start_recorded_with_end")
+"""A failing run whose workflow delivers its end event, recorded by successive versions."""
+
 QUESTION_SCRIPT = 'a = app::human::ask("Approve?", responses=["yes", "no"])\nreturn "answer: ${a}"'
 
 
@@ -242,10 +245,11 @@ async def record() -> None:
                     workflow_id = await start_workflow_as_schedule_would(client, settings)
                     summary = await client.get_workflow_handle(workflow_id).result()
                     await save(client, workflow_id, "workflow_schedule_fire", summary["status"])
-                if wanted("rule_delivery"):
-                    run_id = await start_with_a_rule(client, settings)
-                    row = await runner.wait(run_id)
-                    await save(client, f"taskrun-{run_id}", "rule_delivery", row.status)
+                for name in RULE_RUNS:
+                    if wanted(name):
+                        run_id = await start_with_a_rule(client, settings)
+                        row = await runner.wait(run_id)
+                        await save(client, f"taskrun-{run_id}", name, row.status)
                 if wanted("workflow_rule_delivery"):
                     run = await start_workflow_with_a_rule(client, settings)
                     await save(client, run.temporal_workflow_id, "workflow_rule_delivery", run.status)
