@@ -34,6 +34,7 @@ from schedules.service import reconcile_at_start
 from settings import Settings, get_settings
 from storage.temporal import data_converter
 from workflows.concurrency import TaskConcurrencyWorkflow
+from workflows.event_delivery import EventDeliveryWorkflow
 from workflows.maintenance import MaintenanceWorkflow, RunWatchWorkflow
 from workflows.maintenance_schedules import ensure_maintenance_schedule, ensure_run_watch_schedule
 from workflows.task_run import TaskRunWorkflow
@@ -126,7 +127,14 @@ def build_worker(client: Client, settings: Settings, run_activities: RunActiviti
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[TaskRunWorkflow, WorkflowRunWorkflow, TaskConcurrencyWorkflow, MaintenanceWorkflow, RunWatchWorkflow],
+        workflows=[
+            TaskRunWorkflow,
+            WorkflowRunWorkflow,
+            TaskConcurrencyWorkflow,
+            MaintenanceWorkflow,
+            RunWatchWorkflow,
+            EventDeliveryWorkflow,
+        ],
         workflow_runner=workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=activity_functions(settings, run_activities),
         activity_executor=ThreadPoolExecutor(max_workers=8),

@@ -198,6 +198,14 @@ EVENT_DELIVERY_ATTEMPTS = 8
 run's workflow gives up on it (the delivery rows then say ``failed``)."""
 
 
+EVENT_DELIVERY_WORKFLOW = "EventDelivery"
+"""Delivers one event, apart from the run that made it (whose workflow does not wait for it)."""
+
+
+def event_delivery_workflow_id(event_id: str) -> str:
+    return f"events-{event_id}"
+
+
 @dataclass
 class EventDeliveryRequest:
     """Deliver one event to the rules and alerts it matched (each at most once)."""

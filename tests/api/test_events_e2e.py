@@ -110,6 +110,17 @@ async def activity_types(api_worker: Any, run_id: str) -> list[str]:
     ]
 
 
+async def delivery_workflow_ids(client: Any, run_id: str) -> list[str]:
+    """The EventDelivery workflows the run's workflow started (and left to run on their own)."""
+    history = await client.get_workflow_handle(f"taskrun-{run_id}").fetch_history()
+    return [
+        event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for event in history.events
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes")
+        and event.start_child_workflow_execution_initiated_event_attributes.workflow_type.name == "EventDelivery"
+    ]
+
+
 async def workflow_closed(api_worker: Any, run_id: str, timeout: float = 60) -> None:
     handle = api_worker.client.get_workflow_handle(f"taskrun-{run_id}")
     deadline = time.monotonic() + timeout
@@ -151,7 +162,14 @@ async def test_a_rule_starts_its_target_with_the_event_when_a_run_fails(e2e, api
     assert event["status"] == "failed" and event["error"]["type"] == failed["error"]["type"]
     assert event["trigger"] == "api" and event["depth"] == 0
     assert started["output"] == {"seen": "run.failed", "run": failed["id"], "error": failed["error"]["type"]}
-    assert "deliver_event" in await activity_types(api_worker, failed["id"])
+    assert "deliver_event" not in await activity_types(api_worker, failed["id"])
+    [delivering] = await delivery_workflow_ids(api_worker.client, failed["id"])
+    history = await api_worker.client.get_workflow_handle(delivering).fetch_history()
+    assert [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ] == ["deliver_event"]
 
     # A completed run of the source is not a failure: the rule does not fire.
     await e2e.patch(f"/v1/tasks/{source['id']}", json={"script": "return 1"})
@@ -181,6 +199,7 @@ async def test_a_filter_that_does_not_match_starts_nothing_and_costs_no_activity
     await workflow_closed(api_worker, failed["id"])
     assert (await e2e.get(f"/v1/event-rules/{rule['id']}/deliveries")).json()["items"] == []
     assert "deliver_event" not in await activity_types(api_worker, failed["id"])
+    assert await delivery_workflow_ids(api_worker.client, failed["id"]) == []
     runs = (await e2e.get("/v1/task-runs", params={"task": target["id"]})).json()["items"]
     assert runs == []
 
@@ -239,6 +258,33 @@ async def test_a_failing_runs_alert_reaches_the_webhook_once_signed_and_recorded
     done = await execute(e2e, task)
     await workflow_closed(api_worker, done["id"])
     assert len(receiver.requests) == 1
+
+
+async def test_a_webhook_that_does_not_answer_does_not_hold_up_the_run(e2e, api_worker, unique) -> None:
+    """The run's workflow ends with the run; its alert keeps being retried in a workflow of its own."""
+    task = await make_task(e2e, f"Ev unanswered {unique}", FAILING)
+    closed_port = Receiver()
+    closed_port.close()
+    created = await e2e.post(
+        "/v1/alerts", json={"name": f"down-{unique}", "task_id": task["id"], "on": ["failed"], "url": closed_port.url}
+    )
+    assert created.status_code == 201, created.text
+    failed = await execute(e2e, task)
+    await workflow_closed(api_worker, failed["id"])
+    [delivering] = await delivery_workflow_ids(api_worker.client, failed["id"])
+    handle = api_worker.client.get_workflow_handle(delivering)
+    deadline = time.monotonic() + 30
+    while True:
+        description = await handle.describe()
+        attempts = max((a.attempt for a in description.raw_description.pending_activities), default=0)
+        if attempts >= 2:
+            break
+        assert time.monotonic() < deadline, "the alert was never retried"
+        await asyncio.sleep(0.2)
+    assert description.close_time is None
+    [delivery] = (await e2e.get(f"/v1/alerts/{created.json()['id']}/deliveries")).json()["items"]
+    assert delivery["status"] == "failed" and delivery["error"], delivery
+    await handle.terminate("test over")
 
 
 async def test_slack_format_and_the_global_default_alert(e2e, api_worker, receiver, unique) -> None:

@@ -1,5 +1,6 @@
 """A rule's delivery survives a worker restart between the source run's failure and the delivery:
-the delivery is an activity in the run's history, so the next worker to poll delivers it."""
+the delivery is an activity in the history of the event's delivery workflow, so the next worker
+to poll delivers it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from persistence.repository.tasks import get_task
 from taskrun.client import start_task_run
 from taskrun.contract import TaskRunRequest
 
-from test_events_e2e import FAILING, deliveries, make_task, wait_for
+from test_events_e2e import FAILING, deliveries, delivery_workflow_ids, make_task, wait_for
 
 pytestmark = [pytest.mark.stack, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,7 +35,7 @@ def worker_that_cannot_deliver(client, settings, activities: RunActivities) -> W
     return Worker(
         client,
         task_queue=settings.TASK_QUEUE,
-        workflows=[worker.TaskRunWorkflow],
+        workflows=[worker.TaskRunWorkflow, worker.EventDeliveryWorkflow],
         activities=[*functions, broken.deliver_event],
         workflow_runner=worker.workflow_runner(False),
     )
@@ -50,8 +51,11 @@ async def start_source(settings, client, task_ident: str) -> str:
 
 
 async def delivery_attempts(client, run_id: str) -> int:
-    description = await client.get_workflow_handle(f"taskrun-{run_id}").describe()
-    return max((activity.attempt for activity in description.raw_description.pending_activities), default=0)
+    attempts = 0
+    for workflow_id in await delivery_workflow_ids(client, run_id):
+        description = await client.get_workflow_handle(workflow_id).describe()
+        attempts = max([attempts, *(activity.attempt for activity in description.raw_description.pending_activities)])
+    return attempts
 
 
 async def test_the_delivery_survives_a_worker_restart(client, api_settings, unique) -> None:

@@ -22,6 +22,15 @@ from . import plugin
 from .conftest import Runner
 from .graph_helpers import Graphs
 
+async def delivery_workflow_ids(client, run_id: str) -> list[str]:
+    history = await client.get_workflow_handle(f"taskrun-{run_id}").fetch_history()
+    return [
+        event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+        for event in history.events
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+
+
 HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 
 REPRESENTATIVE_RUNS = {
@@ -59,7 +68,7 @@ GRAPH = (
 )
 
 
-RULE_RUNS = ("rule_delivery", "rule_delivery_start_recorded_with_end")
+RULE_RUNS = ("rule_delivery", "rule_delivery_start_recorded_with_end", "rule_delivery_apart")
 """A failing run whose workflow delivers its end event, recorded by successive versions."""
 
 QUESTION_SCRIPT = 'a = app::human::ask("Approve?", responses=["yes", "no"])\nreturn "answer: ${a}"'
@@ -250,6 +259,12 @@ async def record() -> None:
                         run_id = await start_with_a_rule(client, settings)
                         row = await runner.wait(run_id)
                         await save(client, f"taskrun-{run_id}", name, row.status)
+                if wanted("event_delivery"):
+                    run_id = await start_with_a_rule(client, settings)
+                    await runner.wait(run_id)
+                    [delivering] = await delivery_workflow_ids(client, run_id)
+                    await client.get_workflow_handle(delivering).result()
+                    await save(client, delivering, "event_delivery", "completed")
                 if wanted("workflow_rule_delivery"):
                     run = await start_workflow_with_a_rule(client, settings)
                     await save(client, run.temporal_workflow_id, "workflow_rule_delivery", run.status)

@@ -17,6 +17,7 @@ from temporalio.worker import Replayer
 from integrations.registry import get_registry
 from worker import workflow_runner
 from workflows.task_run import TaskRunWorkflow
+from workflows.event_delivery import EventDeliveryWorkflow
 from workflows.workflow_run import WorkflowRunWorkflow
 
 from . import plugin
@@ -35,7 +36,7 @@ async def test_history_replays(path: Path):
         plugin.register(registry)
     history = WorkflowHistory.from_json(f"taskrun-{path.stem}", path.read_text())
     for sandboxed in (True, False):
-        replayer = Replayer(workflows=[TaskRunWorkflow, WorkflowRunWorkflow], workflow_runner=workflow_runner(sandboxed))
+        replayer = Replayer(workflows=[TaskRunWorkflow, WorkflowRunWorkflow, EventDeliveryWorkflow], workflow_runner=workflow_runner(sandboxed))
         result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
         assert result.replay_failure is None
 
