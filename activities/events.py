@@ -119,7 +119,10 @@ class EventActivities:
                 refusal = await asyncio.to_thread(_input_refusal, task.input_schema, event)
                 if refusal:
                     raise Refused(f"task '{task.cy_name}': {refusal}")
-            if await get_run(session, run_id) is None:
+            existing = await get_run(session, run_id)
+            if existing is not None and existing.status != "pending":
+                return run_id  # started by an earlier attempt: starting it again would run it twice
+            if existing is None:
                 stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
                 await create_run(
                     session,

@@ -103,6 +103,13 @@ def _input_failures(schema: dict, value: object) -> str | None:
     return f"at {failures[0].path}: {failures[0].message}"
 
 
+async def _recorded_before(session: Any, finished: RunFinished) -> bool:
+    """Whether a row already terminal holds this very end (an earlier attempt of this activity
+    recorded it), rather than one written by something else (a cancel before the run started)."""
+    row = await get_run(session, uuid.UUID(finished.run_id))
+    return row is not None and row.status == finished.status and row.completed_at == finished.completed_at
+
+
 async def _with_listeners(session: Any, finished: RunFinished) -> RunRecorded:
     """What finish_run answers: the stored status and error, and the run's end event with the
     rules (whose matches hold) and alerts listening to it, found in the run's own transaction."""
@@ -123,7 +130,7 @@ async def _with_listeners(session: Any, finished: RunFinished) -> RunRecorded:
         workflow_run_id=source.workflow_run_id,
     )
     alert_kind = finished.status if finished.status in ALERT_KINDS else None
-    found = await subscribers_of(session, event["type"], source.task_id, alert_kind)
+    found = await subscribers_of(session, event["type"], source.task_id, alert_kind, rule_run=source.trigger == "event")
     chosen = [{"kind": s.kind, "id": s.id} for s in found if s.kind == "alert" or matches(event, s.match)]
     if chosen:
         recorded.event, recorded.subscribers = event, chosen
@@ -195,6 +202,7 @@ class RunActivities:
             )
         request = TaskRunRequest.for_task(run_id=str(run_id), task=task, pinned=task, input=call.input, trigger="task")
         request.depth = call.depth
+        request.event_depth = call.event_depth
         return request
 
     @activity.defn(name="run_output")
@@ -256,7 +264,7 @@ class RunActivities:
         async with self.sessions() as session, session.begin():
             if finished.start is not None:
                 await self._record_start(session, finished.start)
-            await finish_run(
+            updated = await finish_run(
                 session,
                 finished.run_id,
                 status=finished.status,
@@ -270,4 +278,6 @@ class RunActivities:
                 duration_ms=duration_ms,
                 llm_usage=finished.llm_usage,
             )
+            if not updated and not await _recorded_before(session, finished):
+                return RunRecorded(finished.status, finished.error)  # the row ended otherwise: no event
             return await _with_listeners(session, finished)

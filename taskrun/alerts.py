@@ -26,14 +26,22 @@ def summary(event: dict[str, Any]) -> str:
     return line
 
 
+def slack_escaped(text: str) -> str:
+    """Text Slack shows as written (its control sequences ``<...>`` and entities disarmed)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def alert_body(alert: dict[str, Any], event: dict[str, Any], format: str) -> dict[str, Any]:
     """``alert`` is ``{"id", "name"}``; ``format`` is ``json`` or ``slack``."""
     text = summary(event)
     if format == "slack":
+        # Run errors and question texts are anybody's words: escaped, they cannot mention
+        # @channel or make links.
+        quoted = slack_escaped(text)
         return {
-            "text": f"[cytasks] {text}",
+            "text": f"[cytasks] {quoted}",
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{alert['name']}*\n{text}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_escaped(alert['name'])}*\n{quoted}", "verbatim": True}},
                 {
                     "type": "context",
                     "elements": [

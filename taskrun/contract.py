@@ -286,6 +286,8 @@ class ChildTaskRequest:
     task: str
     input: Any
     depth: int
+    event_depth: int = 0
+    """The calling run's: a run a script starts is as many rule runs deep as its caller."""
 
 
 @dataclass

@@ -127,7 +127,7 @@ def pending_event(
 ) -> dict[str, Any]:
     """The event of a run still waiting for a concurrency slot after ``pending_seconds``."""
     return {
-        "id": event_id_for(run_id, PENDING_EVENT),
+        "id": event_id_for(f"{run_id}/{pending_seconds:g}", PENDING_EVENT),  # one per threshold
         "type": PENDING_EVENT,
         "occurred_at": occurred_at.isoformat(),
         "run_id": run_id,
@@ -143,9 +143,9 @@ def pending_event(
 
 
 def question_waiting_event(*, question: dict[str, Any], occurred_at: datetime, trigger: str, depth: int, waiting_seconds: float) -> dict[str, Any]:
-    """The event of a question still unanswered after ``waiting_seconds`` (one per question)."""
+    """The event of a question still unanswered after ``waiting_seconds`` (one per question and threshold)."""
     return {
-        "id": event_id_for(f"{question['run_id']}/{question['id']}", QUESTION_WAITING_EVENT),
+        "id": event_id_for(f"{question['run_id']}/{question['id']}/{waiting_seconds:g}", QUESTION_WAITING_EVENT),
         "type": QUESTION_WAITING_EVENT,
         "occurred_at": occurred_at.isoformat(),
         "run_id": question["run_id"],

@@ -291,7 +291,7 @@ class WorkflowHost:
         try:
             child = await workflow.execute_local_activity_method(
                 RunActivities.prepare_child_task,
-                ChildTaskRequest(self.request.run_id, task, value, self.request.depth + 1),
+                ChildTaskRequest(self.request.run_id, task, value, self.request.depth + 1, self.request.event_depth),
                 start_to_close_timeout=timedelta(seconds=30),
             )
             result = await run_child(

@@ -26,16 +26,30 @@ class Subscriber:
 
 
 async def subscribers_of(
-    session: AsyncSession, event_type: str, task_id: uuid.UUID | str | None, alert_kind: str | None
+    session: AsyncSession,
+    event_type: str,
+    task_id: uuid.UUID | str | None,
+    alert_kind: str | None,
+    *,
+    rule_run: bool = False,
 ) -> list[Subscriber]:
     """The enabled rules on ``event_type`` whose source is this task (or any task), and, when
     the event is one alerts ride on, the task's enabled alerts on it (the global ones when the
-    task has none). One statement; both tables have partial indexes on their task column."""
+    task has none). One statement; both tables have partial indexes on their task column.
+
+    Rules on any task do not see the events of runs a rule started (``rule_run``): only a rule
+    that names the task does, so rules cannot multiply every run's events among themselves."""
     task = uuid.UUID(str(task_id)) if task_id else None
+    if task is None:
+        source = literal(False) if rule_run else EventRule.source_task_id.is_(None)
+    elif rule_run:
+        source = EventRule.source_task_id == task
+    else:
+        source = or_(EventRule.source_task_id.is_(None), EventRule.source_task_id == task)
     rules = select(literal("rule").label("kind"), EventRule.id, EventRule.match).where(
         EventRule.enabled,
         literal(event_type) == any_(EventRule.event_types),
-        or_(EventRule.source_task_id.is_(None), EventRule.source_task_id == task) if task else EventRule.source_task_id.is_(None),
+        source,
     )
     statements = [rules]
     if alert_kind is not None:

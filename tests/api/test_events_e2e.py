@@ -453,3 +453,74 @@ async def test_a_rule_on_a_failed_workflow_run_starts_its_target(e2e, api_worker
     assert ran["status"] == "completed" and ran["trigger"] == "event"
     assert ran["output"] == ["workflow_run.failed", workflow_run_id, "boom"]
     assert ran["input"]["workflow_id"] == workflow.json()["id"] and ran["input"]["depth"] == 0
+
+
+async def test_the_depth_bound_holds_through_runs_a_script_starts(e2e, api_settings, unique) -> None:
+    """A rule's target that runs the source task with app::tasks::run cannot restart the chain."""
+    source = await make_task(e2e, f"Ev chain source {unique}", "return 1")
+    caller = await make_task(e2e, f"Ev chain caller {unique}", f'return app::tasks::run("{source["cy_name"]}", {{}})')
+    rule = (
+        await e2e.post(
+            "/v1/event-rules",
+            json={"name": f"chain-{unique}", "event": "run.completed", "task_id": source["id"], "target": {"task_id": caller["id"]}},
+        )
+    ).json()
+    await execute(e2e, source)
+    bound = api_settings.EVENT_MAX_DEPTH
+    items = await deliveries(e2e, f"/v1/event-rules/{rule['id']}", bound + 1, timeout=180)
+    assert sorted(item["status"] for item in items) == ["delivered"] * bound + ["refused"], items
+    await asyncio.sleep(1)
+    assert len((await e2e.get(f"/v1/event-rules/{rule['id']}/deliveries")).json()["items"]) == bound + 1
+
+
+async def test_a_rule_on_any_task_does_not_see_the_runs_rules_start(e2e, unique) -> None:
+    task = await make_task(e2e, f"Ev any {unique}", "return 1")
+    rule = (
+        await e2e.post(
+            "/v1/event-rules",
+            json={
+                "name": f"any-{unique}",
+                "event": "run.completed",
+                "match": [{"pointer": "/task_id", "equals": task["id"]}],
+                "target": {"task_id": task["id"]},
+            },
+        )
+    ).json()
+    await execute(e2e, task)
+    [delivery] = await deliveries(e2e, f"/v1/event-rules/{rule['id']}", 1)
+    started = await wait_for(e2e, delivery["target_run_id"])
+    assert (started["status"], started["trigger"]) == ("completed", "event")
+    await asyncio.sleep(2)
+    assert len((await e2e.get(f"/v1/event-rules/{rule['id']}/deliveries")).json()["items"]) == 1
+
+
+async def test_a_delivery_tried_again_does_not_run_its_target_twice(e2e, api_worker, api_settings, unique) -> None:
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.events import EventActivities
+    from storage import make_blob_store
+
+    source = await make_task(e2e, f"Ev twice source {unique}", FAILING)
+    target = await make_task(e2e, f"Ev twice target {unique}", "return 1")
+    rule = (
+        await e2e.post(
+            "/v1/event-rules",
+            json={"name": f"twice-{unique}", "event": "run.failed", "task_id": source["id"], "target": {"task_id": target["id"]}},
+        )
+    ).json()
+    failed = await execute(e2e, source)
+    [delivery] = await deliveries(e2e, f"/v1/event-rules/{rule['id']}", 1)
+    first = await wait_for(e2e, delivery["target_run_id"])
+    assert first["status"] == "completed"
+
+    event = (await e2e.get(f"/v1/task-runs/{first['id']}")).json()["input"]
+    assert event["run_id"] == failed["id"]
+    activities = EventActivities(api_settings, make_blob_store(api_settings))
+    environment = ActivityEnvironment(client=api_worker.client)
+    again = await environment.run(activities._start_rule_target, event, rule["id"])
+    assert str(again) == first["id"]
+    executions = [
+        execution
+        async for execution in api_worker.client.list_workflows(f"WorkflowId = 'taskrun-{first['id']}'")
+    ]
+    assert len(executions) == 1, executions
