@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     SCHEDULE_MISSED_AFTER_SECONDS: float = Field(default=60.0, gt=0)
     """A schedule fire whose run starts this much later than its fire time makes the event
     ``schedule.missed`` (rules may start a task on it)."""
-    EVENT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
-    """How long an alert's webhook may take to answer (a slower one is retried)."""
+    EVENT_WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=50)
+    """How long an alert's webhook may take to answer, the whole exchange (a slower one is
+    retried); below the delivery activity's 60 s, so an attempt never outlives its activity."""
 
     LLM_BASE_URL: str = "https://api.openai.com/v1"
     LLM_API_KEY: str | None = None

@@ -18,7 +18,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from hitl.notifiers import WebhookNotifier
+from hitl.notifiers import NotificationError, WebhookNotifier
 from persistence.db import get_sessionmaker
 from persistence.repository.events import Subscriber, claim_delivery, get_alert, get_rule, settle_delivery
 from persistence.repository.runs import create_run, get_run
@@ -62,13 +62,17 @@ class EventActivities:
         """Deliver the event to each subscriber not yet served; answers each one's status."""
         outcomes: dict[str, str] = {}
         failures: list[str] = []
-        for entry in request.subscribers:
-            subscriber = Subscriber(kind=entry["kind"], id=entry["id"], match=[])
-            try:
-                outcomes[subscriber.id] = await self._deliver(request.event, subscriber)
-            except Exception as error:
+        subscribers = [Subscriber(kind=entry["kind"], id=entry["id"], match=[]) for entry in request.subscribers]
+        # Side by side, each within its own deadline: a slow webhook delays no other subscriber.
+        results = await asyncio.gather(
+            *(self._deliver(request.event, subscriber) for subscriber in subscribers), return_exceptions=True
+        )
+        for subscriber, result in zip(subscribers, results):
+            if isinstance(result, BaseException):
                 outcomes[subscriber.id] = "failed"
-                failures.append(f"{subscriber.kind} {subscriber.id}: {error}")
+                failures.append(f"{subscriber.kind} {subscriber.id}: {type(result).__name__}: {result}")
+            else:
+                outcomes[subscriber.id] = result
         if failures:
             raise DeliveryFailed("; ".join(failures))
         return outcomes
@@ -158,4 +162,9 @@ class EventActivities:
                 raise Refused("the alert was disabled before the event was delivered")
             url, secret, format, name = alert.url, alert.secret, alert.format, alert.name
         body = alert_body({"id": alert_id, "name": name}, event, format)
-        await WebhookNotifier(url, secret, timeout=self.settings.EVENT_WEBHOOK_TIMEOUT_SECONDS)(body)
+        seconds = self.settings.EVENT_WEBHOOK_TIMEOUT_SECONDS
+        try:
+            async with asyncio.timeout(seconds):  # the whole exchange, not each read
+                await WebhookNotifier(url, secret, timeout=seconds)(body)
+        except TimeoutError:
+            raise NotificationError(f"the alert's webhook did not answer within {seconds:g} s") from None
