@@ -320,6 +320,8 @@ class QuestionOpened:
     """A hi-latency call asked a question: record it and mark the run paused."""
 
     question: dict[str, Any]
+    source: EventSource | None = None
+    """The run's facts for its ``question.created`` event (absent in older histories: no event)."""
 
 
 @dataclass
@@ -344,6 +346,10 @@ class QuestionClosed:
     reason: str
     resume: bool
     closed_at: datetime
+    source: EventSource | None = None
+    """The run's facts for a ``question.expired`` event (absent in older histories: no event)."""
+    question: dict[str, Any] | None = None
+    """The question, for its ``question.expired`` event."""
 
 
 @dataclass
@@ -354,6 +360,10 @@ class QuestionRecorded:
     notify: bool
     waiting_alerts: list[dict[str, Any]] = field(default_factory=list)
     """``{"id", "seconds"}`` of each alert on a question unanswered after ``seconds``."""
+    event: dict[str, Any] | None = None
+    """The ``question.created`` event, when rules listen to it."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    """The rules it goes to: ``{"kind": "rule", "id": ...}``."""
 
 
 @dataclass
@@ -365,6 +375,9 @@ class QuestionOutcome:
     answer: Any = None
     answered_by: str | None = None
     reason: str | None = None
+    event: dict[str, Any] | None = None
+    """The ``question.expired`` event, when rules listen to it."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

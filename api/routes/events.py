@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from taskrun.events import ALERT_KINDS, EMITTED_EVENT_TYPES, PLANNED_EVENT_TYPES, InvalidPointer, check_pointer
+from taskrun.events import ALERT_KINDS, EMITTED_EVENT_TYPES, InvalidPointer, check_pointer
 
 from ..deps import PrincipalDep, SessionDep
 from ..presenters import alert_resource, page, rule_resource
@@ -35,8 +35,6 @@ def _event_types(value: str | list[str]) -> list[str]:
     if not types:
         raise ValueError("name at least one event type")
     for name in types:
-        if name in PLANNED_EVENT_TYPES:
-            raise ValueError(f"{name!r} is not emitted by this version; rules may use {', '.join(EMITTED_EVENT_TYPES)}")
         if name not in EMITTED_EVENT_TYPES:
             raise ValueError(f"unknown event type {name!r}; the types are {', '.join(EMITTED_EVENT_TYPES)}")
     return sorted(set(types), key=EMITTED_EVENT_TYPES.index)
