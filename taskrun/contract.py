@@ -263,6 +263,8 @@ class WorkflowRunRequest:
     empty, no graph): the workflow records the run and pins the versions when it fires."""
     scheduled_time: datetime | None = None
     """The fire time of the schedule that started the run."""
+    event_depth: int = 0
+    """How many event rules in a row started this run (its node runs and end event carry it)."""
 
     @classmethod
     def for_schedule(cls, *, workflow_id: str, input: Any) -> "WorkflowRunRequest":
@@ -305,6 +307,8 @@ class WorkflowRunFinished:
     output: Any = None
     error: dict[str, Any] | None = None
     nodes: dict[str, Any] = field(default_factory=dict)
+    depth: int = 0
+    """The run's event depth, for its end event."""
 
 
 @dataclass

@@ -82,7 +82,9 @@ def run_event(
     }
 
 
-def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime, error: dict[str, Any] | None) -> dict[str, Any]:
+def workflow_run_event(
+    *, workflow_run: Any, status: str, occurred_at: datetime, error: dict[str, Any] | None, depth: int = 0
+) -> dict[str, Any]:
     """The event a workflow run's end makes (``workflow_run.<status>``); ``workflow_run`` is its row."""
     event_type = WORKFLOW_RUN_EVENT_OF_STATUS[status]
     run_id = str(workflow_run.id)
@@ -97,7 +99,7 @@ def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime,
         "status": status,
         "error": error,
         "trigger": workflow_run.trigger,
-        "depth": 0,
+        "depth": depth,
     }
 
 

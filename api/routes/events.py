@@ -67,14 +67,14 @@ class RuleTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = Field(default=None, min_length=1, max_length=200, description="The task to start (id or cy_name)")
-    workflow_id: str | None = Field(default=None, description="Not supported yet: refused")
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=200, description="The workflow to start (id or name)")
 
     @model_validator(mode="after")
-    def a_task(self) -> "RuleTarget":
-        if self.workflow_id is not None:
-            raise ValueError("workflow targets are not supported by this version; name a task_id")
-        if self.task_id is None:
-            raise ValueError("name the task to start: target.task_id")
+    def one_target(self) -> "RuleTarget":
+        if self.task_id is None and self.workflow_id is None:
+            raise ValueError("name what to start: target.task_id or target.workflow_id")
+        if self.task_id is not None and self.workflow_id is not None:
+            raise ValueError("name one target: target.task_id or target.workflow_id, not both")
         return self
 
 
