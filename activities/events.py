@@ -26,6 +26,7 @@ from persistence.repository.runs import create_run, get_run
 from persistence.repository.tasks import get_task
 from persistence.repository.workflows import (
     create_workflow_run,
+    finish_workflow_run,
     get_workflow,
     get_workflow_run,
     pinned_graph,
@@ -37,7 +38,7 @@ from storage.blobs import BlobStore
 from storage.values import run_value_key, store_value
 from taskrun.alerts import alert_body
 from taskrun.client import start_task_run, start_workflow_run
-from taskrun.contract import EventDeliveryRequest, TaskRunRequest, WorkflowRunRequest
+from taskrun.contract import EVENT_DELIVERY_ATTEMPTS, EventDeliveryRequest, TaskRunRequest, WorkflowRunRequest, run_error
 from taskrun.search_attributes import search_attributes_registered
 from taskrun.events import target_run_id
 from validation import SchemaFault, failures_of
@@ -209,12 +210,22 @@ class EventActivities:
         return request, run.temporal_workflow_id
 
     async def _start_workflow_target(self, request: WorkflowRunRequest, temporal_id: str) -> None:
+        """Start the recorded workflow run (an "already started" answer is success); when the
+        last attempt cannot start it, the run is failed with the reason, never left pending."""
         client = activity.client()
-        request.track_status = await search_attributes_registered(client, self.settings.TEMPORAL_NAMESPACE)
         try:
+            request.track_status = await search_attributes_registered(client, self.settings.TEMPORAL_NAMESPACE)
             await start_workflow_run(client, request, workflow_id=temporal_id, task_queue=self.settings.TASK_QUEUE)
         except WorkflowAlreadyStartedError:
             pass
+        except Exception as error:
+            if activity.info().attempt >= EVENT_DELIVERY_ATTEMPTS:
+                reason = f"The rule's workflow run could not be started: {type(error).__name__}: {error}"
+                async with self.sessions() as session, session.begin():
+                    await finish_workflow_run(
+                        session, request.workflow_run_id, status="failed", error=run_error("WorkflowStartFailed", reason)
+                    )
+            raise
 
     async def _notify(self, event: dict[str, Any], alert_id: str) -> None:
         async with self.sessions() as session:
