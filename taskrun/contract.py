@@ -358,8 +358,9 @@ class QuestionClosed:
 
 @dataclass
 class QuestionRecorded:
-    """open_question's answer when alerts watch how long the question waits (else a plain
-    ``bool``, whether the question has a notifier, as earlier versions answered)."""
+    """open_question's answer when alerts watch how long the question waits or rules listen to
+    its ``question.created`` (else a plain ``bool``, whether the question has a notifier, as
+    earlier versions answered)."""
 
     notify: bool
     waiting_alerts: list[dict[str, Any]] = field(default_factory=list)
