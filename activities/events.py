@@ -18,17 +18,28 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from graphs.definition import parse_graph
 from hitl.notifiers import NotificationError, WebhookNotifier
 from persistence.db import get_sessionmaker
 from persistence.repository.events import Subscriber, claim_delivery, get_alert, get_rule, settle_delivery
 from persistence.repository.runs import create_run, get_run
 from persistence.repository.tasks import get_task
+from persistence.repository.workflows import (
+    create_workflow_run,
+    finish_workflow_run,
+    get_workflow,
+    get_workflow_run,
+    pinned_graph,
+    resolve_node_tasks,
+    workflow_run_request,
+)
 from settings import Settings
 from storage.blobs import BlobStore
 from storage.values import run_value_key, store_value
 from taskrun.alerts import alert_body
-from taskrun.client import start_task_run
-from taskrun.contract import EventDeliveryRequest, TaskRunRequest
+from taskrun.client import start_task_run, start_workflow_run
+from taskrun.contract import EVENT_DELIVERY_ATTEMPTS, EventDeliveryRequest, TaskRunRequest, WorkflowRunRequest, run_error
+from taskrun.search_attributes import search_attributes_registered
 from taskrun.events import target_run_id
 from validation import SchemaFault, failures_of
 
@@ -116,35 +127,20 @@ class EventActivities:
                     f"the event is {depth - 1} rule runs deep: a rule's run may be at most "
                     f"{self.settings.EVENT_MAX_DEPTH} deep (CYTASKS_EVENT_MAX_DEPTH)"
                 )
-            task = await get_task(session, rule.target_task_id)
-            if task is None or task.status != "enabled":
-                raise Refused(f"the target task is {task.status if task else 'gone'} and cannot be run")
-            if task.input_schema is not None:
-                refusal = await asyncio.to_thread(_input_refusal, task.input_schema, event)
-                if refusal:
-                    raise Refused(f"task '{task.cy_name}': {refusal}")
-            existing = await get_run(session, run_id)
-            if existing is not None and existing.status != "pending":
-                return run_id  # started by an earlier attempt: starting it again would run it twice
-            if existing is None:
-                stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
-                await create_run(
-                    session,
-                    run_id=run_id,
-                    trigger="event",
-                    task_id=task.id,
-                    task_version=task.version,
-                    input_storage=stored.storage,
-                    input_inline=stored.inline,
-                    input_ref=stored.ref,
-                    created_by=f"rule:{rule.name}",
-                )
-            request = TaskRunRequest.for_task(run_id=str(run_id), task=task, pinned=task, input=event, trigger="event")
-            request.event_depth = depth
+            task_request = workflow_target = None
+            if rule.target_workflow_id is not None:
+                workflow_target = await self._record_workflow_target(session, rule, event, run_id, depth)
+            else:
+                task_request = await self._record_task_target(session, rule, event, run_id, depth)
+        if task_request is None and workflow_target is None:
+            return run_id  # started by an earlier attempt: starting it again would run it twice
+        if workflow_target is not None:
+            await self._start_workflow_target(*workflow_target)
+            return run_id
         try:
             await start_task_run(
                 activity.client(),
-                request,
+                task_request,
                 task_queue=self.settings.TASK_QUEUE,
                 namespace=self.settings.TEMPORAL_NAMESPACE,
                 eager=False,
@@ -152,6 +148,100 @@ class EventActivities:
         except WorkflowAlreadyStartedError:
             pass
         return run_id
+
+    async def _record_task_target(
+        self, session: Any, rule: Any, event: dict[str, Any], run_id: uuid.UUID, depth: int
+    ) -> TaskRunRequest | None:
+        """Record the rule's task run (once), at the task's current version; answers its request
+        (None when an earlier attempt started it already)."""
+        task = await get_task(session, rule.target_task_id)
+        if task is None or task.status != "enabled":
+            raise Refused(f"the target task is {task.status if task else 'gone'} and cannot be run")
+        if task.input_schema is not None:
+            refusal = await asyncio.to_thread(_input_refusal, task.input_schema, event)
+            if refusal:
+                raise Refused(f"task '{task.cy_name}': {refusal}")
+        existing = await get_run(session, run_id)
+        if existing is not None and existing.status != "pending":
+            return None
+        if existing is None:
+            stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
+            await create_run(
+                session,
+                run_id=run_id,
+                trigger="event",
+                task_id=task.id,
+                task_version=task.version,
+                input_storage=stored.storage,
+                input_inline=stored.inline,
+                input_ref=stored.ref,
+                created_by=f"rule:{rule.name}",
+            )
+        request = TaskRunRequest.for_task(run_id=str(run_id), task=task, pinned=task, input=event, trigger="event")
+        request.event_depth = depth
+        return request
+
+    async def _record_workflow_target(
+        self, session: Any, rule: Any, event: dict[str, Any], run_id: uuid.UUID, depth: int
+    ) -> tuple[WorkflowRunRequest, str] | None:
+        """Record the rule's workflow run (once), its current version and each node's task
+        pinned; answers the run's request and Temporal workflow id (None when an earlier attempt
+        started it already)."""
+        workflow = await get_workflow(session, rule.target_workflow_id)
+        if workflow is None or workflow.status != "enabled":
+            raise Refused(f"the target workflow is {workflow.status if workflow else 'gone'} and cannot be run")
+        graph = parse_graph(workflow.nodes, workflow.edges)
+        tasks, problems = await resolve_node_tasks(session, graph)
+        if problems:
+            raise Refused(f"workflow '{workflow.name}': {problems[0].field}: {problems[0].message}")
+        for node_id, (task, _pinned) in tasks.items():
+            if task.status != "enabled":
+                raise Refused(f"workflow '{workflow.name}': node {node_id!r}: task {task.cy_name!r} is {task.status}")
+        if workflow.input_schema is not None:
+            refusal = await asyncio.to_thread(_input_refusal, workflow.input_schema, event)
+            if refusal:
+                raise Refused(f"workflow '{workflow.name}': {refusal}")
+        request = workflow_run_request(run_id, workflow, graph, tasks, event, "event")
+        request.workflow_id = str(workflow.id)
+        request.event_depth = depth
+        for template in request.tasks.values():
+            template.event_depth = depth
+        run = await get_workflow_run(session, run_id)
+        if run is not None and run.status != "pending":
+            return None
+        if run is None:
+            stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
+            run = await create_workflow_run(
+                session,
+                run_id=run_id,
+                workflow=workflow,
+                workflow_id=workflow.id,
+                trigger="event",
+                graph=pinned_graph(request),
+                input_storage=stored.storage,
+                input_inline=stored.inline,
+                input_ref=stored.ref,
+                created_by=f"rule:{rule.name}",
+            )
+        return request, run.temporal_workflow_id
+
+    async def _start_workflow_target(self, request: WorkflowRunRequest, temporal_id: str) -> None:
+        """Start the recorded workflow run (an "already started" answer is success); when the
+        last attempt cannot start it, the run is failed with the reason, never left pending."""
+        client = activity.client()
+        try:
+            request.track_status = await search_attributes_registered(client, self.settings.TEMPORAL_NAMESPACE)
+            await start_workflow_run(client, request, workflow_id=temporal_id, task_queue=self.settings.TASK_QUEUE)
+        except WorkflowAlreadyStartedError:
+            pass
+        except Exception as error:
+            if activity.info().attempt >= EVENT_DELIVERY_ATTEMPTS:
+                reason = f"The rule's workflow run could not be started: {type(error).__name__}: {error}"
+                async with self.sessions() as session, session.begin():
+                    await finish_workflow_run(
+                        session, request.workflow_run_id, status="failed", error=run_error("WorkflowStartFailed", reason)
+                    )
+            raise
 
     async def _notify(self, event: dict[str, Any], alert_id: str) -> None:
         async with self.sessions() as session:

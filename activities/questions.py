@@ -13,10 +13,11 @@ from integrations.registry import get_registry
 from persistence.db import get_sessionmaker
 from persistence.repository import audit as audit_repo
 from persistence.repository import questions as question_repo
-from persistence.repository.events import question_alerts_of
+from persistence.repository.events import question_alerts_of, subscribers_of
 from persistence.repository.runs import mark_run_running, set_run_status
 from settings import Settings
-from taskrun.contract import AnswerReceived, QuestionClosed, QuestionOpened, QuestionOutcome, QuestionRecorded
+from taskrun.contract import AnswerReceived, EventSource, QuestionClosed, QuestionOpened, QuestionOutcome, QuestionRecorded
+from taskrun.events import QUESTION_CREATED, QUESTION_EXPIRED, matches, question_event
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,26 @@ async def _audit_signal(session, received: AnswerReceived, outcome: str, reason:
     )
 
 
+async def _question_listeners(
+    session, event_type: str, question: dict, source: EventSource | None, occurred_at: datetime
+) -> tuple[dict | None, list[dict]]:
+    """The question's event and the enabled rules on it whose filters hold, found in the
+    question's own transaction (one indexed query); no event without the run's facts."""
+    if source is None:
+        return None, []
+    event = question_event(
+        event_type=event_type,
+        question=question,
+        occurred_at=occurred_at,
+        task_version=source.task_version,
+        trigger=source.trigger,
+        depth=source.depth,
+    )
+    found = await subscribers_of(session, event_type, question.get("task_id"), None, rule_run=source.trigger == "event")
+    chosen = [{"kind": s.kind, "id": s.id} for s in found if matches(event, s.match)]
+    return (event, chosen) if chosen else (None, [])
+
+
 class QuestionActivities:
     def __init__(self, settings: Settings, registry: ToolRegistry | None = None) -> None:
         self.settings = settings
@@ -70,12 +91,16 @@ class QuestionActivities:
             await question_repo.create_question(session, question)
             await set_run_status(session, question["run_id"], "paused")
             alerts = await question_alerts_of(session, question.get("task_id"))
+            created_at = datetime.fromisoformat(question["created_at"])
+            event, rules = await _question_listeners(session, QUESTION_CREATED, question, opened.source, created_at)
         spec = self.registry.get(question["tool"])
         try:
             notify = resolve_notifier(spec.metadata if spec is not None else None) is not None
         except Exception:
             notify = True  # a misconfigured notifier: let notify_question record the error
-        return QuestionRecorded(notify, alerts) if alerts else notify
+        if alerts or rules:
+            return QuestionRecorded(notify, alerts, event, rules)
+        return notify
 
     @activity.defn(name="record_answer")
     async def record_answer(self, received: AnswerReceived) -> QuestionOutcome:
@@ -127,9 +152,12 @@ class QuestionActivities:
             stored = None if expired else await question_repo.get_question(session, closed.question_id)
             if closed.resume:
                 await mark_run_running(session, closed.run_id)
+            event, rules = None, []
+            if expired and closed.question is not None:
+                event, rules = await _question_listeners(session, QUESTION_EXPIRED, closed.question, closed.source, closed.closed_at)
         if stored is not None and stored.status == "answered":
             return QuestionOutcome("answered", stored.answer, stored.answered_by)
-        return QuestionOutcome("expired")
+        return QuestionOutcome("expired", event=event, subscribers=rules)
 
     @activity.defn(name="notify_question")
     async def notify_question(self, opened: QuestionOpened) -> str:

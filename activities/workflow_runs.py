@@ -230,7 +230,9 @@ class WorkflowRunActivities:
             if not found:
                 return ended
             row = await get_workflow_run(session, finished.workflow_run_id)
-            event = workflow_run_event(workflow_run=row, status=finished.status, occurred_at=finished.completed_at, error=finished.error)
+            event = workflow_run_event(
+                workflow_run=row, status=finished.status, occurred_at=finished.completed_at, error=finished.error, depth=finished.depth
+            )
             chosen = [{"kind": s.kind, "id": s.id} for s in found if matches(event, s.match)]
             if not chosen:
                 return ended

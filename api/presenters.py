@@ -46,7 +46,7 @@ def rule_resource(rule: EventRule) -> dict[str, Any]:
         "event": list(rule.event_types),
         "task_id": rule.source_task_id,
         "match": list(rule.match or []),
-        "target": {"task_id": str(rule.target_task_id)},
+        "target": {"task_id": str(rule.target_task_id)} if rule.target_task_id else {"workflow_id": str(rule.target_workflow_id)},
         "enabled": rule.enabled,
         "created_by": rule.created_by,
         "created_at": rule.created_at,

@@ -1,4 +1,4 @@
-"""`cytasks rule create|list|get|delete|deliveries`: event rules (on an event, start a task)."""
+"""`cytasks rule create|list|get|delete|deliveries`: event rules (on an event, start a task or a workflow)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from .output import api_call, client, console, err_console, print_json, short_time, table
 
-app = typer.Typer(name="rule", help="Event rules: on a run's event, start a task with the event as input.", no_args_is_help=True)
+app = typer.Typer(name="rule", help="Event rules: on an event, start a task or a workflow with the event as input.", no_args_is_help=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print the raw JSON")
 
@@ -47,15 +47,19 @@ def print_deliveries(items: list[dict[str, Any]]) -> None:
 @app.command("create")
 def create_rule(
     name: str = typer.Argument(..., help="A unique name"),
-    event: list[str] = typer.Option(..., "--event", "-e", help="run.completed, run.failed, run.timed_out, run.cancelled, schedule.missed or workflow_run.completed|failed|cancelled; repeat for several"),
-    target: str = typer.Option(..., "--target", "-t", help="The task to start (id or cy_name)"),
+    event: list[str] = typer.Option(..., "--event", "-e", help="run.completed, run.failed, run.timed_out, run.cancelled, schedule.missed, question.created, question.expired or workflow_run.completed|failed|cancelled; repeat for several"),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="The task to start (id or cy_name)"),
+    target_workflow: Optional[str] = typer.Option(None, "--target-workflow", "-w", help="The workflow to start instead of a task (id or name)"),
     task: Optional[str] = typer.Option(None, "--task", help="Only events of this task's runs (id or cy_name); default: any run"),
     match: list[str] = typer.Option([], "--match", "-m", help="/json/pointer=value that must hold in the event; repeat for several"),
     disabled: bool = typer.Option(False, "--disabled", help="Create it disabled"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a rule."""
-    body = {"name": name, "event": event, "target": {"task_id": target}, "match": parse_match(match), "enabled": not disabled}
+    if (target is None) == (target_workflow is None):
+        raise typer.BadParameter("name one target: --target TASK or --target-workflow WORKFLOW", param_hint="--target")
+    goal = {"workflow_id": target_workflow} if target_workflow else {"task_id": target}
+    body = {"name": name, "event": event, "target": goal, "match": parse_match(match), "enabled": not disabled}
     if task:
         body["task_id"] = task
     with api_call(), client() as api:
@@ -75,13 +79,13 @@ def list_rules(task: Optional[str] = typer.Option(None, "--task", help="Only rul
     if as_json:
         print_json(rules)
         return
-    out = table("name", "events", "source task", "target task", "match", "enabled", "id")
+    out = table("name", "events", "source task", "target", "match", "enabled", "id")
     for rule in rules:
         out.add_row(
             rule["name"],
             ", ".join(rule["event"]),
             rule.get("task_id") or "any",
-            rule["target"]["task_id"],
+            rule["target"].get("task_id") or f"workflow {rule['target'].get('workflow_id')}",
             ", ".join(f"{c['pointer']}={json.dumps(c['equals'])}" for c in rule["match"]),
             "yes" if rule["enabled"] else "no",
             rule["id"],

@@ -438,12 +438,13 @@ SUBSCRIBER_KINDS = ("rule", "alert")
 
 
 class EventRule(Base):
-    """On an event (of these types, from this task or any), start a task with the event as input."""
+    """On an event (of these types, from this task or any), start a task or a workflow with the event as input."""
 
     __tablename__ = "event_rules"
     __table_args__ = (
         Index("ix_event_rules_source_task_id", "source_task_id", postgresql_where="enabled"),
         Index("ix_event_rules_created_at_id", "created_at", "id"),
+        CheckConstraint("(target_task_id IS NULL) <> (target_workflow_id IS NULL)", name="one_target"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=new_uuid7)
@@ -453,7 +454,10 @@ class EventRule(Base):
         UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE")
     )
     match: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
-    target_task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    target_task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"))
+    target_workflow_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workflows.id", ondelete="CASCADE")
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -271,6 +271,8 @@ class WorkflowRunRequest:
     empty, no graph): the workflow records the run and pins the versions when it fires."""
     scheduled_time: datetime | None = None
     """The fire time of the schedule that started the run."""
+    event_depth: int = 0
+    """How many event rules in a row started this run (its node runs and end event carry it)."""
 
     @classmethod
     def for_schedule(cls, *, workflow_id: str, input: Any) -> "WorkflowRunRequest":
@@ -315,6 +317,8 @@ class WorkflowRunFinished:
     output: Any = None
     error: dict[str, Any] | None = None
     nodes: dict[str, Any] = field(default_factory=dict)
+    depth: int = 0
+    """The run's event depth, for its end event."""
 
 
 @dataclass
@@ -330,6 +334,8 @@ class QuestionOpened:
     """A hi-latency call asked a question: record it and mark the run paused."""
 
     question: dict[str, Any]
+    source: EventSource | None = None
+    """The run's facts for its ``question.created`` event (absent in older histories: no event)."""
 
 
 @dataclass
@@ -354,16 +360,25 @@ class QuestionClosed:
     reason: str
     resume: bool
     closed_at: datetime
+    source: EventSource | None = None
+    """The run's facts for a ``question.expired`` event (absent in older histories: no event)."""
+    question: dict[str, Any] | None = None
+    """The question, for its ``question.expired`` event."""
 
 
 @dataclass
 class QuestionRecorded:
-    """open_question's answer when alerts watch how long the question waits (else a plain
-    ``bool``, whether the question has a notifier, as earlier versions answered)."""
+    """open_question's answer when alerts watch how long the question waits or rules listen to
+    its ``question.created`` (else a plain ``bool``, whether the question has a notifier, as
+    earlier versions answered)."""
 
     notify: bool
     waiting_alerts: list[dict[str, Any]] = field(default_factory=list)
     """``{"id", "seconds"}`` of each alert on a question unanswered after ``seconds``."""
+    event: dict[str, Any] | None = None
+    """The ``question.created`` event, when rules listen to it."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
+    """The rules it goes to: ``{"kind": "rule", "id": ...}``."""
 
 
 @dataclass
@@ -375,6 +390,9 @@ class QuestionOutcome:
     answer: Any = None
     answered_by: str | None = None
     reason: str | None = None
+    event: dict[str, Any] | None = None
+    """The ``question.expired`` event, when rules listen to it."""
+    subscribers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

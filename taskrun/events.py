@@ -26,15 +26,14 @@ WORKFLOW_RUN_EVENT_OF_STATUS = {
 }
 SCHEDULE_MISSED = "schedule.missed"
 """A schedule's fire started its run later than CYTASKS_SCHEDULE_MISSED_AFTER_SECONDS."""
-TASK_RUN_EVENT_TYPES = (*RUN_EVENT_OF_STATUS.values(), SCHEDULE_MISSED)
+QUESTION_CREATED = "question.created"
+"""A run asked a person a question (and is paused until it is answered or expires)."""
+QUESTION_EXPIRED = "question.expired"
+"""A question's timeout passed without an answer."""
+TASK_RUN_EVENT_TYPES = (*RUN_EVENT_OF_STATUS.values(), SCHEDULE_MISSED, QUESTION_CREATED, QUESTION_EXPIRED)
 """The events about a task's runs: the ones a rule's task filter applies to."""
 EMITTED_EVENT_TYPES = (*TASK_RUN_EVENT_TYPES, *WORKFLOW_RUN_EVENT_OF_STATUS.values())
 """The event types this version emits (rules may subscribe to these)."""
-PLANNED_EVENT_TYPES = (
-    "question.created",
-    "question.expired",
-)
-"""Named by the event vocabulary but not emitted yet: a rule on one of them is refused."""
 
 PENDING_EVENT = "run.pending_too_long"
 """Alerts only: a run has waited longer than an alert's ``pending_over_seconds`` for a slot."""
@@ -83,7 +82,9 @@ def run_event(
     }
 
 
-def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime, error: dict[str, Any] | None) -> dict[str, Any]:
+def workflow_run_event(
+    *, workflow_run: Any, status: str, occurred_at: datetime, error: dict[str, Any] | None, depth: int = 0
+) -> dict[str, Any]:
     """The event a workflow run's end makes (``workflow_run.<status>``); ``workflow_run`` is its row."""
     event_type = WORKFLOW_RUN_EVENT_OF_STATUS[status]
     run_id = str(workflow_run.id)
@@ -98,7 +99,7 @@ def workflow_run_event(*, workflow_run: Any, status: str, occurred_at: datetime,
         "status": status,
         "error": error,
         "trigger": workflow_run.trigger,
-        "depth": 0,
+        "depth": depth,
     }
 
 
@@ -157,6 +158,30 @@ def question_waiting_event(*, question: dict[str, Any], occurred_at: datetime, t
         "depth": depth,
         "waiting_seconds": waiting_seconds,
         "question": {key: question.get(key) for key in ("id", "question", "responses", "assignees", "created_at", "timeout_at")},
+    }
+
+
+QUESTION_EVENT_FIELDS = ("id", "question", "responses", "assignees", "timeout_at", "tool", "line")
+
+
+def question_event(
+    *, event_type: str, question: dict[str, Any], occurred_at: datetime, task_version: int | None, trigger: str, depth: int
+) -> dict[str, Any]:
+    """The event of a question opened (``question.created``) or left unanswered past its
+    timeout (``question.expired``); its id is derived from the run, the question and the type."""
+    return {
+        "id": event_id_for(f"{question['run_id']}/{question['id']}", event_type),
+        "type": event_type,
+        "occurred_at": occurred_at.isoformat(),
+        "run_id": question["run_id"],
+        "task_id": question.get("task_id"),
+        "task_name": question.get("task_name"),
+        "task_version": task_version,
+        "status": "paused" if event_type == QUESTION_CREATED else "running",
+        "error": None,
+        "trigger": trigger,
+        "depth": depth,
+        "question": {key: question.get(key) for key in QUESTION_EVENT_FIELDS},
     }
 
 

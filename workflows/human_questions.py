@@ -29,8 +29,10 @@ with workflow.unsafe.imports_passed_through():
         QuestionClosed,
         QuestionOpened,
         QuestionOutcome,
+        EventSource,
         QuestionRecorded,
     )
+    from workflows.event_delivery import deliver
 
 UI_SOURCE = "temporal-ui"
 MAX_REJECTED_SIGNALS = 50
@@ -148,7 +150,9 @@ class HumanQuestions:
         self.open = question
         self._answer = None
         recorded = await workflow.execute_local_activity_method(
-            QuestionActivities.open_question, QuestionOpened(question), start_to_close_timeout=BOOKKEEPING_TIMEOUT
+            QuestionActivities.open_question,
+            QuestionOpened(question, EventSource.of(request)),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
         notify = recorded.notify if isinstance(recorded, QuestionRecorded) else recorded
         self._status("paused")
@@ -161,6 +165,8 @@ class HumanQuestions:
             and workflow.patched("question-alerts")
         ):
             self._notifications.append(asyncio.create_task(self._watch(question, recorded.waiting_alerts, created_at)))
+        if isinstance(recorded, QuestionRecorded):
+            await self._deliver(recorded.event, recorded.subscribers)
         verify = workflow.patched("answers-verified")
         while True:
             timed_out = await self._wait_for_answer(spec.timeout_seconds, created_at)
@@ -177,9 +183,10 @@ class HumanQuestions:
         if timed_out:
             outcome = await workflow.execute_local_activity_method(
                 QuestionActivities.expire_question,
-                QuestionClosed(question_id, request.run_id, "timeout", True, workflow.now()),
+                QuestionClosed(question_id, request.run_id, "timeout", True, workflow.now(), EventSource.of(request), question),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT,
             )
+            await self._deliver(outcome.event, outcome.subscribers)
         elif verify:
             pass  # recorded and checked in the loop above
         elif self._answer and self._answer.get("via_api"):
@@ -204,6 +211,13 @@ class HumanQuestions:
             call.line,
             call.column,
         )
+
+    @staticmethod
+    async def _deliver(event: dict[str, Any] | None, subscribers: list[dict[str, Any]]) -> None:
+        """Hand a question's event to the rules listening to it (answers that arrive meanwhile
+        wait in the signal buffer; the question's deadline still counts from its creation)."""
+        if event is not None and subscribers and workflow.patched("question-events"):
+            await deliver(event, subscribers)
 
     async def _watch(self, question: dict[str, Any], alerts: list[dict[str, Any]], created_at: Any) -> None:
         """While the question is open, each alert threshold it passes fires its alerts once."""

@@ -168,6 +168,7 @@ class WorkflowRunWorkflow:
                 output=output,
                 error=error,
                 nodes=self._nodes,
+                depth=request.event_depth,
             ),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from taskrun.events import ALERT_KINDS, EMITTED_EVENT_TYPES, PLANNED_EVENT_TYPES, InvalidPointer, check_pointer
+from taskrun.events import ALERT_KINDS, EMITTED_EVENT_TYPES, InvalidPointer, check_pointer
 
 from ..deps import PrincipalDep, SessionDep
 from ..presenters import alert_resource, page, rule_resource
@@ -35,8 +35,6 @@ def _event_types(value: str | list[str]) -> list[str]:
     if not types:
         raise ValueError("name at least one event type")
     for name in types:
-        if name in PLANNED_EVENT_TYPES:
-            raise ValueError(f"{name!r} is not emitted by this version; rules may use {', '.join(EMITTED_EVENT_TYPES)}")
         if name not in EMITTED_EVENT_TYPES:
             raise ValueError(f"unknown event type {name!r}; the types are {', '.join(EMITTED_EVENT_TYPES)}")
     return sorted(set(types), key=EMITTED_EVENT_TYPES.index)
@@ -69,14 +67,14 @@ class RuleTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = Field(default=None, min_length=1, max_length=200, description="The task to start (id or cy_name)")
-    workflow_id: str | None = Field(default=None, description="Not supported yet: refused")
+    workflow_id: str | None = Field(default=None, min_length=1, max_length=200, description="The workflow to start (id or name)")
 
     @model_validator(mode="after")
-    def a_task(self) -> "RuleTarget":
-        if self.workflow_id is not None:
-            raise ValueError("workflow targets are not supported by this version; name a task_id")
-        if self.task_id is None:
-            raise ValueError("name the task to start: target.task_id")
+    def one_target(self) -> "RuleTarget":
+        if self.task_id is None and self.workflow_id is None:
+            raise ValueError("name what to start: target.task_id or target.workflow_id")
+        if self.task_id is not None and self.workflow_id is not None:
+            raise ValueError("name one target: target.task_id or target.workflow_id, not both")
         return self
 
 

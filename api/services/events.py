@@ -14,6 +14,7 @@ from persistence.models import Alert, EventRule
 from persistence.repository import events as event_repo
 from persistence.repository.pagination import InvalidCursor, Page
 from persistence.repository.tasks import get_task
+from persistence.repository.workflows import get_workflow
 
 from taskrun.events import TASK_RUN_EVENT_TYPES
 
@@ -33,6 +34,17 @@ async def _task_id(session: AsyncSession, field: str, ident: str | None, where: 
     if task is None:
         raise _field_problem(field, f"no task with id or cy_name {ident!r}", where)
     return task.id
+
+
+async def _set_target(session: AsyncSession, rule: EventRule, target: dict[str, Any]) -> None:
+    """Point the rule at the task or the workflow ``target`` names (exactly one is given)."""
+    if target.get("workflow_id") is not None:
+        workflow = await get_workflow(session, target["workflow_id"])
+        if workflow is None:
+            raise _field_problem("target.workflow_id", f"no workflow with id or name {target['workflow_id']!r}")
+        rule.target_task_id, rule.target_workflow_id = None, workflow.id
+    else:
+        rule.target_task_id, rule.target_workflow_id = await _task_id(session, "target.task_id", target["task_id"]), None
 
 
 def _name_taken(kind: str, name: str) -> ProblemError:
@@ -82,10 +94,10 @@ async def create_rule(session: AsyncSession, principal: Principal, fields: dict[
         event_types=fields["event"],
         source_task_id=await _task_id(session, "task_id", fields.get("task_id")),
         match=fields.get("match") or [],
-        target_task_id=await _task_id(session, "target.task_id", fields["target"]["task_id"]),
         enabled=fields.get("enabled", True),
         created_by=principal.name,
     )
+    await _set_target(session, rule, fields["target"])
     _check_task_filter(rule)
     session.add(rule)
     await _save(session, "event rule", rule.name, "event_rule.create", rule, {"name": rule.name, "event": rule.event_types})
@@ -103,7 +115,7 @@ async def update_rule(session: AsyncSession, rule_id: uuid.UUID, changes: dict[s
     if "match" in changes:
         rule.match = changes["match"] or []
     if "target" in changes:
-        rule.target_task_id = await _task_id(session, "target.task_id", changes["target"]["task_id"])
+        await _set_target(session, rule, changes["target"])
     if "enabled" in changes:
         rule.enabled = changes["enabled"]
     _check_task_filter(rule)

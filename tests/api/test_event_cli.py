@@ -71,6 +71,26 @@ async def test_rules_from_the_command_line(api_worker, client, cli, tmp_path: Pa
     assert gone.exit_code != 0 and "No event rule" in gone.output
 
 
+async def test_a_rule_with_a_workflow_target_from_the_command_line(api_worker, client, cli, tmp_path: Path, unique: str) -> None:
+    step = await make_task(cli, tmp_path, f"cli_wf_step_{unique}", "return input.type")
+    workflow = await client.post("/v1/workflows", json={"name": f"cli-flow-{unique}", "nodes": [{"id": "s", "task": step["cy_name"]}], "edges": []})
+    assert workflow.status_code == 201, workflow.text
+    created = await cli(
+        "rule", "create", f"cli-wf-rule-{unique}", "--event", "question.created", "--target-workflow", f"cli-flow-{unique}", "--json"
+    )
+    assert created.exit_code == 0, created.output
+    rule = json.loads(created.stdout)
+    assert rule["target"] == {"workflow_id": workflow.json()["id"]} and rule["event"] == ["question.created"]
+    listed = await cli("rule", "list")
+    assert listed.exit_code == 0 and f"workflow {workflow.json()['id']}" in listed.stdout
+    both = await cli("rule", "create", f"cli-both-{unique}", "--event", "run.failed", "--target", step["cy_name"], "--target-workflow", "x")
+    assert both.exit_code != 0 and "name one target" in both.output
+    neither = await cli("rule", "create", f"cli-none-{unique}", "--event", "run.failed")
+    assert neither.exit_code != 0 and "name one target" in neither.output
+    missing = await cli("rule", "create", f"cli-missing-{unique}", "--event", "run.failed", "--target-workflow", f"nope-{unique}")
+    assert missing.exit_code != 0 and "target.workflow_id" in missing.output
+
+
 async def test_alerts_from_the_command_line(api_worker, client, cli, tmp_path: Path, unique: str) -> None:
     receiver = Receiver()
     try:

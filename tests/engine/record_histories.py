@@ -152,6 +152,32 @@ async def start_with_a_rule(client, settings) -> str:
     return request.run_id
 
 
+QUESTION_EVENTS_SCRIPT = 'a = app::human::ask("Isolate?", responses=["yes", "no"], timeout_seconds=1, default="no")\nreturn a'
+
+
+async def start_with_question_rules(client, settings) -> str:
+    """A run whose question rules listen to: its workflow delivers question.created when it
+    asks and question.expired when the question times out (each an activity)."""
+    from persistence.db import get_sessionmaker
+    from persistence.repository import create_run, create_task
+    from persistence.repository.events import create_rule
+    from taskrun.client import start_task_run
+    from taskrun.contract import TaskRunRequest
+
+    suffix = uuid.uuid4().hex[:8]
+    async with get_sessionmaker(settings.DATABASE_URL)() as session, session.begin():
+        source = await create_task(session, name=f"asking_{suffix}", cy_name=f"asking_{suffix}", script=QUESTION_EVENTS_SCRIPT)
+        target = await create_task(session, name=f"on_question_{suffix}", cy_name=f"on_question_{suffix}", script="return input.type")
+        await create_rule(
+            session, name=f"q-rule-{suffix}", event_types=["question.created", "question.expired"], source_task_id=source.id,
+            match=[], target_task_id=target.id,
+        )
+        row = await create_run(session, trigger="api", task_id=source.id, task_version=source.version)
+        request = TaskRunRequest.for_task(run_id=str(row.id), task=source, pinned=source, input=None, trigger="api")
+    await start_task_run(client, request, task_queue=settings.TASK_QUEUE)
+    return request.run_id
+
+
 class Receiver:
     """A local webhook that answers 204 to every POST (the alerts' target)."""
 
@@ -268,6 +294,10 @@ async def record() -> None:
                 if wanted("workflow_rule_delivery"):
                     run = await start_workflow_with_a_rule(client, settings)
                     await save(client, run.temporal_workflow_id, "workflow_rule_delivery", run.status)
+                if wanted("question_events"):
+                    run_id = await start_with_question_rules(client, settings)
+                    row = await runner.wait(run_id)
+                    await save(client, f"taskrun-{run_id}", "question_events", row.status)
                 with Receiver() as url:
                     if wanted("pending_alert"):
                         first, second = await start_saved(
