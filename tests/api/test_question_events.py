@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_events_e2e import activity_types, deliveries, make_task, wait_for, workflow_closed
+from test_events_e2e import activity_types, deliveries, delivery_workflow_ids, make_task, wait_for, workflow_closed
 
 pytestmark = [pytest.mark.stack, pytest.mark.asyncio(loop_scope="session")]
 
@@ -52,7 +52,8 @@ async def test_a_rule_on_question_created_starts_its_target_with_the_question(e2
     assert answered.status_code == 202, answered.text
     assert (await wait_for(e2e, run["id"]))["output"] == "yes"
     await workflow_closed(api_worker, run["id"])
-    assert "deliver_event" in await activity_types(api_worker, run["id"])
+    assert "deliver_event" not in await activity_types(api_worker, run["id"])
+    assert len(await delivery_workflow_ids(api_worker.client, run["id"])) == 1
     assert len((await e2e.get(f"/v1/event-rules/{rule['id']}/deliveries")).json()["items"]) == 1
 
 
@@ -86,6 +87,7 @@ async def test_a_question_nobody_listens_to_costs_no_activity(e2e, api_worker, u
     assert (await wait_for(e2e, run["id"]))["output"] == "no"
     await workflow_closed(api_worker, run["id"])
     assert "deliver_event" not in await activity_types(api_worker, run["id"])
+    assert await delivery_workflow_ids(api_worker.client, run["id"]) == []
     assert (await e2e.get(f"/v1/event-rules/{rule['id']}/deliveries")).json()["items"] == []
 
 

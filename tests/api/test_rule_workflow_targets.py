@@ -93,7 +93,7 @@ async def test_a_workflow_target_that_cannot_take_the_event_is_refused_and_recor
 
 async def test_rules_refuse_a_workflow_target_they_cannot_name(client, unique) -> None:
     task = await make_task(client, f"Wt checks {unique}", "return 1")
-    good = {"name": f"wt-check-{unique}", "event": "run.failed", "target": {"task_id": task["id"]}}
+    good = {"name": f"wt-check-{unique}", "event": "run.failed", "task_id": task["id"], "target": {"task_id": task["id"]}}
     missing = assert_problem(await client.post("/v1/event-rules", json={**good, "target": {"workflow_id": f"nope-{unique}"}}), 422)
     assert [error["field"] for error in missing["errors"]] == ["target.workflow_id"], missing
     both = assert_problem(
