@@ -36,7 +36,7 @@ from persistence.repository.workflows import (
 from settings import Settings
 from storage.blobs import BlobStore
 from storage.values import run_value_key, store_value
-from taskrun.alerts import alert_body
+from taskrun.alerts import alert_body, shown_url
 from taskrun.client import start_task_run, start_workflow_run
 from taskrun.contract import EVENT_DELIVERY_ATTEMPTS, EventDeliveryRequest, TaskRunRequest, WorkflowRunRequest, run_error
 from taskrun.search_attributes import search_attributes_registered
@@ -258,3 +258,6 @@ class EventActivities:
                 await WebhookNotifier(url, secret, timeout=seconds)(body)
         except TimeoutError:
             raise NotificationError(f"the alert's webhook did not answer within {seconds:g} s") from None
+        except NotificationError as error:
+            # Delivery rows are read by every reading role: keep the URL (a credential) out.
+            raise NotificationError(str(error).replace(url, shown_url(url))) from None

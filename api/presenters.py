@@ -26,6 +26,7 @@ from persistence.models import (
     WorkflowRun,
 )
 from persistence.repository.schedules import backfill_id_of
+from taskrun.alerts import shown_url
 
 from .authz import sees_payloads
 from .services.hooks import delivery_url
@@ -55,7 +56,8 @@ def rule_resource(rule: EventRule) -> dict[str, Any]:
 
 
 def alert_resource(alert: Alert) -> dict[str, Any]:
-    """An alert as the API shows it: whether it has a secret, never the secret."""
+    """An alert as the API shows it: whether it has a secret, never the secret; its URL
+    without path or query."""
     return {
         "id": alert.id,
         "name": alert.name,
@@ -64,7 +66,7 @@ def alert_resource(alert: Alert) -> dict[str, Any]:
         "pending_over_seconds": alert.pending_over_seconds,
         "question_waiting_over_seconds": alert.question_waiting_over_seconds,
         "schedule_late_over_seconds": alert.schedule_late_over_seconds,
-        "url": alert.url,
+        "url": shown_url(alert.url),
         "has_secret": bool(alert.secret),
         "format": alert.format,
         "enabled": alert.enabled,

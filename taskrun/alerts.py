@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_MESSAGE_CHARS = 500
 VERBS = {"run.failed": "failed", "run.timed_out": "timed out"}
@@ -24,6 +25,14 @@ def summary(event: dict[str, Any]) -> str:
         message = str(error.get("message") or "")[:MAX_MESSAGE_CHARS]
         line += f": {error['type']}: {message}"
     return line
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL without its path and query, which may be its credential (a Slack
+    incoming webhook's path is), nor any user info."""
+    parts = urlsplit(url)
+    hidden = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{hidden}"
 
 
 def slack_escaped(text: str) -> str:

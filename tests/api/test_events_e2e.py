@@ -524,3 +524,15 @@ async def test_a_delivery_tried_again_does_not_run_its_target_twice(e2e, api_wor
         async for execution in api_worker.client.list_workflows(f"WorkflowId = 'taskrun-{first['id']}'")
     ]
     assert len(executions) == 1, executions
+
+
+async def test_an_alert_url_is_shown_without_its_path(e2e, unique) -> None:
+    """A Slack incoming webhook's path is its credential: readers see scheme and host only."""
+    created = await e2e.post(
+        "/v1/alerts",
+        json={"name": f"slack-url-{unique}", "on": ["failed"], "url": "https://user:pw@hooks.example.com/services/T0/B0/SECRET?x=1", "enabled": False},
+    )
+    assert created.status_code == 201, created.text
+    shown = (await e2e.get(f"/v1/alerts/{created.json()['id']}")).json()
+    assert shown["url"] == "https://hooks.example.com/…", shown
+    assert "SECRET" not in json.dumps((await e2e.get("/v1/alerts", params={"limit": 200})).json())
