@@ -206,9 +206,23 @@ def matches(event: dict[str, Any], conditions: list[dict[str, Any]] | None) -> b
             found = jsonpointer.resolve_pointer(event, condition["pointer"], missing)
         except jsonpointer.JsonPointerException:
             return False
-        if found is missing or found != condition.get("equals"):
+        if found is missing or not json_equal(found, condition.get("equals")):
             return False
     return True
+
+
+def json_equal(left: Any, right: Any) -> bool:
+    """Equality of JSON values: ``true`` is not ``1``, ``1`` is ``1.0``, objects and arrays
+    compare member by member."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[key], right[key]) for key in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right))
+    if isinstance(left, (dict, list)) or isinstance(right, (dict, list)):
+        return False
+    return left == right
 
 
 def target_run_id(subscriber_id: str, event: dict[str, Any]) -> uuid.UUID:
