@@ -76,7 +76,8 @@ async def test_a_rule_with_a_workflow_target_from_the_command_line(api_worker, c
     workflow = await client.post("/v1/workflows", json={"name": f"cli-flow-{unique}", "nodes": [{"id": "s", "task": step["cy_name"]}], "edges": []})
     assert workflow.status_code == 201, workflow.text
     created = await cli(
-        "rule", "create", f"cli-wf-rule-{unique}", "--event", "question.created", "--target-workflow", f"cli-flow-{unique}", "--json"
+        "rule", "create", f"cli-wf-rule-{unique}", "--event", "question.created", "--task", step["cy_name"],
+        "--target-workflow", f"cli-flow-{unique}", "--json",
     )
     assert created.exit_code == 0, created.output
     rule = json.loads(created.stdout)
@@ -89,6 +90,7 @@ async def test_a_rule_with_a_workflow_target_from_the_command_line(api_worker, c
     assert neither.exit_code != 0 and "name one target" in neither.output
     missing = await cli("rule", "create", f"cli-missing-{unique}", "--event", "run.failed", "--target-workflow", f"nope-{unique}")
     assert missing.exit_code != 0 and "target.workflow_id" in missing.output
+    assert (await cli("rule", "delete", rule["id"])).exit_code == 0
 
 
 async def test_alerts_from_the_command_line(api_worker, client, cli, tmp_path: Path, unique: str) -> None:
