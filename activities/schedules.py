@@ -64,6 +64,11 @@ def input_errors(schema: dict[str, Any] | None, value: Any) -> str | None:
     return f"input at {first.path}: {first.message}"
 
 
+def _lateness(run: Any, scheduled_time: datetime) -> float:
+    """How much later than its fire time the fire's run was recorded, in seconds."""
+    return max(0.0, (run.created_at - scheduled_time).total_seconds())
+
+
 class ScheduleActivities:
     def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
@@ -125,9 +130,7 @@ class ScheduleActivities:
                     session, run.id, workflow_id=info.workflow_id, workflow_run_id=info.workflow_run_id
                 )
                 if not backfill_id and scheduled_time is not None:
-                    lateness = max(0.0, (run.created_at - scheduled_time).total_seconds())
-                    metrics.SCHEDULE_LATENESS.labels(task.cy_name).observe(lateness)
-                    late = await self._late_listeners(session, run, task, scheduled_time, lateness)
+                    metrics.SCHEDULE_LATENESS.labels(task.cy_name).observe(_lateness(run, scheduled_time))
                 problem = input_errors(task.input_schema, request.input)
                 if problem is not None:
                     await finish_run(
@@ -144,6 +147,9 @@ class ScheduleActivities:
                 # A retried attempt after the run already moved on: nothing more to start.
                 if run.status in TERMINAL_RUN_STATUSES:
                     return None
+            if run.created_by == SCHEDULE_CREATOR and scheduled_time is not None:
+                # Also on a retried attempt that finds the run recorded: its event is not lost.
+                late = await self._late_listeners(session, run, task, scheduled_time, _lateness(run, scheduled_time))
             pinned: Any = task
             if run.task_version is not None and run.task_version != task.version:
                 pinned = await get_version(session, task.id, run.task_version) or task

@@ -3,6 +3,7 @@ deliveries recorded for each."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from persistence.repository.pagination import InvalidCursor, Page
 from persistence.repository.tasks import get_task
 from persistence.repository.workflows import get_workflow
 
+from taskrun.alerts import shown_url
 from taskrun.events import TASK_RUN_EVENT_TYPES
 
 from ..problems import ProblemError, invalid_cursor, not_found
@@ -50,6 +52,34 @@ async def _set_target(session: AsyncSession, rule: EventRule, target: dict[str, 
 def _name_taken(kind: str, name: str) -> ProblemError:
     message = f"{kind} name {name!r} is already taken"
     return ProblemError(409, "conflict", message[0].upper() + message[1:], errors=[{"field": "name", "in": "body", "message": message}])
+
+
+MAX_AUDITED_MATCH_CHARS = 2_000
+
+
+def _rule_facts(rule: Any) -> dict[str, Any]:
+    """What the audit log keeps of a rule: what it listens to and what it starts."""
+    return {
+        "event": list(rule.event_types),
+        "task_id": str(rule.source_task_id) if rule.source_task_id else None,
+        "match": rule.match if len(json.dumps(rule.match, default=str)) <= MAX_AUDITED_MATCH_CHARS else f"{len(rule.match)} conditions",
+        "target": {"workflow_id": str(rule.target_workflow_id)}
+        if rule.target_workflow_id
+        else {"task_id": str(rule.target_task_id)},
+        "enabled": rule.enabled,
+    }
+
+
+def _alert_facts(alert: Any) -> dict[str, Any]:
+    """What the audit log keeps of an alert: where it posts (without the URL's path, which may be
+    a credential) and on what; never its secret."""
+    return {
+        "on": list(alert.on),
+        "task_id": str(alert.task_id) if alert.task_id else None,
+        "url": shown_url(alert.url),
+        "format": alert.format,
+        "enabled": alert.enabled,
+    }
 
 
 async def _save(session: AsyncSession, kind: str, name: str, action: str, row: Any, details: dict[str, Any]) -> None:
@@ -100,7 +130,7 @@ async def create_rule(session: AsyncSession, principal: Principal, fields: dict[
     await _set_target(session, rule, fields["target"])
     _check_task_filter(rule)
     session.add(rule)
-    await _save(session, "event rule", rule.name, "event_rule.create", rule, {"name": rule.name, "event": rule.event_types})
+    await _save(session, "event rule", rule.name, "event_rule.create", rule, {"name": rule.name, **_rule_facts(rule)})
     return rule
 
 
@@ -120,7 +150,7 @@ async def update_rule(session: AsyncSession, rule_id: uuid.UUID, changes: dict[s
         rule.enabled = changes["enabled"]
     _check_task_filter(rule)
     rule.updated_at = datetime.now(UTC)
-    await _save(session, "event rule", rule.name, "event_rule.update", rule, {"fields": sorted(changes)})
+    await _save(session, "event rule", rule.name, "event_rule.update", rule, {"fields": sorted(changes), **_rule_facts(rule)})
     return rule
 
 
@@ -177,7 +207,7 @@ async def create_alert(session: AsyncSession, principal: Principal, fields: dict
     )
     await _check_pending(session, alert)
     session.add(alert)
-    await _save(session, "alert", alert.name, "alert.create", alert, {"name": alert.name, "on": alert.on})
+    await _save(session, "alert", alert.name, "alert.create", alert, {"name": alert.name, **_alert_facts(alert)})
     return alert
 
 
@@ -197,7 +227,7 @@ async def update_alert(session: AsyncSession, alert_id: uuid.UUID, changes: dict
         )
     await _check_pending(session, alert)
     alert.updated_at = datetime.now(UTC)
-    await _save(session, "alert", alert.name, "alert.update", alert, {"fields": sorted(changes)})
+    await _save(session, "alert", alert.name, "alert.update", alert, {"fields": sorted(changes), **_alert_facts(alert)})
     return alert
 
 

@@ -340,6 +340,8 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
     created = await client.post("/v1/event-rules", json=good)
     assert created.status_code == 201, created.text
     rule = created.json()
+    [made] = (await client.get("/v1/audit", params={"target_id": rule["id"], "action": "event_rule.create"})).json()["items"]
+    assert made["details"]["target"] == {"task_id": task["id"]} and made["details"]["event"] == ["run.failed"], made
     assert_problem(await client.post("/v1/event-rules", json=good), 409)
     changed = await client.patch(f"/v1/event-rules/{rule['id']}", json={"enabled": False, "event": ["run.timed_out", "run.failed"]})
     assert changed.status_code == 200, changed.text
@@ -372,6 +374,8 @@ async def test_rules_and_alerts_refuse_what_they_cannot_do(client, unique) -> No
     assert patched.status_code == 200 and patched.json()["has_secret"] and patched.json()["format"] == "slack"
     audit = (await client.get("/v1/audit", params={"target_id": made.json()["id"]})).json()["items"]
     assert [entry["action"] for entry in audit] == ["alert.update", "alert.create"]
+    assert audit[0]["details"]["url"] == "http://127.0.0.1:9/…" and audit[0]["details"]["format"] == "slack"
+    assert "abc" not in json.dumps(audit)
     assert (await client.delete(f"/v1/alerts/{made.json()['id']}")).status_code == 204
 
 
