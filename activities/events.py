@@ -127,13 +127,11 @@ class EventActivities:
                     f"the event is {depth - 1} rule runs deep: a rule's run may be at most "
                     f"{self.settings.EVENT_MAX_DEPTH} deep (CYTASKS_EVENT_MAX_DEPTH)"
                 )
-            task_request = workflow_target = None
+            workflow_target = None
             if rule.target_workflow_id is not None:
                 workflow_target = await self._record_workflow_target(session, rule, event, run_id, depth)
             else:
                 task_request = await self._record_task_target(session, rule, event, run_id, depth)
-        if task_request is None and workflow_target is None:
-            return run_id  # started by an earlier attempt: starting it again would run it twice
         if workflow_target is not None:
             await self._start_workflow_target(*workflow_target)
             return run_id
@@ -151,9 +149,8 @@ class EventActivities:
 
     async def _record_task_target(
         self, session: Any, rule: Any, event: dict[str, Any], run_id: uuid.UUID, depth: int
-    ) -> TaskRunRequest | None:
-        """Record the rule's task run (once), at the task's current version; answers its request
-        (None when an earlier attempt started it already)."""
+    ) -> TaskRunRequest:
+        """Record the rule's task run (once), at the task's current version; answers its request."""
         task = await get_task(session, rule.target_task_id)
         if task is None or task.status != "enabled":
             raise Refused(f"the target task is {task.status if task else 'gone'} and cannot be run")
@@ -161,10 +158,7 @@ class EventActivities:
             refusal = await asyncio.to_thread(_input_refusal, task.input_schema, event)
             if refusal:
                 raise Refused(f"task '{task.cy_name}': {refusal}")
-        existing = await get_run(session, run_id)
-        if existing is not None and existing.status != "pending":
-            return None
-        if existing is None:
+        if await get_run(session, run_id) is None:
             stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
             await create_run(
                 session,
@@ -183,10 +177,9 @@ class EventActivities:
 
     async def _record_workflow_target(
         self, session: Any, rule: Any, event: dict[str, Any], run_id: uuid.UUID, depth: int
-    ) -> tuple[WorkflowRunRequest, str] | None:
+    ) -> tuple[WorkflowRunRequest, str]:
         """Record the rule's workflow run (once), its current version and each node's task
-        pinned; answers the run's request and Temporal workflow id (None when an earlier attempt
-        started it already)."""
+        pinned; answers the run's request and Temporal workflow id."""
         workflow = await get_workflow(session, rule.target_workflow_id)
         if workflow is None or workflow.status != "enabled":
             raise Refused(f"the target workflow is {workflow.status if workflow else 'gone'} and cannot be run")
@@ -207,8 +200,6 @@ class EventActivities:
         for template in request.tasks.values():
             template.event_depth = depth
         run = await get_workflow_run(session, run_id)
-        if run is not None and run.status != "pending":
-            return None
         if run is None:
             stored = await store_value(event, self.settings.INLINE_THRESHOLD_BYTES, self.blobs, run_value_key(run_id, "input"))
             run = await create_workflow_run(

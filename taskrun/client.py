@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from .contract import (
@@ -26,6 +26,11 @@ from .contract import (
 )
 from .outcome import WorkflowOutcome, outcome_of_closed
 from .search_attributes import search_attributes_registered
+
+ONCE = WorkflowIDReusePolicy.REJECT_DUPLICATE
+"""A run's workflow id is derived from its id, and a run runs once: starting it again after its
+workflow closed (a retried start, a redelivered event) answers "already started"."""
+
 
 def run_summary(request: TaskRunRequest) -> str:
     if request.task_name:
@@ -61,6 +66,7 @@ async def start_task_run(
         search_attributes=search_attributes,
         static_summary=run_summary(request),
         request_eager_start=eager,
+        id_reuse_policy=ONCE,
         # A run that may wait for a concurrency slot cannot know when its timeout starts.
         execution_timeout=None if request.max_concurrency else backstop_timeout(request.timeout_seconds),
     )
@@ -87,6 +93,7 @@ async def start_workflow_run(client: Client, request: WorkflowRunRequest, *, wor
         result_type=WorkflowRunSummary,
         static_summary=f"{request.workflow_name} v{request.workflow_version}",
         request_eager_start=True,
+        id_reuse_policy=ONCE,
     )
 
 
