@@ -159,7 +159,11 @@ def closed_at(events) -> float:
 
 async def product_breakdown(stack: FairStack, http, client, kind: str) -> tuple[list, float]:
     run = await product_run(http, kind, stack.target_url)
-    events = list((await client.get_workflow_handle(run["workflow_id"]).fetch_history()).events)
+    handle = client.get_workflow_handle(run["workflow_id"])
+    # The run's row is terminal before its workflow completes, so the client may see the end first
+    # (the last phase is then negative).
+    await handle.result()
+    events = list((await handle.fetch_history()).events)
     started = ts(events[0])
     minted = uuid7_seconds(run["id"])
     phases = [

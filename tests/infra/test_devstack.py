@@ -21,6 +21,7 @@ from devstack import (
     find_temporal_binary,
     is_port_open,
 )
+from devstack.temporal import DYNAMIC_CONFIG
 from persistence.db import dispose_engines, get_engine
 
 pytestmark = pytest.mark.stack
@@ -86,3 +87,10 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_dev_server_is_started_with_its_dynamic_config(tmp_path) -> None:
+    command = TemporalDevServer(tmp_path, headless=True).command()
+    passed = {command[i + 1] for i, arg in enumerate(command) if arg == "--dynamic-config-value"}
+    assert passed == {f"{key}={value}" for key, value in DYNAMIC_CONFIG.items()}
+    assert "history.transferProcessorMaxPollRPS=1000" in passed
