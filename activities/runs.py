@@ -17,6 +17,7 @@ from persistence.ids import new_run_id
 from persistence.repository.events import subscribers_of
 from persistence.repository.runs import append_logs, create_run, get_run
 from persistence.repository.tasks import get_task
+from persistence.repository.workflows import mark_workflow_run_running
 from settings import Settings
 from storage.blobs import BlobStore, make_blob_store
 from storage.values import ValueNotJSON, load_value, run_value_key, store_value
@@ -69,7 +70,10 @@ def output_violation(schema: dict, output: object) -> dict | None:
 
 
 async def record_node_run(session: Any, settings: Settings, blobs: BlobStore, request: TaskRunRequest) -> None:
-    """The row of a workflow node's run, once (a retried attempt finds it)."""
+    """The row of a workflow node's run, once (a retried attempt finds it), and the start of
+    its workflow run when the request carries it."""
+    if request.workflow_run_started_at is not None and request.workflow_run_id:
+        await mark_workflow_run_running(session, request.workflow_run_id, request.workflow_run_started_at)
     run_id = uuid.UUID(request.run_id)
     if await get_run(session, run_id) is not None:
         return

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity
@@ -224,6 +224,7 @@ class WorkflowRunActivities:
                 error=finished.error,
                 nodes=finished.nodes,
                 completed_at=finished.completed_at,
+                started_at=finished.started_at,
             )
             event_type = WORKFLOW_RUN_EVENT_OF_STATUS.get(finished.status)
             found = await subscribers_of(session, event_type, None, None) if event_type else []

@@ -75,6 +75,9 @@ class TaskRunRequest:
     """For a node of a workflow run: that run's id (the node run records its own row)."""
     node_instance: str | None = None
     """For a node of a workflow run: the node id, ``node[i]`` for a foreach item."""
+    workflow_run_started_at: datetime | None = None
+    """For a node of a workflow run: when that run started. The node's row records it (the
+    workflow run is then ``running``), so the workflow run needs no transaction of its own first."""
     depth: int = 0
     """How many runs started this one through ``app::tasks::run`` (0: none)."""
     event_depth: int = 0
@@ -319,6 +322,8 @@ class WorkflowRunFinished:
     nodes: dict[str, Any] = field(default_factory=dict)
     depth: int = 0
     """The run's event depth, for its end event."""
+    started_at: datetime | None = None
+    """When the run started, for a run whose start no node run recorded (None: its end)."""
 
 
 @dataclass

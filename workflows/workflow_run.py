@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -64,6 +64,8 @@ def _add_usage(total: dict[str, int], usage: dict[str, int] | None) -> None:
 class WorkflowRunWorkflow:
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, Any]] = {}
+        self._started_at: datetime | None = None
+        """When the run started, while no node run has recorded it (each node run's row does)."""
 
     @workflow.query(name=NODE_STATES_QUERY)
     def node_states(self) -> dict[str, dict[str, Any]]:
@@ -104,11 +106,16 @@ class WorkflowRunWorkflow:
             raise ApplicationError(str(error), type="InternalError", non_retryable=True) from None
         for node in graph.nodes:
             self._nodes[node.id] = {"status": "pending", "kind": node.kind, "task_run_ids": []}
-        await workflow.execute_local_activity_method(
-            WorkflowRunActivities.mark_workflow_run_running,
-            WorkflowRunStarted(request.workflow_run_id, workflow.now()),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-        )
+        if workflow.patched("workflow-start-recorded-by-nodes"):
+            # The first node run's row records the start (or the run's end does): no transaction
+            # before the first node starts.
+            self._started_at = workflow.now()
+        else:
+            await workflow.execute_local_activity_method(
+                WorkflowRunActivities.mark_workflow_run_running,
+                WorkflowRunStarted(request.workflow_run_id, workflow.now()),
+                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
+            )
         workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: running")
         results: dict[str, Any] = {}
         ended: set[str] = set()
@@ -169,6 +176,7 @@ class WorkflowRunWorkflow:
                 error=error,
                 nodes=self._nodes,
                 depth=request.event_depth,
+                started_at=self._started_at,
             ),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT,
         )
@@ -266,6 +274,7 @@ class WorkflowRunWorkflow:
             trigger="workflow_node",
             workflow_run_id=request.workflow_run_id,
             node_instance=instance,
+            workflow_run_started_at=self._started_at,
         )
         self._nodes[node.id]["task_run_ids"].append(run_id)
         # A node run records its own row when it starts, except one that may first wait for a

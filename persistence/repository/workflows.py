@@ -383,13 +383,14 @@ async def finish_workflow_run(
     error: dict[str, Any] | None = None,
     nodes: dict[str, Any] | None = None,
     completed_at: datetime | None = None,
+    started_at: datetime | None = None,
 ) -> bool:
     """Record the run's end once (a second call for an ended run changes nothing)."""
     if status not in TERMINAL_RUN_STATUSES:
         raise ValueError(f"{status!r} is not a terminal status")
     run_id = _as_run_id(run_id)
     completed_at = completed_at or datetime.now(UTC)
-    started = func.coalesce(_runs.c.started_at, completed_at)
+    started = func.coalesce(_runs.c.started_at, started_at or completed_at)
     statement = (
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))

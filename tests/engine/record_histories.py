@@ -46,7 +46,12 @@ REPRESENTATIVE_RUNS = {
     "start_recorded_before_first_wait": ('log("a")\nsleep(0)\nb = app::test::echo(input)\nreturn b', "x"),
 }
 
-GRAPH_RUNS = ("workflow_graph", "workflow_graph_node_runs_record_themselves", "workflow_graph_node_starts_recorded_with_ends")
+GRAPH_RUNS = (
+    "workflow_graph",
+    "workflow_graph_node_runs_record_themselves",
+    "workflow_graph_node_starts_recorded_with_ends",
+    "workflow_graph_start_recorded_by_nodes",
+)
 """The same graph recorded by successive versions of WorkflowRunWorkflow."""
 GRAPH = (
     {"geo": 'return {"geo": input.ip}', "rep": 'return {"rep": 7}', "verdict": "return input"},

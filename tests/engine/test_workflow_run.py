@@ -3,7 +3,11 @@ on_error, and node runs as child TaskRunWorkflows with their rows."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+
+from persistence.repository.workflows import get_workflow_run
 
 from .graph_helpers import Graphs
 
@@ -147,3 +151,40 @@ async def test_a_foreach_over_too_many_items_fails_before_starting_any(graphs):
     assert run.status == "failed"
     assert run.error["type"] == "ForeachTooManyItems" and "at most 1000" in run.error["message"]
     assert children == []
+
+
+async def test_the_first_node_run_records_the_start_and_the_run_makes_no_transaction_before_it(graphs):
+    run_id = await graphs.start(
+        {"wait": 'sleep(1)\nreturn input'},
+        [{"id": "entry", "kind": "identity"}, {"id": "w", "task": "wait"}],
+        [{"from": "entry", "to": "w"}],
+        input=3,
+    )
+    async def status() -> tuple[str, object]:
+        async with graphs.sessions() as session:
+            row = await get_workflow_run(session, run_id)
+            return row.status, row.started_at
+
+    for _ in range(100):  # the node run sleeps a second after recording its row
+        state, started_at = await status()
+        if state != "pending":
+            break
+        await asyncio.sleep(0.02)
+    assert state == "running" and started_at is not None
+    run, children = await graphs.wait(run_id)
+    assert run.status == "completed", run.error
+    assert run.started_at == started_at <= children[0].started_at
+    history = await graphs.client.get_workflow_handle(await graphs.temporal_id(run_id)).fetch_history()
+    local_activities = [
+        e for e in history.events if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(local_activities) == 1  # finish_workflow_run only
+
+
+async def test_a_run_without_task_nodes_records_its_start_with_its_end(graphs):
+    run_id = await graphs.start({}, [{"id": "a", "kind": "identity"}, {"id": "b", "kind": "collect"}], [{"from": "a", "to": "b"}], input=1)
+    run, children = await graphs.wait(run_id)
+    assert run.status == "completed", run.error
+    assert children == []
+    assert run.started_at is not None and run.started_at <= run.completed_at
