@@ -11,11 +11,16 @@ it (no database, no API, no interpreter):
 ``BareApprovalWorkflow`` is the baseline of resuming a paused run: it waits for a signal and
 returns its answer.
 
+``BareGraphWorkflow`` is the floor under bench/workflow_overhead.py: the same shapes (a chain of
+3, a fan-out of N) made of ``BareStepWorkflow`` children that return at once, so it measures what
+Temporal's child workflows cost on this server and nothing else.
+
 Run as a script, this module is the baseline's worker process: its own process, its own
 client and its own worker, configured like the product's worker (``worker.build_worker``):
 the same workflow runner (``CYTASKS_WORKFLOW_SANDBOX`` decides sandboxed or not, with the
-same passthrough modules), the same activity thread pool size and the same sticky cache
-size (``CYTASKS_MAX_CACHED_WORKFLOWS``).
+same passthrough modules), the same activity thread pool size, the same sticky cache size
+(``CYTASKS_MAX_CACHED_WORKFLOWS``) and the same number of workflow task pollers
+(``CYTASKS_WORKFLOW_TASK_POLLERS``).
 
     python bench/bare_workflow.py --address 127.0.0.1:7233 --task-queue bench-bare
 """
@@ -94,6 +99,33 @@ class BareApprovalWorkflow:
         return self.answer or ""
 
 
+@workflow.defn(name="BareStepWorkflow")
+class BareStepWorkflow:
+    @workflow.run
+    async def run(self, n: int) -> int:
+        return n + 1
+
+
+@workflow.defn(name="BareGraphWorkflow")
+class BareGraphWorkflow:
+    """``("chain", 3)``: three children one after another, each given the last one's result;
+    ``("fan", 20)``: twenty children at once, their results collected."""
+
+    @workflow.run
+    async def run(self, shape: str, width: int) -> list:
+        prefix = workflow.info().workflow_id
+        if shape == "chain":
+            value = 0
+            for index in range(width):
+                value = await workflow.execute_child_workflow(BareStepWorkflow.run, value, id=f"{prefix}-{index}")
+            return [value]
+        return list(
+            await asyncio.gather(
+                *(workflow.execute_child_workflow(BareStepWorkflow.run, index, id=f"{prefix}-{index}") for index in range(width))
+            )
+        )
+
+
 async def serve(address: str, namespace: str, task_queue: str) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from temporalio.client import Client
@@ -107,11 +139,12 @@ async def serve(address: str, namespace: str, task_queue: str) -> None:
     bare = Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareWorkflow, BareApprovalWorkflow],
+        workflows=[BareWorkflow, BareApprovalWorkflow, BareGraphWorkflow, BareStepWorkflow],
         workflow_runner=worker_module.workflow_runner(settings.WORKFLOW_SANDBOX),
         activities=[bare_http_get],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         max_cached_workflows=settings.MAX_CACHED_WORKFLOWS,
+        max_concurrent_workflow_task_polls=settings.WORKFLOW_TASK_POLLERS,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

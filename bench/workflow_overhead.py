@@ -10,6 +10,11 @@
 Both sides run on the same stack (``bench/fair_stack.py``: ``cytasks dev`` in a subprocess),
 interleaved round by round; medians and the spread of the rounds are reported.
 
+The floor: the same two shapes as bare Temporal (``BareGraphWorkflow`` in bench/bare_workflow.py,
+its own worker process on the same server), children that return at once: a chain of 3 against
+three bare workflows started one after another, and a fan-out of 20 against one child. Their
+ratios say what child workflows cost on this server before the product adds anything.
+
 Usage: python bench/workflow_overhead.py [--rounds 5] [--samples 10] [--json]
 """
 
@@ -31,6 +36,7 @@ from bench.fair_stack import FairStack  # noqa: E402
 
 TERMINAL = {"completed", "failed", "cancelled", "timed_out"}
 FAN_OUT = 20
+KEYS = ("chain", "three_adhoc", "fan_out", "one_node", "bare_chain", "bare_three", "bare_fan_out", "bare_one")
 STEP = 'return {"n": input.n + 1, "seen": (input.seen ?? []) + ["${input.n}"]}'
 
 
@@ -98,6 +104,28 @@ async def three_adhoc(http, names: dict[str, str], input: dict) -> float:
     return time.perf_counter() - started
 
 
+async def bare_graph(client, shape: str, width: int) -> float:
+    from bench.bare_workflow import BARE_QUEUE, BareGraphWorkflow
+
+    started = time.perf_counter()
+    await client.execute_workflow(
+        BareGraphWorkflow.run, args=[shape, width], id=f"bench-bare-graph-{uuid.uuid4()}", task_queue=BARE_QUEUE
+    )
+    return time.perf_counter() - started
+
+
+async def bare_three(client) -> float:
+    from bench.bare_workflow import BARE_QUEUE, BareStepWorkflow
+
+    started = time.perf_counter()
+    value = 0
+    for _ in range(3):
+        value = await client.execute_workflow(
+            BareStepWorkflow.run, value, id=f"bench-bare-step-{uuid.uuid4()}", task_queue=BARE_QUEUE, request_eager_start=True
+        )
+    return time.perf_counter() - started
+
+
 def spread(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
@@ -109,34 +137,42 @@ def spread(values: list[float]) -> dict:
 
 async def measure(args: argparse.Namespace) -> dict:
     async with FairStack() as stack, stack.api_client() as http:
+        client = await stack.temporal_client()
         names = await setup(http)
+
+        async def sample(into: dict[str, list[float]]) -> None:
+            into["chain"].append(await workflow_run(http, names["chain"], {"n": 0}))
+            into["three_adhoc"].append(await three_adhoc(http, names, {"n": 0}))
+            into["fan_out"].append(await workflow_run(http, names["wide"], {"n": 0}))
+            into["one_node"].append(await workflow_run(http, names["single"], {"n": 0}))
+            into["bare_chain"].append(await bare_graph(client, "chain", 3))
+            into["bare_three"].append(await bare_three(client))
+            into["bare_fan_out"].append(await bare_graph(client, "fan", FAN_OUT))
+            into["bare_one"].append(await bare_graph(client, "fan", 1))
+
         for _ in range(3):  # warm-up: caches, connections, first workflow tasks
-            await workflow_run(http, names["chain"], {"n": 0})
-            await three_adhoc(http, names, {"n": 0})
-            await workflow_run(http, names["wide"], {"n": 0})
-            await workflow_run(http, names["single"], {"n": 0})
+            await sample({key: [] for key in KEYS})
         rounds = []
         for _ in range(args.rounds):
-            chain, adhoc, wide, single = [], [], [], []
+            times: dict[str, list[float]] = {key: [] for key in KEYS}
             for _ in range(args.samples):
-                chain.append(await workflow_run(http, names["chain"], {"n": 0}))
-                adhoc.append(await three_adhoc(http, names, {"n": 0}))
-                wide.append(await workflow_run(http, names["wide"], {"n": 0}))
-                single.append(await workflow_run(http, names["single"], {"n": 0}))
+                await sample(times)
+            median = {key: statistics.median(values) for key, values in times.items()}
             rounds.append(
                 {
-                    "chain": spread(chain),
-                    "three_adhoc": spread(adhoc),
-                    "fan_out": spread(wide),
-                    "one_node": spread(single),
-                    "chain_ratio": round(statistics.median(chain) / statistics.median(adhoc), 2),
-                    "fan_out_ratio": round(statistics.median(wide) / statistics.median(single), 2),
+                    **{key: spread(values) for key, values in times.items()},
+                    "chain_ratio": round(median["chain"] / median["three_adhoc"], 2),
+                    "fan_out_ratio": round(median["fan_out"] / median["one_node"], 2),
+                    "bare_chain_ratio": round(median["bare_chain"] / median["bare_three"], 2),
+                    "bare_fan_out_ratio": round(median["bare_fan_out"] / median["bare_one"], 2),
                 }
             )
     chain_ratios = [r["chain_ratio"] for r in rounds]
     fan_ratios = [r["fan_out_ratio"] for r in rounds]
     return {
         "rounds": rounds,
+        "bare_chain_ratio_median": statistics.median(r["bare_chain_ratio"] for r in rounds),
+        "bare_fan_out_ratio_median": statistics.median(r["bare_fan_out_ratio"] for r in rounds),
         "chain_ratio_median": statistics.median(chain_ratios),
         "chain_ratio_range": [min(chain_ratios), max(chain_ratios)],
         "fan_out_ratio_median": statistics.median(fan_ratios),
@@ -160,11 +196,15 @@ def main() -> None:
         print(
             f"round {index}: chain {r['chain']['median_ms']} ms vs three ad-hoc runs {r['three_adhoc']['median_ms']} ms "
             f"(ratio {r['chain_ratio']}); fan-out of {FAN_OUT} {r['fan_out']['median_ms']} ms vs one node "
-            f"{r['one_node']['median_ms']} ms (ratio {r['fan_out_ratio']})"
+            f"{r['one_node']['median_ms']} ms (ratio {r['fan_out_ratio']})\n"
+            f"  bare Temporal: chain {r['bare_chain']['median_ms']} ms vs three workflows {r['bare_three']['median_ms']} ms "
+            f"(ratio {r['bare_chain_ratio']}); fan-out {r['bare_fan_out']['median_ms']} ms vs one child "
+            f"{r['bare_one']['median_ms']} ms (ratio {r['bare_fan_out_ratio']})"
         )
     print(
         f"chain ratio: median {result['chain_ratio_median']} (rounds {result['chain_ratio_range']}, target <= 1.2); "
-        f"fan-out ratio: median {result['fan_out_ratio_median']} (rounds {result['fan_out_ratio_range']}, target <= 3)"
+        f"fan-out ratio: median {result['fan_out_ratio_median']} (rounds {result['fan_out_ratio_range']}, target <= 3)\n"
+        f"bare Temporal floor: chain ratio {result['bare_chain_ratio_median']}, fan-out ratio {result['bare_fan_out_ratio_median']}"
     )
 
 
