@@ -5,12 +5,18 @@ Secrets stay out of the script: a header value (or the URL) may hold
 with it. Both are resolved here, inside the activity, only for hosts the credential is
 bound to, and the answer is returned with every secret used replaced by
 ``[REDACTED:NAME]``.
+
+Calls share one connection pool per event loop (kept-alive connections, as a browser keeps
+them), while each call gets a client of its own: no cookie, redirect or auth state passes
+from one call, run or task to the next.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import weakref
 from typing import Any
 
 import httpx
@@ -21,6 +27,17 @@ from .tls import tls_context
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 CREDENTIAL_REFERENCE = re.compile(r"\{\{\s*credential:([A-Za-z0-9_.-]+)\s*\}\}")
 AUTH_PREFIX = "credential:"
+
+
+_pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport]" = weakref.WeakKeyDictionary()
+
+
+def _pool() -> httpx.AsyncHTTPTransport:
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = httpx.AsyncHTTPTransport(verify=tls_context())
+    return pool
 
 
 def _resolve(ctx: ToolContext, text: str, url: str) -> str:
@@ -57,8 +74,9 @@ async def http_request(
     elif body is not None:
         kwargs["content"] = str(body).encode()
     try:
-        async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
-            response = await client.request(method.upper(), target, **kwargs)
+        # Not closed: closing a client closes its transport, the pool every call shares.
+        client = httpx.AsyncClient(timeout=timeout, verify=tls_context(), transport=_pool())
+        response = await client.request(method.upper(), target, **kwargs)
     except httpx.HTTPError as error:
         raise RuntimeError(ctx.redact(f"{type(error).__name__}: {error}")) from None
     text = response.text

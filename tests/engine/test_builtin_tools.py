@@ -7,7 +7,7 @@ import time
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from devstack.ports import find_free_port
 
@@ -118,6 +118,31 @@ async def test_http_request_tool(runner):
     assert row.output_inline == [200, "42", "POST"]
     assert seen[0]["header"] == "yes"
     assert seen[0]["body"] == b'{"a":1}'
+
+
+def cookie_app(seen: list[dict]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/cookie")
+    async def cookie(request: Request) -> Response:
+        seen.append({"peer": request.client.port, "cookie": request.headers.get("cookie")})
+        response = Response('{"ok": true}', media_type="application/json")
+        response.set_cookie("session", "from-an-earlier-call")
+        return response
+
+    return app
+
+
+async def test_http_calls_share_connections_but_never_cookies(runner):
+    seen: list[dict] = []
+    script = 'a = app::http::request("GET", "${input}/cookie")\nb = app::http::request("GET", "${input}/cookie")\nreturn [a.status, b.status]'
+    with LocalServer(cookie_app(seen)) as server:
+        first = await runner.run(script, server.url)
+        second = await runner.run(script, server.url)
+    assert first.status == second.status == "completed", (first.error, second.error)
+    assert first.output_inline == second.output_inline == [200, 200]
+    assert [call["cookie"] for call in seen] == [None] * 4  # each call sends what its script says, nothing more
+    assert len({call["peer"] for call in seen}) == 1  # one kept-alive connection for all four calls
 
 
 async def test_http_request_rejects_bad_method(runner):
