@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from activities import metrics as run_metrics
 
+from persistence.run_notifications import RunEndListener
 from settings import Settings, get_settings
 
 from .degraded import install_dependency_handlers
@@ -114,6 +115,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception as error:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 
+    state.run_ends = RunEndListener(settings.DATABASE_URL)
+    state.run_ends.start()
     app.state.cytasks = state
     app.state.schedule_reconciliation = asyncio.create_task(reconcile_in_background(state))
     background.append(app.state.schedule_reconciliation)
@@ -125,6 +128,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await state.run_ends.stop()
         await engine.dispose()
 
 

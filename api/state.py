@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from cy.tools import ToolRegistry
+from persistence.run_notifications import RunEndListener
 from settings import Settings
 from storage.blobs import BlobStore
 
@@ -44,6 +45,8 @@ class AppState:
     blob_store: BlobStore | None = None
     registry: ToolRegistry | None = None
     temporal: Client | None = None
+    run_ends: RunEndListener | None = None
+    """Wakes long polls when a run's end is committed (None: they wait on the workflow only)."""
     auth_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     _temporal_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     compile_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))

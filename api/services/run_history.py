@@ -34,15 +34,16 @@ async def load_run(session: AsyncSession, run_id: str) -> TaskRun:
 async def read_run(state: AppState, session: AsyncSession, run_id: str, wait: float) -> TaskRun:
     """The run, reconciled with its workflow; with ``wait``, once it has ended or ``wait``
     seconds have passed (the database connection is given back meanwhile)."""
-    run = await load_run(session, run_id)
-    run = await run_reconciliation.reconcile_run(state, session, run)
-    if wait and run.status not in TERMINAL_RUN_STATUSES and run.workflow_id:
-        workflow_id = run.workflow_id
-        session.expunge_all()
-        await session.rollback()  # give the connection back while waiting
-        await run_engine.wait_for_workflow(state.temporal_client, workflow_id, wait)
-        run = await run_repo.get_run(session, run_id)
+    with run_engine.watching(state.run_ends if wait else None, "task", run_id) as ended:
+        run = await load_run(session, run_id)
         run = await run_reconciliation.reconcile_run(state, session, run)
+        if wait and run.status not in TERMINAL_RUN_STATUSES and run.workflow_id:
+            workflow_id = run.workflow_id
+            session.expunge_all()
+            await session.rollback()  # give the connection back while waiting
+            await run_engine.wait_for_end(state.run_ends, ended, state.temporal_client, workflow_id, wait)
+            run = await run_repo.get_run(session, run_id)
+            run = await run_reconciliation.reconcile_run(state, session, run)
     return run
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Container
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from temporalio.service import RPCError
 from cy import CyOptions
 from cy import check_script as cy_check_script
 from cy.tools import ToolRegistry
+from persistence.run_notifications import Kind, RunEndListener
 from settings import Settings
 from taskrun.outcome import WorkflowOutcome
 from taskrun.client import cancel_task_run, cancel_workflow, start_task_run, workflow_exists
@@ -155,6 +157,41 @@ async def cancel_run(client: Client, run_id: str, workflow_id: str | None = None
 async def workflow_outcome(client: Client, workflow_id: str, *, cancel_requested: bool) -> WorkflowOutcome:
     """How the run's workflow stands in Temporal: open, closed (and how the run ended), or missing."""
     return await outcome_in_temporal(client, workflow_id, cancel_requested=cancel_requested)
+
+
+NOTICE_GRACE_SECONDS = 0.5
+"""While end notices arrive, how long a long poll waits on the notice alone before it also asks
+Temporal for the workflow's end (a run ended without a notice is seen that much later)."""
+
+
+def watching(listener: RunEndListener | None, kind: Kind, run_id: str):
+    """Register for the run's end notice (before reading its row); None without a listener."""
+    return listener.watch(kind, run_id) if listener is not None else nullcontext(None)
+
+
+async def wait_for_end(
+    listener: RunEndListener | None,
+    ended: asyncio.Event | None,
+    connect: Callable[[], Awaitable[Client]],
+    workflow_id: str,
+    seconds: float,
+) -> None:
+    """Block until the run's end is announced, its workflow closes, or time runs out."""
+    if listener is None or ended is None or not listener.listening:
+        await wait_for_workflow(connect, workflow_id, seconds)
+        return
+
+    async def workflow_end_later() -> None:
+        await asyncio.sleep(NOTICE_GRACE_SECONDS)
+        await wait_for_workflow(connect, workflow_id, max(0.0, seconds - NOTICE_GRACE_SECONDS))
+
+    waits = [asyncio.create_task(ended.wait()), asyncio.create_task(workflow_end_later())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 async def wait_for_workflow(connect: Callable[[], Awaitable[Client]], workflow_id: str, seconds: float) -> None:

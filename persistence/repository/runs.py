@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistence.ids import created_at_from_run_id, new_run_id
 from persistence.models import RUN_TRIGGERS, Task, TaskRun, TaskRunLog
+from persistence.run_notifications import ended_notice
 from persistence.repository import run_events
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
 from persistence.repository.rollups import record_finished_run
@@ -316,13 +317,18 @@ async def finish_run(
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))
         .values(**values)
         .returning(
-            _runs.c.logs_count, _runs.c.task_id, _runs.c.trigger, _runs.c.duration_ms, _task_name(_runs.c.task_id)
+            _runs.c.logs_count,
+            _runs.c.task_id,
+            _runs.c.trigger,
+            _runs.c.duration_ms,
+            _task_name(_runs.c.task_id),
+            ended_notice("task", run_id),
         )
     )
     finished = (await session.execute(statement)).one_or_none()
     if finished is None:
         return False
-    logs_count, task_id, trigger, stored_duration_ms, task_name = finished
+    logs_count, task_id, trigger, stored_duration_ms, task_name, _ = finished
     run_events.queue(session, run_events.RunFinished(task_name, status, trigger, stored_duration_ms))
     if log_lines:
         await _insert_logs(session, run_id, logs_count - len(log_lines), log_lines)

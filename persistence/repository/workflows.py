@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphs.definition import Graph, Problem
 from persistence.ids import created_at_from_run_id, new_run_id
 from persistence.models import Task, TaskRun, WorkflowDefinition, WorkflowRun, WorkflowVersion
+from persistence.run_notifications import ended_notice
 from persistence.repository import tasks as task_repo
 from persistence.repository.pagination import Page, before_cursor, clamp_limit, page_from_rows
 from taskrun.contract import (
@@ -405,8 +406,9 @@ async def finish_workflow_run(
             completed_at=completed_at,
             duration_ms=func.floor(func.extract("epoch", completed_at - started) * 1000),
         )
+        .returning(ended_notice("workflow", run_id))
     )
-    return (await session.execute(statement)).rowcount == 1
+    return (await session.execute(statement)).first() is not None
 
 
 async def request_workflow_run_cancel(session: AsyncSession, run_id: uuid.UUID | str) -> bool:
