@@ -33,18 +33,20 @@ async def load_run(session: AsyncSession, run_id: str) -> TaskRun:
 
 async def read_run(state: AppState, session: AsyncSession, run_id: str, wait: float) -> TaskRun:
     """The run, reconciled with its workflow; with ``wait``, once it has ended or ``wait``
-    seconds have passed (the database connection is given back meanwhile)."""
+    seconds have passed (the database connection is given back meanwhile). A run about to be
+    waited on is reconciled after the wait (a workflow that closed without recording the end
+    ends the wait, within ``run_engine.NOTICE_GRACE_SECONDS``): asking Temporal first would cost
+    every long poll a round trip."""
     with run_engine.watching(state.run_ends if wait else None, "task", run_id) as ended:
         run = await load_run(session, run_id)
-        run = await run_reconciliation.reconcile_run(state, session, run)
-        if wait and run.status not in TERMINAL_RUN_STATUSES and run.workflow_id:
-            workflow_id = run.workflow_id
-            session.expunge_all()
-            await session.rollback()  # give the connection back while waiting
-            await run_engine.wait_for_end(state.run_ends, ended, state.temporal_client, workflow_id, wait)
-            run = await run_repo.get_run(session, run_id)
-            run = await run_reconciliation.reconcile_run(state, session, run)
-    return run
+        if not wait or run.status in TERMINAL_RUN_STATUSES or not run.workflow_id:
+            return await run_reconciliation.reconcile_run(state, session, run)
+        workflow_id = run.workflow_id
+        session.expunge_all()
+        await session.rollback()  # give the connection back while waiting
+        await run_engine.wait_for_end(state.run_ends, ended, state.temporal_client, workflow_id, wait)
+        run = await run_repo.get_run(session, run_id)
+        return await run_reconciliation.reconcile_run(state, session, run)
 
 
 async def list_runs(
