@@ -72,8 +72,6 @@ def output_violation(schema: dict, output: object) -> dict | None:
 async def record_node_run(session: Any, settings: Settings, blobs: BlobStore, request: TaskRunRequest) -> None:
     """The row of a workflow node's run, once (a retried attempt finds it), and the start of
     its workflow run when the request carries it."""
-    if request.workflow_run_started_at is not None and request.workflow_run_id:
-        await mark_workflow_run_running(session, request.workflow_run_id, request.workflow_run_started_at)
     run_id = uuid.UUID(request.run_id)
     if await get_run(session, run_id) is not None:
         return
@@ -91,6 +89,9 @@ async def record_node_run(session: Any, settings: Settings, blobs: BlobStore, re
         parent_workflow_run_id=request.workflow_run_id,
         workflow_node_instance_id=request.node_instance,
     )
+    if request.workflow_run_started_at is not None and request.workflow_run_id:
+        # A sibling that holds the row is recording the same start: no need to wait for it.
+        await mark_workflow_run_running(session, request.workflow_run_id, request.workflow_run_started_at, skip_locked=True)
 
 
 def _refused(message: str) -> ApplicationError:

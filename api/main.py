@@ -115,7 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except Exception as error:
         logger.warning("Temporal unreachable at %s (will retry on demand): %s", settings.TEMPORAL_ADDRESS, error)
 
-    state.run_ends = RunEndListener(settings.DATABASE_URL)
+    state.run_ends = RunEndListener(settings.DATABASE_URL, settings.DATABASE_DRIVER)
     state.run_ends.start()
     app.state.cytasks = state
     app.state.schedule_reconciliation = asyncio.create_task(reconcile_in_background(state))

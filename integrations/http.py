@@ -8,7 +8,11 @@ bound to, and the answer is returned with every secret used replaced by
 
 Calls share one connection pool per event loop (kept-alive connections, as a browser keeps
 them), while each call gets a client of its own: no cookie, redirect or auth state passes
-from one call, run or task to the next.
+from one call, run or task to the next. The pool has no cap on connections (a slow upstream
+holds only its own) and closes idle ones after 2 s, before servers commonly drop them. Where
+the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``), each call
+builds its client as before, so the proxy settings, ``NO_PROXY`` included, apply as httpx
+reads them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.request
 import weakref
 from typing import Any
 
@@ -32,12 +37,29 @@ AUTH_PREFIX = "credential:"
 _pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport]" = weakref.WeakKeyDictionary()
 
 
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=20, keepalive_expiry=2.0)
+
+
 def _pool() -> httpx.AsyncHTTPTransport:
+    for closed in [loop for loop in _pools if loop.is_closed()]:  # one-off loops (``cytasks cy run``)
+        del _pools[closed]
     loop = asyncio.get_running_loop()
     pool = _pools.get(loop)
     if pool is None:
-        pool = _pools[loop] = httpx.AsyncHTTPTransport(verify=tls_context())
+        pool = _pools[loop] = httpx.AsyncHTTPTransport(verify=tls_context(), limits=POOL_LIMITS)
     return pool
+
+
+def _proxied() -> bool:
+    return any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies())
+
+
+async def _send(method: str, url: str, timeout: float, **kwargs: Any) -> httpx.Response:
+    if _proxied():
+        async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
+            return await client.request(method, url, **kwargs)
+    # Not closed: closing a client closes its transport, the pool every call shares.
+    return await httpx.AsyncClient(timeout=timeout, transport=_pool()).request(method, url, **kwargs)
 
 
 def _resolve(ctx: ToolContext, text: str, url: str) -> str:
@@ -74,9 +96,7 @@ async def http_request(
     elif body is not None:
         kwargs["content"] = str(body).encode()
     try:
-        # Not closed: closing a client closes its transport, the pool every call shares.
-        client = httpx.AsyncClient(timeout=timeout, verify=tls_context(), transport=_pool())
-        response = await client.request(method.upper(), target, **kwargs)
+        response = await _send(method.upper(), target, timeout, **kwargs)
     except httpx.HTTPError as error:
         raise RuntimeError(ctx.redact(f"{type(error).__name__}: {error}")) from None
     text = response.text

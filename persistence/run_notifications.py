@@ -20,13 +20,15 @@ from typing import Any, Literal
 from sqlalchemy import func, literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .db import new_async_engine
+from .db import Driver, new_async_engine
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "cytasks_run_ended"
 Kind = Literal["task", "workflow"]
 RECONNECT_SECONDS = 2.0
+PROBE_SECONDS = 30.0
+PROBE_TIMEOUT_SECONDS = 10.0
 
 
 def ended_notice(kind: Kind, run_id: Any):
@@ -44,8 +46,9 @@ def _canonical(run_id: Any) -> str:
 class RunEndListener:
     """One listening connection per process; ``watch`` registers a waiter before its first read."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, driver: Driver | None = None) -> None:
         self._database_url = database_url
+        self._driver = driver
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -74,8 +77,9 @@ class RunEndListener:
 
     @contextmanager
     def watch(self, kind: Kind, run_id: Any) -> Iterator[asyncio.Event]:
-        """An event set when the run's end is announced; register it before reading the row, so
-        an end committed between the read and the wait is not missed."""
+        """An event set when the run's end is announced, or when notices may have been missed
+        (the connection was lost): the waiter then reads the row again. Register it before
+        reading the row, so an end committed between the read and the wait is not missed."""
         key = f"{kind}:{_canonical(run_id)}"
         event = asyncio.Event()
         self._waiters.setdefault(key, set()).add(event)
@@ -93,41 +97,53 @@ class RunEndListener:
             event.set()
 
     def _wake_everyone(self) -> None:
-        """The connection was lost: notices may have been missed, so every waiter looks again."""
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
 
     async def _keep_listening(self) -> None:
         while True:
-            engine = new_async_engine(self._database_url, pool_size=1, max_overflow=0)
             try:
-                await self._listen(engine)
+                engine = new_async_engine(self._database_url, self._driver, pool_size=1, max_overflow=0)
+                try:
+                    await self._listen(engine)
+                finally:
+                    await asyncio.shield(engine.dispose())
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 logger.warning("run end notices unavailable (%s: %s); retrying in %.0f s", type(error).__name__, error, RECONNECT_SECONDS)
             finally:
-                was_listening = self.listening
-                self._listening.clear()
-                if was_listening:
+                if self.listening:
+                    self._listening.clear()
                     self._wake_everyone()
-                await asyncio.shield(engine.dispose())
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen(self, engine: AsyncEngine) -> None:
-        async with engine.connect() as connection:
+        """Listen until the connection fails; a silent (half-open) connection is found by a
+        ``SELECT 1`` every ``PROBE_SECONDS`` that must answer within ``PROBE_TIMEOUT_SECONDS``."""
+        connection = engine.connect()
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            await connection.start()
+        try:
             raw = (await connection.get_raw_connection()).driver_connection
             if engine.dialect.driver == "asyncpg":
                 lost = asyncio.Event()
                 raw.add_termination_listener(lambda _connection: lost.set())
                 await raw.add_listener(CHANNEL, lambda _connection, _pid, _channel, payload: self._announce(payload))
                 self._listening.set()
-                await lost.wait()
+                while not lost.is_set():
+                    try:
+                        await asyncio.wait_for(lost.wait(), PROBE_SECONDS)
+                    except asyncio.TimeoutError:
+                        await asyncio.wait_for(raw.fetchval("SELECT 1"), PROBE_TIMEOUT_SECONDS)
                 raise ConnectionError("the listening connection closed")
             await raw.set_autocommit(True)
             await raw.execute(f"LISTEN {CHANNEL}")
             self._listening.set()
-            async for notice in raw.notifies():
-                self._announce(notice.payload)
-            raise ConnectionError("the listening connection closed")
+            while True:
+                async for notice in raw.notifies(timeout=PROBE_SECONDS):
+                    self._announce(notice.payload)
+                await asyncio.wait_for(raw.execute("SELECT 1"), PROBE_TIMEOUT_SECONDS)
+        finally:
+            await asyncio.shield(connection.close())

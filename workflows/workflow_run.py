@@ -65,7 +65,8 @@ class WorkflowRunWorkflow:
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, Any]] = {}
         self._started_at: datetime | None = None
-        """When the run started, while no node run has recorded it (each node run's row does)."""
+        """When the run started: each node run's row records it (the first one that finds the run
+        ``pending``), and so does the run's end when no node run did."""
 
     @workflow.query(name=NODE_STATES_QUERY)
     def node_states(self) -> dict[str, dict[str, Any]]:

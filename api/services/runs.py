@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable, Container
 from contextlib import nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -159,6 +159,10 @@ async def workflow_outcome(client: Client, workflow_id: str, *, cancel_requested
     return await outcome_in_temporal(client, workflow_id, cancel_requested=cancel_requested)
 
 
+T = TypeVar("T")
+
+UNANSWERED_RETRY_SECONDS = 1.0
+"""How long a long poll waits before it asks Temporal again after Temporal did not answer."""
 NOTICE_GRACE_SECONDS = 0.5
 """While end notices arrive, how long a long poll waits on the notice alone before it also asks
 Temporal for the workflow's end (a run ended without a notice is seen that much later)."""
@@ -175,15 +179,48 @@ async def wait_for_end(
     connect: Callable[[], Awaitable[Client]],
     workflow_id: str,
     seconds: float,
+    *,
+    read: Callable[[], Awaitable[T]],
+    has_ended: Callable[[T], bool],
+    release: Callable[[], Awaitable[None]],
+) -> T:
+    """The row (``read``) once it has ended or ``seconds`` have passed. Woken by the run's end
+    notice or its workflow closing, it reads the row again, and waits on while it has not ended
+    (a lost listening connection wakes every waiter too). ``release`` gives the database
+    connection back before each wait."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        await release()
+        await _wait_once(listener, ended, connect, workflow_id, deadline - loop.time())
+        row = await read()
+        if has_ended(row) or deadline - loop.time() <= 0:
+            return row
+        if ended is not None:
+            ended.clear()
+
+
+async def _wait_once(
+    listener: RunEndListener | None,
+    ended: asyncio.Event | None,
+    connect: Callable[[], Awaitable[Client]],
+    workflow_id: str,
+    seconds: float,
 ) -> None:
-    """Block until the run's end is announced, its workflow closes, or time runs out."""
+    if seconds <= 0:
+        return
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     if listener is None or ended is None or not listener.listening:
-        await wait_for_workflow(connect, workflow_id, seconds)
+        if not await wait_for_workflow(connect, workflow_id, seconds):
+            # Temporal did not answer: look again a little later, not in a tight loop.
+            await asyncio.sleep(max(0.0, min(UNANSWERED_RETRY_SECONDS, seconds - (loop.time() - started))))
         return
 
     async def workflow_end_later() -> None:
         await asyncio.sleep(NOTICE_GRACE_SECONDS)
-        await wait_for_workflow(connect, workflow_id, max(0.0, seconds - NOTICE_GRACE_SECONDS))
+        if not await wait_for_workflow(connect, workflow_id, max(0.0, seconds - NOTICE_GRACE_SECONDS)):
+            await asyncio.Event().wait()  # Temporal did not answer: only the notice or the time ends this wait
 
     waits = [asyncio.create_task(ended.wait()), asyncio.create_task(workflow_end_later())]
     try:
@@ -194,17 +231,25 @@ async def wait_for_end(
         await asyncio.gather(*waits, return_exceptions=True)
 
 
-async def wait_for_workflow(connect: Callable[[], Awaitable[Client]], workflow_id: str, seconds: float) -> None:
-    """Block until the run's workflow closes (it records the run's end first) or time runs out;
-    Temporal being unreachable only ends the wait. ``connect`` answers the process's client."""
+async def wait_for_workflow(connect: Callable[[], Awaitable[Client]], workflow_id: str, seconds: float) -> bool:
+    """Block until the run's workflow closes (it records the run's end first) or time runs out.
+    True when the workflow has closed (or Temporal has none by that id), False when time ran out
+    or Temporal did not answer. ``connect`` answers the process's client."""
     try:
         client = await connect()
         handle = client.get_workflow_handle(workflow_id)
         await asyncio.wait_for(handle.result(follow_runs=False), seconds)
+        return True
     except asyncio.TimeoutError:
-        pass
-    except Exception as error:  # failed, cancelled or unknown workflows: the row says how it ended
+        return False
+    except WorkflowFailureError:  # failed, cancelled, terminated, timed out: the row says how it ended
+        return True
+    except RPCError as error:
         logger.debug("waiting on %s ended with %s", workflow_id, error)
+        return error.status.name == "NOT_FOUND"
+    except Exception as error:
+        logger.debug("waiting on %s ended with %s", workflow_id, error)
+        return False
 
 
 async def send_answer(client: Client, workflow_id: str, payload: dict[str, Any]) -> None:

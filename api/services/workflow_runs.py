@@ -159,13 +159,23 @@ async def execute(
 async def read(state: AppState, session: AsyncSession, run_id: str, wait: float) -> WorkflowRun:
     with run_engine.watching(state.run_ends if wait else None, "workflow", run_id) as ended:
         run = await load_workflow_run(session, run_id)
-        if wait and run.status not in TERMINAL_RUN_STATUSES and run.temporal_workflow_id:
-            temporal_id = run.temporal_workflow_id
+        if not wait or run.status in TERMINAL_RUN_STATUSES or not run.temporal_workflow_id:
+            return run
+
+        async def release() -> None:
             session.expunge_all()
             await session.rollback()
-            await run_engine.wait_for_end(state.run_ends, ended, state.temporal_client, temporal_id, wait)
-            run = await load_workflow_run(session, run_id)
-    return run
+
+        return await run_engine.wait_for_end(
+            state.run_ends,
+            ended,
+            state.temporal_client,
+            run.temporal_workflow_id,
+            wait,
+            read=lambda: load_workflow_run(session, run_id),
+            has_ended=lambda row: row.status in TERMINAL_RUN_STATUSES,
+            release=release,
+        )
 
 
 async def node_views(

@@ -363,13 +363,16 @@ async def list_workflow_runs(
     return page_from_rows(list((await session.execute(statement)).scalars()), limit)
 
 
-async def mark_workflow_run_running(session: AsyncSession, run_id: uuid.UUID | str, started_at: datetime) -> bool:
+async def mark_workflow_run_running(
+    session: AsyncSession, run_id: uuid.UUID | str, started_at: datetime, *, skip_locked: bool = False
+) -> bool:
+    """pending -> running. With ``skip_locked``, a row another transaction holds is left to it."""
     run_id = _as_run_id(run_id)
-    statement = (
-        update(_runs)
-        .where(_by_id(run_id), _runs.c.status == "pending")
-        .values(status="running", started_at=func.coalesce(_runs.c.started_at, started_at))
-    )
+    condition = [_by_id(run_id), _runs.c.status == "pending"]
+    if skip_locked:
+        held = select(_runs.c.id).where(*condition).with_for_update(skip_locked=True).scalar_subquery()
+        condition.append(_runs.c.id == held)
+    statement = update(_runs).where(*condition).values(status="running", started_at=func.coalesce(_runs.c.started_at, started_at))
     return (await session.execute(statement)).rowcount == 1
 
 

@@ -167,3 +167,24 @@ async def test_execute_with_wait_answers_the_finished_run_in_one_round_trip(e2e:
     assert slow.json()["status"] in ("pending", "running")
     too_long = await e2e.post("/v1/tasks/execute", params={"wait": 61}, json={"script": "return 1"})
     assert_problem(too_long, 422)
+
+
+async def test_a_long_poll_outlives_the_loss_of_its_notice_connection(e2e: httpx.AsyncClient, api_settings) -> None:
+    from sqlalchemy import text
+
+    from persistence.db import session_scope
+
+    started = await e2e.post("/v1/tasks/execute", json={"script": "sleep(2)\nreturn 7"})
+    assert started.status_code == 202, started.text
+    poll = asyncio.create_task(e2e.get(f"/v1/task-runs/{started.json()['id']}", params={"wait": 20}))
+    await asyncio.sleep(0.5)
+    async with session_scope(api_settings.DATABASE_URL) as session:
+        killed = await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN %cytasks_run_ended%' AND pid <> pg_backend_pid()"
+            )
+        )
+        assert killed.all()  # the API's listening connection was there, and is gone
+    body = (await poll).json()
+    assert body["status"] == "completed" and body["output"] == 7  # not the running row of the moment it was lost

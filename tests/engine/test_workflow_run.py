@@ -188,3 +188,9 @@ async def test_a_run_without_task_nodes_records_its_start_with_its_end(graphs):
     assert run.status == "completed", run.error
     assert children == []
     assert run.started_at is not None and run.started_at <= run.completed_at
+    history = await graphs.client.get_workflow_handle(await graphs.temporal_id(run_id)).fetch_history()
+    local_activities = [
+        e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(local_activities) == 1  # its end, which records its start too

@@ -40,9 +40,11 @@ async def test_the_end_of_a_task_run_wakes_its_waiters_at_commit(database_url, l
             assert not ended.is_set()  # not before the commit
         await asyncio.wait_for(ended.wait(), 5)
         assert not other_ended.is_set()
+    with listener.watch("task", run_id) as ended_again:
         async with session_scope(database_url) as session:  # an end already recorded says nothing
             assert not await finish_run(session, run_id, status="failed")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
+        assert not ended_again.is_set()
 
 
 async def test_a_rolled_back_end_says_nothing(database_url, listener) -> None:
