@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "cytasks_run_ended"
 Kind = Literal["task", "workflow"]
+APPLICATION_NAME = "cytasks-run-ends"
+"""How the listening connection shows in ``pg_stat_activity``."""
 RECONNECT_SECONDS = 2.0
 PROBE_SECONDS = 30.0
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -128,6 +130,7 @@ class RunEndListener:
         try:
             raw = (await connection.get_raw_connection()).driver_connection
             if engine.dialect.driver == "asyncpg":
+                await raw.execute(f"SET application_name = '{APPLICATION_NAME}'")
                 lost = asyncio.Event()
                 raw.add_termination_listener(lambda _connection: lost.set())
                 await raw.add_listener(CHANNEL, lambda _connection, _pid, _channel, payload: self._announce(payload))
@@ -139,6 +142,7 @@ class RunEndListener:
                         await asyncio.wait_for(raw.fetchval("SELECT 1"), PROBE_TIMEOUT_SECONDS)
                 raise ConnectionError("the listening connection closed")
             await raw.set_autocommit(True)
+            await raw.execute(f"SET application_name = '{APPLICATION_NAME}'")
             await raw.execute(f"LISTEN {CHANNEL}")
             self._listening.set()
             while True:

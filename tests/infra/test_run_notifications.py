@@ -75,7 +75,7 @@ async def test_a_lost_connection_wakes_every_waiter_and_the_listener_comes_back(
             killed = await session.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE query LIKE 'LISTEN %cytasks_run_ended%' AND pid <> pg_backend_pid()"
+                    "WHERE application_name = 'cytasks-run-ends'"
                 )
             )
             assert killed.all()
