@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import run_breakdown, run_latency
+from bench import run_breakdown, run_latency, workflow_overhead
 from bench.fair_stack import FairStack
 
 
@@ -26,3 +26,6 @@ async def test_fair_benchmarks_run_a_few_samples() -> None:
             assert total > 0
             phases, total = await run_breakdown.bare_breakdown(stack, client, "http3")
             assert "tool 3 started -> completed" in [name for name, _ in phases]
+            assert await workflow_overhead.bare_graph(client, "chain", 3) > 0
+            assert await workflow_overhead.bare_graph(client, "fan", 3) > 0
+            assert await workflow_overhead.bare_three(client) > 0
