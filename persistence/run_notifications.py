@@ -114,7 +114,9 @@ class RunEndListener:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                logger.warning("run end notices unavailable (%s: %s); retrying in %.0f s", type(error).__name__, error, RECONNECT_SECONDS)
+                logger.warning(
+                    "run end notices unavailable (%s: %s); retrying in %.0f s", type(error).__name__, error, RECONNECT_SECONDS
+                )
             finally:
                 if self.listening:
                     self._listening.clear()

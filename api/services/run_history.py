@@ -42,23 +42,10 @@ async def read_run(state: AppState, session: AsyncSession, run_id: str, wait: fl
         if not wait or run.status in TERMINAL_RUN_STATUSES or not run.workflow_id:
             return await run_reconciliation.reconcile_run(state, session, run)
 
-        async def release() -> None:  # give the connection back while waiting
-            session.expunge_all()
-            await session.rollback()
-
         async def read() -> TaskRun:
             return await run_reconciliation.reconcile_run(state, session, await run_repo.get_run(session, run_id))
 
-        return await run_engine.wait_for_end(
-            state.run_ends,
-            ended,
-            state.temporal_client,
-            run.workflow_id,
-            wait,
-            read=read,
-            has_ended=lambda row: row.status in TERMINAL_RUN_STATUSES,
-            release=release,
-        )
+        return await run_engine.wait_for_end(state.run_ends, ended, state.temporal_client, run.workflow_id, wait, session, read)
 
 
 async def list_runs(

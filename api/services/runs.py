@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -29,7 +30,7 @@ from taskrun.client import start_workflow_run as start_workflow_run_in_temporal
 from taskrun.client import workflow_run_nodes as nodes_in_temporal
 from taskrun.client import send_answer as send_answer_signal
 from taskrun.client import workflow_outcome as outcome_in_temporal
-from taskrun.contract import TaskRunRequest, WorkflowRunRequest, workflow_id_for
+from taskrun.contract import TERMINAL_RUN_STATUSES, TaskRunRequest, WorkflowRunRequest, workflow_id_for
 from taskrun.search_attributes import search_attributes_registered
 
 logger = logging.getLogger(__name__)
@@ -179,22 +180,21 @@ async def wait_for_end(
     connect: Callable[[], Awaitable[Client]],
     workflow_id: str,
     seconds: float,
-    *,
+    session: AsyncSession,
     read: Callable[[], Awaitable[T]],
-    has_ended: Callable[[T], bool],
-    release: Callable[[], Awaitable[None]],
 ) -> T:
-    """The row (``read``) once it has ended or ``seconds`` have passed. Woken by the run's end
-    notice or its workflow closing, it reads the row again, and waits on while it has not ended
-    (a lost listening connection wakes every waiter too). ``release`` gives the database
-    connection back before each wait."""
+    """The row (``read``) once its status is terminal or ``seconds`` have passed. Woken by the
+    run's end notice or its workflow closing, it reads the row again, and waits on while the run
+    has not ended (a lost listening connection wakes every waiter too). The session's connection
+    goes back to the pool during each wait."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
-        await release()
+        session.expunge_all()
+        await session.rollback()
         await _wait_once(listener, ended, connect, workflow_id, deadline - loop.time())
         row = await read()
-        if has_ended(row) or deadline - loop.time() <= 0:
+        if row.status in TERMINAL_RUN_STATUSES or deadline - loop.time() <= 0:
             return row
         if ended is not None:
             ended.clear()
@@ -244,12 +244,9 @@ async def wait_for_workflow(connect: Callable[[], Awaitable[Client]], workflow_i
         return False
     except WorkflowFailureError:  # failed, cancelled, terminated, timed out: the row says how it ended
         return True
-    except RPCError as error:
-        logger.debug("waiting on %s ended with %s", workflow_id, error)
-        return error.status.name == "NOT_FOUND"
     except Exception as error:
         logger.debug("waiting on %s ended with %s", workflow_id, error)
-        return False
+        return isinstance(error, RPCError) and error.status.name == "NOT_FOUND"
 
 
 async def send_answer(client: Client, workflow_id: str, payload: dict[str, Any]) -> None:

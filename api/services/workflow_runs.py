@@ -161,20 +161,14 @@ async def read(state: AppState, session: AsyncSession, run_id: str, wait: float)
         run = await load_workflow_run(session, run_id)
         if not wait or run.status in TERMINAL_RUN_STATUSES or not run.temporal_workflow_id:
             return run
-
-        async def release() -> None:
-            session.expunge_all()
-            await session.rollback()
-
         return await run_engine.wait_for_end(
             state.run_ends,
             ended,
             state.temporal_client,
             run.temporal_workflow_id,
             wait,
-            read=lambda: load_workflow_run(session, run_id),
-            has_ended=lambda row: row.status in TERMINAL_RUN_STATUSES,
-            release=release,
+            session,
+            lambda: load_workflow_run(session, run_id),
         )
 
 
