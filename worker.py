@@ -78,7 +78,7 @@ def serve_metrics(settings: Settings) -> object | None:
 
 def activity_functions(settings: Settings, run_activities: RunActivities) -> list:
     """Every activity this worker hosts (the bookkeeping ones also serve as local activities)."""
-    tools = ToolActivities(get_registry())
+    tools = ToolActivities(get_registry(), record_start=run_activities.record_start_beside_tool)
     questions = QuestionActivities(settings)
     schedules = ScheduleActivities(settings, run_activities.blobs)
     maintenance = MaintenanceActivities(settings, run_activities.blobs)

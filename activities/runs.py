@@ -164,6 +164,17 @@ class RunActivities:
         async with self.sessions() as session, session.begin():
             return await self._record_start(session, started)
 
+    async def record_start_beside_tool(self, started: RunStarted) -> bool:
+        """A tool activity records its run's start while the tool runs. A failure is logged and
+        answered False, so the tool's result stands and the workflow records the start itself."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await self._record_start(session, started)
+            return True
+        except Exception as error:
+            logger.warning("run %s: its start could not be recorded beside its tool call: %r", started.run_id, error)
+            return False
+
     async def _record_start(self, session: Any, started: RunStarted) -> bool:
         if started.node_run is not None:
             await record_node_run(session, self.settings, self.blobs, started.node_run)

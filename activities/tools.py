@@ -26,7 +26,7 @@ from cy.errors import CyError
 from cy.tools import ToolRegistry
 from integrations.context import ToolContext, ToolOutput
 from integrations.credentials import CredentialStore
-from taskrun.contract import CY_ERROR_PREFIX, ToolInvocation, ToolResult
+from taskrun.contract import CY_ERROR_PREFIX, RunStarted, ToolInvocation, ToolResult
 
 
 TOOL_THREADS = 64
@@ -39,10 +39,14 @@ class ToolActivities:
         registry: ToolRegistry,
         credentials: CredentialStore | None = None,
         executor: ThreadPoolExecutor | None = None,
+        record_start: Callable[[RunStarted], Awaitable[bool]] | None = None,
     ) -> None:
         self.registry = registry
         self.credentials = credentials or CredentialStore()
         self.executor = executor or ThreadPoolExecutor(max_workers=TOOL_THREADS, thread_name_prefix="tool")
+        self.record_start = record_start
+        """Records a run's start (True once it is in the database); without it, starts handed
+        to a tool are left to the workflow."""
 
     @activity.defn(dynamic=True)
     async def run_tool(self, args: Sequence[RawValue]) -> ToolResult:
@@ -61,8 +65,17 @@ class ToolActivities:
             credentials=self.credentials,
         )
         call_args = [context, *invocation.args] if spec.uses_host else list(invocation.args)
-        with metrics.tool_call(fqn):
-            return await self._run(spec, fqn, context, call_args, invocation.kwargs)
+        recording = None
+        if invocation.start is not None and self.record_start is not None:
+            recording = asyncio.create_task(self.record_start(invocation.start))
+        try:
+            with metrics.tool_call(fqn):
+                result = await self._run(spec, fqn, context, call_args, invocation.kwargs)
+        finally:
+            # Never left behind the activity's end: the workflow records its end after this.
+            recorded = await _settled(recording)
+        result.start_recorded = recorded
+        return result
 
     async def _run(self, spec: Any, fqn: str, context: ToolContext, call_args: list[Any], kwargs: dict[str, Any]) -> ToolResult:
         try:
@@ -93,6 +106,18 @@ class ToolActivities:
         if inspect.isawaitable(value):
             value = await value
         return value
+
+
+async def _settled(recording: asyncio.Task | None) -> bool:
+    """Whether the start recorded beside the call is in the database. A cancelled activity
+    still lets the recording's transaction finish before it reports."""
+    if recording is None:
+        return False
+    try:
+        return await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        await asyncio.wait([recording])
+        raise
 
 
 async def with_heartbeats(call: Callable[[], Awaitable[Any]]) -> Any:

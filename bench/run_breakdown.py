@@ -19,9 +19,11 @@ Phases (a workflow task is "WFT"; the phases of one run add up to its end-to-end
 ``run id -> workflow started``        API: insert run + audit row, commit, start RPC to the server
 ``workflow started -> 202``           eager start's answer to the API, response to the client
 ``202 -> WFT1 started``               (eager: the first WFT starts before the API answers: < 0)
-``WFT1 start -> mark_run_running``    workflow init, then the local activity (UPDATE + commit)
-``mark_run_running -> WFT1 done``     status upsert, compile, script up to its first tool call,
-                                      WFT completion sent with the first command
+``WFT1 started -> completed``         workflow init, status upsert, compile, script up to its
+                                      first tool call, WFT completion sent with the first command
+                                      (the first tool's activity records the run's start beside
+                                      its call; a ``mark_run_running`` local activity appears
+                                      here only where the first wait is no tool activity)
 ``tool N scheduled -> started``       dispatch of the tool activity (0 when dispatched eagerly)
 ``tool N started -> completed``       the activity itself, as the server saw it
 ``tool N done -> WFT scheduled->started``  the sticky workflow task's pick-up

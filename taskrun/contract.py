@@ -123,12 +123,16 @@ class ToolInvocation:
     task_id: str | None = None
     directive: str | None = None
     llm_config: dict[str, Any] = field(default_factory=dict)
+    start: RunStarted | None = None
+    """The run's start, when nothing has recorded it yet: the activity records it beside the call."""
 
 
 @dataclass
 class ToolResult:
     value: Any = None
     llm_usage: dict[str, int] | None = None
+    start_recorded: bool = False
+    """The invocation's ``start`` is in the database (a tool that failed says nothing)."""
 
 
 @dataclass

@@ -28,7 +28,15 @@ from cy.values import exported, printable
 from integrations.builtin import CHILD_TASK, DURABLE_TIMER, MAX_TASK_DEPTH, check_sleep_seconds
 from integrations.registry import get_registry
 
-from taskrun.contract import CY_ERROR_PREFIX, ChildTaskRequest, RunLogLines, TaskRunRequest, ToolInvocation, ToolResult
+from taskrun.contract import (
+    CY_ERROR_PREFIX,
+    ChildTaskRequest,
+    RunLogLines,
+    RunStarted,
+    TaskRunRequest,
+    ToolInvocation,
+    ToolResult,
+)
 from workflows.children import ChildFailed, run_child
 
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
@@ -142,19 +150,29 @@ class WorkflowHost:
         self.record_start: Callable[[], Awaitable[Any]] | None = None
         """Records the run as running; set by the workflow when that waits for the script's
         first wait (a script that never waits has its start recorded with its end)."""
+        self.start: RunStarted | None = None
+        """What ``record_start`` records, which a tool activity may record beside its call."""
         self._recording_start: asyncio.Task | None = None
+        self._start_recorded_by_tool = False
 
     @property
     def start_recorded(self) -> bool:
-        return self.record_start is None or self._recording_start is not None
+        return self.record_start is None or self._recording_start is not None or self._start_recorded_by_tool
 
     async def _started(self) -> None:
         """Before the script waits on anything the first time: the run's start is recorded."""
-        if self.record_start is None:
+        if self.record_start is None or self._start_recorded_by_tool:
             return
         if self._recording_start is None:
             self._recording_start = asyncio.create_task(self.record_start())
         await self._recording_start
+
+    def _start_for_tool(self) -> RunStarted | None:
+        """The start a tool activity is to record while its tool runs, instead of a local
+        activity before it: while nothing has recorded the start yet."""
+        if self.start_recorded or self._recording_start is not None or self.start is None:
+            return None
+        return self.start if workflow.patched("start-recorded-beside-tools") else None
 
     def now(self) -> datetime:
         return workflow.now()
@@ -219,9 +237,14 @@ class WorkflowHost:
 
     async def _call(self, call: ToolCall) -> Any:
         spec = call.tool
-        await self._started()
+        timer = bool(spec.metadata.get(DURABLE_TIMER))
+        local_timeout = None if timer else local_call_timeout(spec, list(call.args), dict(call.kwargs))
+        as_activity = not (timer or spec.hi_latency or spec.metadata.get(CHILD_TASK) or local_timeout is not None)
+        start = self._start_for_tool() if as_activity else None
+        if start is None:
+            await self._started()
         self.hand_over_logs()
-        if spec.metadata.get(DURABLE_TIMER):
+        if timer:
             seconds = call.args[0] if call.args else call.kwargs.get("seconds")
             try:
                 seconds = check_sleep_seconds(seconds)
@@ -247,8 +270,8 @@ class WorkflowHost:
             task_id=self.request.task_id,
             directive=self.request.directive,
             llm_config=self.request.llm_config,
+            start=start,
         )
-        local_timeout = local_call_timeout(spec, args, kwargs)
         try:
             if local_timeout is not None and workflow.patched("local-tools"):
                 result = await workflow.execute_local_activity(
@@ -273,6 +296,8 @@ class WorkflowHost:
             if isinstance(error.cause, TemporalCancelledError):
                 raise asyncio.CancelledError() from None
             raise tool_error(call, error) from None
+        if start is not None and result.start_recorded:
+            self._start_recorded_by_tool = True
         if result.llm_usage:
             self._add_usage(result.llm_usage)
         return result.value

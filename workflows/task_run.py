@@ -163,8 +163,10 @@ class TaskRunWorkflow:
         )
         host = WorkflowHost(request)
         if not gated(request) and workflow.patched("start-recorded-when-needed"):
-            # Recorded before the script's first wait, or with the run's end if it never waits.
+            # Recorded before the script's first wait (by its first tool activity, beside the call),
+            # or with the run's end if it never waits.
             host.record_start = lambda: self._record_start(started)
+            host.start = started
         else:
             await self._record_start(started)
         self._set_status("running")

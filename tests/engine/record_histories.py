@@ -44,6 +44,8 @@ REPRESENTATIVE_RUNS = {
     # Recorded once runs record their start with their end (or before their first wait).
     "start_recorded_with_end": ('total = 0\nfor (i in range(10)) { total += i }\nlog("t=${total}")\nreturn total', None),
     "start_recorded_before_first_wait": ('log("a")\nsleep(0)\nb = app::test::echo(input)\nreturn b', "x"),
+    # Recorded once the first tool activity records the start beside its call.
+    "start_recorded_beside_first_tool": ('log("a")\na = app::test::echo(input)\nsleep(0)\nreturn app::test::echo([a, a])', "x"),
 }
 
 GRAPH_RUNS = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -58,6 +59,38 @@ async def test_a_run_is_recorded_running_before_its_first_wait(runner):
     assert row.started_at is not None and row.completed_at is None
     assert (await runner.wait(run_id)).status == "completed"
     assert await _local_activity_markers(runner, run_id) == 2
+
+
+async def test_the_first_tool_call_records_the_start_beside_the_call(runner):
+    run_id = await runner.start("a = app::test::slow(1.5)\nb = app::test::echo(2)\nreturn [a, b]")
+    deadline = asyncio.get_running_loop().time() + 10
+    while (row := await runner.row(run_id)).status != "running":
+        assert row.status == "pending" and asyncio.get_running_loop().time() < deadline, row.status
+        await asyncio.sleep(0.05)
+    assert row.started_at is not None and row.completed_at is None
+    ended = await runner.wait(run_id)
+    assert (ended.status, ended.output_inline, ended.started_at) == ("completed", ["slow done", 2], row.started_at)
+    assert await _local_activity_markers(runner, run_id) == 1  # the end's only
+
+
+async def test_a_start_the_tool_could_not_record_is_recorded_with_the_end(temporal_client, engine_settings):
+    import worker
+
+    from activities.runs import RunActivities
+
+    from .conftest import Runner
+
+    settings = engine_settings.model_copy(update={"TASK_QUEUE": f"start-recorder-down-{uuid.uuid4()}"})
+    activities = await RunActivities.create(settings)
+    unreachable = settings.model_copy(update={"DATABASE_URL": "postgresql+asyncpg://nobody:none@127.0.0.1:9/none"})
+    activities.record_start_beside_tool = RunActivities(unreachable, activities.blobs).record_start_beside_tool
+    runner = Runner(temporal_client, settings)
+    async with worker.build_worker(temporal_client, settings, activities):
+        run_id = await runner.start("a = app::test::echo(1)\nsleep(0.2)\nreturn a")
+        row = await runner.wait(run_id)
+    assert (row.status, row.output_inline) == ("completed", 1)
+    assert row.started_at is not None and row.completed_at >= row.started_at
+    assert await _local_activity_markers(runner, run_id) == 2  # the start before the sleep, then the end
 
 
 async def test_failing_script_records_cy_error_with_position(runner):

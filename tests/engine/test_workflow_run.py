@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from persistence.repository.workflows import get_workflow_run
+from persistence.repository.workflows import get_workflow_run, node_runs
 
 from .graph_helpers import Graphs
 
@@ -194,3 +194,36 @@ async def test_a_run_without_task_nodes_records_its_start_with_its_end(graphs):
         and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
     ]
     assert len(local_activities) == 1  # its end, which records its start too
+
+
+async def test_a_node_run_whose_first_wait_is_a_tool_call_gets_its_row_from_that_call(graphs):
+    run_id = await graphs.start(
+        {"lookup": 'return app::test::slow(1.5) + " for ${input}"'},
+        [{"id": "entry", "kind": "identity"}, {"id": "l", "task": "lookup"}],
+        [{"from": "entry", "to": "l"}],
+        input="x",
+    )
+
+    async def state() -> tuple[str, object, list]:
+        async with graphs.sessions() as session:
+            row = await get_workflow_run(session, run_id)
+            return row.status, row.started_at, await node_runs(session, row)
+
+    for _ in range(100):  # the tool takes 1.5 s once its activity has recorded the node's row
+        status, started_at, rows = await state()
+        if rows:
+            break
+        await asyncio.sleep(0.02)
+    assert [(n.status, n.workflow_node_instance_id) for n in rows] == [("running", "l")]
+    assert status == "running" and started_at is not None
+    run, children = await graphs.wait(run_id)
+    assert run.status == "completed", run.error
+    assert run.output_inline == "slow done for x"
+    assert children[0].started_at == rows[0].started_at
+    child_id = f"taskrun-{children[0].id}"
+    history = await graphs.client.get_workflow_handle(child_id).fetch_history()
+    markers = [
+        e for e in history.events if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert len(markers) == 1  # finish_run only: the row came with the tool's activity
