@@ -39,7 +39,8 @@ AUTH_CACHE_SECONDS = 1.0
 """A revoked or deleted key stops working on every API process within this long."""
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # Dependencies that do no blocking work are async: FastAPI runs a plain def in a thread.
     return request.app.state.cytasks
 
 
@@ -103,7 +104,7 @@ async def authorize(request: Request, principal: PrincipalDep) -> Principal:
     return principal
 
 
-def client_trigger(
+async def client_trigger(
     x_cytasks_trigger: Annotated[
         str | None,
         Header(
@@ -134,7 +135,7 @@ def client_trigger(
 ClientTriggerDep = Annotated[str | None, Depends(client_trigger)]
 
 
-def task_ref(task_id: str, session: SessionDep) -> TaskRef:
+async def task_ref(task_id: str, session: SessionDep) -> TaskRef:
     """The task a `{task_id}` path parameter names (an id or a cy_name), loaded on demand."""
     return TaskRef(ident=task_id, session=session)
 
@@ -152,7 +153,7 @@ TaskDep = Annotated[Task, Depends(task_by_ref)]
 """For routes whose only other input is the path: the task, loaded before the route runs."""
 
 
-def version_pair(
+async def version_pair(
     a: Annotated[int, Path(ge=1, le=INT32_MAX)], b: Annotated[int, Path(ge=1, le=INT32_MAX)]
 ) -> tuple[int, int]:
     """The `{a}` and `{b}` version numbers of a comparison."""

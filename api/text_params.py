@@ -16,7 +16,7 @@ def _refuse(where: str, name: str) -> ProblemError:
     )
 
 
-def reject_nul_text(request: Request) -> None:
+async def reject_nul_text(request: Request) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, str) and "\x00" in value:
             raise _refuse("path", name)

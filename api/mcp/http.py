@@ -107,7 +107,7 @@ def install_mcp(app: FastAPI) -> MCPServer:
     async def mcp_endpoint(request: Request) -> Response:
         # The key is checked on a session of its own, given back before the exchange (which may
         # wait on a run for a minute) starts; the tools' API calls take their own.
-        state = get_state(request)
+        state = await get_state(request)
         credentials = await bearer_scheme(request)
         async with state.sessionmaker() as session:
             await require_api_key(state, session, credentials)

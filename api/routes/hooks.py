@@ -27,7 +27,7 @@ class HookList(BaseModel):
     items: list[HookRead]
 
 
-def may_execute_runs(principal: PrincipalDep) -> None:
+async def may_execute_runs(principal: PrincipalDep) -> None:
     """Who sets up a hook may start runs with any input through it: it needs runs:execute too."""
     if not may(principal, Permission.RUNS_EXECUTE):
         raise forbidden(principal, Permission.RUNS_EXECUTE)
