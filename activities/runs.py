@@ -36,6 +36,9 @@ from validation import SchemaFault, failures_of
 
 logger = logging.getLogger(__name__)
 
+START_BESIDE_TOOL_SECONDS = 10.0
+"""Well under a tool activity's heartbeat timeout (20 s)."""
+
 # What a run's own data can make the database refuse; retrying cannot help with these.
 UNSTORABLE = (DataError, ValueNotJSON, UnicodeError, ValueError, TypeError)
 
@@ -165,17 +168,20 @@ class RunActivities:
             return await self._record_start(session, started)
 
     async def record_start_beside_tool(self, started: RunStarted) -> bool:
-        """A tool activity records its run's start while the tool runs. A failure is logged and
-        answered False, so the tool's result stands and the workflow records the start itself."""
+        """A tool activity records its run's start while the tool runs: a ``pending`` run only
+        (a late attempt never moves a run that has paused since). A failure, or a database
+        slower than ``START_BESIDE_TOOL_SECONDS``, is logged and answered False: the tool's
+        result stands and the workflow records the start itself."""
         try:
-            async with self.sessions() as session, session.begin():
-                await self._record_start(session, started)
+            async with asyncio.timeout(START_BESIDE_TOOL_SECONDS):
+                async with self.sessions() as session, session.begin():
+                    await self._record_start(session, started, only_pending=True)
             return True
         except Exception as error:
             logger.warning("run %s: its start could not be recorded beside its tool call: %r", started.run_id, error)
             return False
 
-    async def _record_start(self, session: Any, started: RunStarted) -> bool:
+    async def _record_start(self, session: Any, started: RunStarted, *, only_pending: bool = False) -> bool:
         if started.node_run is not None:
             await record_node_run(session, self.settings, self.blobs, started.node_run)
         return await mark_run_running(
@@ -183,6 +189,7 @@ class RunActivities:
             started.run_id,
             started_at=started.started_at,
             workflow_run_id=started.workflow_run_id,
+            only_pending=only_pending,
         )
 
     @activity.defn(name="prepare_child_task")

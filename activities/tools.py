@@ -68,18 +68,29 @@ class ToolActivities:
         recording = None
         if invocation.start is not None and self.record_start is not None:
             recording = asyncio.create_task(self.record_start(invocation.start))
-        try:
-            with metrics.tool_call(fqn):
-                result = await self._run(spec, fqn, context, call_args, invocation.kwargs)
-        finally:
-            # Never left behind the activity's end: the workflow records its end after this.
-            recorded = await _settled(recording)
-        result.start_recorded = recorded
-        return result
+        with metrics.tool_call(fqn):
+            return await self._run(spec, fqn, context, call_args, invocation.kwargs, recording)
 
-    async def _run(self, spec: Any, fqn: str, context: ToolContext, call_args: list[Any], kwargs: dict[str, Any]) -> ToolResult:
+    async def _run(
+        self,
+        spec: Any,
+        fqn: str,
+        context: ToolContext,
+        call_args: list[Any],
+        kwargs: dict[str, Any],
+        recording: asyncio.Task | None,
+    ) -> ToolResult:
+        async def call_then_settle() -> tuple[Any, bool]:
+            # The recording never outlives the activity (the workflow records the run's end
+            # after it), and the activity heartbeats until both are done.
+            try:
+                value = await self._call(spec.fn, call_args, kwargs)
+            finally:
+                recorded = await _settled(recording)
+            return value, recorded
+
         try:
-            value = await with_heartbeats(lambda: self._call(spec.fn, call_args, kwargs))
+            value, recorded = await with_heartbeats(call_then_settle)
         except CyError as error:
             raise ApplicationError(
                 context.redact(error.message), type=CY_ERROR_PREFIX + error.type, non_retryable=True
@@ -93,8 +104,8 @@ class ToolActivities:
             activity.logger.info("%s: %s", fqn, context.redact(message))
         # Whatever secret the tool used is kept out of its result (and so out of history).
         if isinstance(value, ToolOutput):
-            return ToolResult(value=context.redact(_plain(value.value)), llm_usage=value.llm_usage)
-        return ToolResult(value=context.redact(_plain(value)))
+            return ToolResult(value=context.redact(_plain(value.value)), llm_usage=value.llm_usage, start_recorded=recorded)
+        return ToolResult(value=context.redact(_plain(value)), start_recorded=recorded)
 
 
     async def _call(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:

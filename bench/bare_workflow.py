@@ -6,7 +6,9 @@ it (no database, no API, no interpreter):
 * ``http3``: three activities one after another, each an HTTP GET to the same local server
   the product's ``app::http::request`` calls hit;
 * ``none``: returns at once (no activity);
-* ``sleep0``: ``workflow.sleep(0)``, the same call the product makes for Cy's ``sleep(0)``.
+* ``sleep0``: ``workflow.sleep(0)``, the same call the product makes for Cy's ``sleep(0)``;
+* ``http3patched``: ``http3`` after asking four patches (``workflow.patched``), the probe of
+  what a patch costs the server (bench/run_cpu.py).
 
 ``BareApprovalWorkflow`` is the baseline of resuming a paused run: it waits for a signal and
 returns its answer.
@@ -42,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
     import httpx
 
 BARE_QUEUE = "bench-bare"
-KINDS = ("http3", "http3local", "none", "sleep0")
+KINDS = ("http3", "http3local", "none", "sleep0", "http3patched")
+PROBE_PATCHES = ("probe-1", "probe-2", "probe-3", "probe-4")
 """``http3local`` is the product's local-tool variant; the baseline runs it as ``http3`` (three
 regular activities): the ratio compares local tools with what they replace."""
 
@@ -69,6 +72,9 @@ class BareWorkflow:
         if kind == "sleep0":
             await workflow.sleep(0)
             return []
+        if kind == "http3patched":
+            for patch in PROBE_PATCHES:
+                workflow.patched(patch)
         results = []
         for _ in range(3):
             answer = await workflow.execute_activity(

@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.concurrency import ConcurrencyActivities
+    from workflows import versions
     from taskrun.contract import (
         SEMAPHORE_WORKFLOW,
         SemaphoreState,
@@ -44,7 +45,7 @@ ACTIVITY_RETRY = RetryPolicy(maximum_attempts=5)
 
 def gated(request: TaskRunRequest) -> bool:
     """Whether this run waits for a slot. Runs of tasks without a limit issue no command."""
-    return bool(request.max_concurrency and request.task_id) and workflow.patched(PATCH)
+    return bool(request.max_concurrency and request.task_id) and versions.patched(PATCH)
 
 
 class SlotGate:
@@ -78,7 +79,7 @@ class SlotGate:
         if answer.granted if isinstance(answer, SlotAnswer) else answer:
             return
         alerts = answer.pending_alerts if isinstance(answer, SlotAnswer) else []
-        if alerts and self.on_pending_too_long is not None and workflow.patched("pending-alerts"):
+        if alerts and self.on_pending_too_long is not None and versions.patched("pending-alerts"):
             await self._wait_alerting(alerts)
         else:
             await workflow.wait_condition(lambda: self.granted)

@@ -19,6 +19,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.events import EventActivities
+    from workflows import versions
     from taskrun.contract import (
         EVENT_DELIVERY_ATTEMPTS,
         EVENT_DELIVERY_WORKFLOW,
@@ -59,7 +60,7 @@ async def deliver(event: dict[str, Any], subscribers: list[dict[str, Any]]) -> N
     """Have the event delivered; returns once its delivery has started (or, in runs recorded
     before delivery moved apart, once it is done)."""
     request = EventDeliveryRequest(event, subscribers)
-    if not workflow.patched("events-delivered-apart"):
+    if not versions.patched("events-delivered-apart"):
         await _deliver_here(request)
         return
     try:

@@ -37,6 +37,7 @@ from taskrun.contract import (
     ToolInvocation,
     ToolResult,
 )
+from workflows import versions
 from workflows.children import ChildFailed, run_child
 
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
@@ -167,12 +168,16 @@ class WorkflowHost:
             self._recording_start = asyncio.create_task(self.record_start())
         await self._recording_start
 
+    def _row_recorded(self) -> bool:
+        """Whether the run's row exists: a workflow node's run gets it with its start."""
+        return self.start is None or self.start.node_run is None or self.start_recorded
+
     def _start_for_tool(self) -> RunStarted | None:
         """The start a tool activity is to record while its tool runs, instead of a local
         activity before it: while nothing has recorded the start yet."""
         if self.start_recorded or self._recording_start is not None or self.start is None:
             return None
-        return self.start if workflow.patched("start-recorded-beside-tools") else None
+        return self.start if versions.patched("start-recorded-beside-tools") else None
 
     def now(self) -> datetime:
         return workflow.now()
@@ -208,7 +213,7 @@ class WorkflowHost:
     def hand_over_logs(self) -> None:
         """Store the lines logged since the last hand-over, beside whatever the run waits on
         next (it adds no wait of its own). Hand-overs run one after another, in order."""
-        if not self.live_logs or self._handed_over >= len(self.logs):
+        if not self.live_logs or self._handed_over >= len(self.logs) or not self._row_recorded():
             return
         lines = self.logs[self._handed_over :]
         self._handed_over = len(self.logs)
@@ -273,7 +278,7 @@ class WorkflowHost:
             start=start,
         )
         try:
-            if local_timeout is not None and workflow.patched("local-tools"):
+            if local_timeout is not None and versions.patched("local-tools"):
                 result = await workflow.execute_local_activity(
                     spec.fqn,
                     invocation,

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         QuestionRecorded,
     )
     from workflows.event_delivery import deliver
+    from workflows import versions
 
 UI_SOURCE = "temporal-ui"
 MAX_REJECTED_SIGNALS = 50
@@ -162,12 +163,12 @@ class HumanQuestions:
             isinstance(recorded, QuestionRecorded)
             and recorded.waiting_alerts
             and self.on_waiting_too_long is not None
-            and workflow.patched("question-alerts")
+            and versions.patched("question-alerts")
         ):
             self._notifications.append(asyncio.create_task(self._watch(question, recorded.waiting_alerts, created_at)))
         if isinstance(recorded, QuestionRecorded):
             await self._deliver(recorded.event, recorded.subscribers)
-        verify = workflow.patched("answers-verified")
+        verify = versions.patched("answers-verified")
         while True:
             timed_out = await self._wait_for_answer(spec.timeout_seconds, created_at)
             if timed_out or not verify:
@@ -216,7 +217,7 @@ class HumanQuestions:
     async def _deliver(event: dict[str, Any] | None, subscribers: list[dict[str, Any]]) -> None:
         """Hand a question's event to the rules listening to it (answers that arrive meanwhile
         wait in the signal buffer; the question's deadline still counts from its creation)."""
-        if event is not None and subscribers and workflow.patched("question-events"):
+        if event is not None and subscribers and versions.patched("question-events"):
             await deliver(event, subscribers)
 
     async def _watch(self, question: dict[str, Any], alerts: list[dict[str, Any]], created_at: Any) -> None:

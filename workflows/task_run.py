@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.human_questions import HumanQuestions
     from workflows.concurrency import SlotGate, gated
     from workflows.event_delivery import deliver
+    from workflows import versions
     from workflows.host import (
         COMPILE_ALONE_BYTES,
         MAX_EXPORT_CHARS,
@@ -133,18 +134,19 @@ class TaskRunWorkflow:
                 f"The script has {size:,} bytes; workers run scripts of at most {WORKFLOW_MAX_SCRIPT_BYTES:,}"
             )
         program = compiled_program(request.script, request.max_iterations)
-        if size > COMPILE_ALONE_BYTES and workflow.patched("compile-alone"):
+        if size > COMPILE_ALONE_BYTES and versions.patched("compile-alone"):
             await host.checkpoint()
         return await program.run_async(request.input, host=host)
 
     @workflow.run
     async def run(self, request: TaskRunRequest) -> TaskRunSummary:
+        versions.begin(self)
         if not request.run_id:
             prepared = await self._prepare_scheduled_run(request)
             if prepared is None:
                 return TaskRunSummary(run_id="", status="skipped", error_type="TaskNotRunnable")
             if isinstance(prepared, ScheduledRunPrepared):
-                if prepared.subscribers and workflow.patched("schedule-events"):
+                if prepared.subscribers and versions.patched("schedule-events"):
                     await deliver(prepared.event, prepared.subscribers)
                 prepared = prepared.request
             request = prepared
@@ -162,7 +164,7 @@ class TaskRunWorkflow:
             node_run=request if request.workflow_run_id else None,
         )
         host = WorkflowHost(request)
-        if not gated(request) and workflow.patched("start-recorded-when-needed"):
+        if not gated(request) and versions.patched("start-recorded-when-needed"):
             # Recorded before the script's first wait (by its first tool activity, beside the call),
             # or with the run's end if it never waits.
             host.record_start = lambda: self._record_start(started)
@@ -171,7 +173,7 @@ class TaskRunWorkflow:
             await self._record_start(started)
         self._set_status("running")
 
-        host.live_logs = workflow.patched("live-logs")
+        host.live_logs = versions.patched("live-logs")
         host.human = self._human
         self._human.log = host.log
         self._human.on_status = self._set_status
@@ -226,7 +228,7 @@ class TaskRunWorkflow:
         if cancelled is not None:
             raise cancelled
         error = finished.error or {}
-        if finished.status in ("failed", "timed_out") and workflow.patched("failed-runs-fail-workflows"):
+        if finished.status in ("failed", "timed_out") and versions.patched("failed-runs-fail-workflows"):
             # The run's failure is the workflow's failure, so Temporal tells the same story.
             raise ApplicationError(
                 f"{error.get('type')}: {error.get('message')}" + _where(error),
@@ -239,7 +241,7 @@ class TaskRunWorkflow:
             status=finished.status,
             error_type=error.get("type"),
         )
-        if workflow.patched("result-has-output"):
+        if versions.patched("result-has-output"):
             summary.task = run_label(request)
             summary.llm_usage = finished.llm_usage
             if finished.has_output:
@@ -276,7 +278,7 @@ class TaskRunWorkflow:
         retried by any worker, only when someone listens (other runs schedule nothing)."""
         if not isinstance(recorded, RunRecorded) or not recorded.subscribers or recorded.event is None:
             return
-        if workflow.patched("run-events"):
+        if versions.patched("run-events"):
             await deliver(recorded.event, recorded.subscribers)
 
     async def _wait_for_slot(self, request: TaskRunRequest) -> None:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.workflow_runs import WorkflowRunActivities
     from workflows.children import ChildFailed, run_child
     from workflows.event_delivery import deliver
+    from workflows import versions
     from graphs.definition import Graph, Node, parse_graph
     from graphs.values import ItemsRefused, envelope, foreach_items, node_input, run_output
     from persistence.ids import uuid7_from
@@ -94,6 +95,7 @@ class WorkflowRunWorkflow:
 
     @workflow.run
     async def run(self, request: WorkflowRunRequest) -> WorkflowRunSummary:
+        versions.begin(self)
         if not request.workflow_run_id:
             # Requests with a run id (every history recorded before schedules) never take this branch.
             prepared = await self._prepare_scheduled_run(request)
@@ -107,7 +109,7 @@ class WorkflowRunWorkflow:
             raise ApplicationError(str(error), type="InternalError", non_retryable=True) from None
         for node in graph.nodes:
             self._nodes[node.id] = {"status": "pending", "kind": node.kind, "task_run_ids": []}
-        if workflow.patched("workflow-start-recorded-by-nodes"):
+        if versions.patched("workflow-start-recorded-by-nodes"):
             # The first node run's row records the start (or the run's end does): no transaction
             # before the first node starts.
             self._started_at = workflow.now()
@@ -153,7 +155,7 @@ class WorkflowRunWorkflow:
                 state["status"] = "cancelled" if status == "cancelled" or state["status"] == "running" else "skipped"
         recorded = await self._finish(request, status, error, run_output(graph, results) if status == "completed" else None)
         workflow.set_current_details(f"**{request.workflow_name} v{request.workflow_version}**: {status}")
-        if isinstance(recorded, RunRecorded) and recorded.subscribers and recorded.event and workflow.patched("workflow-run-events"):
+        if isinstance(recorded, RunRecorded) and recorded.subscribers and recorded.event and versions.patched("workflow-run-events"):
             await deliver(recorded.event, recorded.subscribers)
         if status == "cancelled":
             raise asyncio.CancelledError()
@@ -280,7 +282,7 @@ class WorkflowRunWorkflow:
         self._nodes[node.id]["task_run_ids"].append(run_id)
         # A node run records its own row when it starts, except one that may first wait for a
         # concurrency slot (its row says it waits meanwhile).
-        records_itself = workflow.patched("node-runs-record-themselves") and not run.max_concurrency
+        records_itself = versions.patched("node-runs-record-themselves") and not run.max_concurrency
         if not records_itself:
             await workflow.execute_local_activity_method(
                 WorkflowRunActivities.create_node_run,

@@ -209,8 +209,10 @@ async def mark_run_running(
     *,
     started_at: datetime | None = None,
     workflow_run_id: str | None = None,
+    only_pending: bool = False,
 ) -> bool:
-    """pending/paused -> running. Keeps the first started_at. False when the run is terminal."""
+    """pending/paused -> running (``only_pending``: pending only). Keeps the first started_at.
+    False when the run is terminal (or, ``only_pending``, past pending)."""
     run_id = _as_run_id(run_id)
     values: dict[str, Any] = {
         "status": "running",
@@ -221,7 +223,7 @@ async def mark_run_running(
     values["waiting_reason"] = None
     statement = (
         update(_runs)
-        .where(_by_id(run_id), _runs.c.status.in_(("pending", "running", "paused")))
+        .where(_by_id(run_id), _runs.c.status.in_(("pending",) if only_pending else ("pending", "running", "paused")))
         .values(**values)
         .returning(_runs.c.parent_workflow_run_id)
     )

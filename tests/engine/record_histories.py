@@ -1,8 +1,10 @@
 """Record the workflow histories that ``test_replay.py`` replays.
 
-Usage: ``python -m tests.engine.record_histories [--all]`` (starts its own stack and worker).
-Only histories not recorded yet are written, so the ones recorded by earlier versions of the
-code stay (they prove those runs still replay); ``--all`` records every one again.
+Usage: ``python -m tests.engine.record_histories [--all] [--into DIR]`` (starts its own stack
+and worker). Only histories not recorded yet are written, so the ones recorded by earlier
+versions of the code stay (they prove those runs still replay); ``--all`` records every one
+again. ``--into epoch-1`` records every scenario once more into ``histories/epoch-1/``: the
+runs of the code that records one epoch marker instead of its patches (workflows/versions.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ async def delivery_workflow_ids(client, run_id: str) -> list[str]:
 
 
 HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
+INTO = sys.argv[sys.argv.index("--into") + 1] if "--into" in sys.argv else None
+if INTO:
+    HISTORIES = HISTORIES / INTO
 
 REPRESENTATIVE_RUNS = {
     "pure_computation": ('total = 0\nfor (i in range(10)) { total += i }\nreturn {"total": total, "s": "${total}"}', None),
@@ -55,6 +60,8 @@ GRAPH_RUNS = (
     "workflow_graph_start_recorded_by_nodes",
 )
 """The same graph recorded by successive versions of WorkflowRunWorkflow."""
+if INTO:
+    GRAPH_RUNS = GRAPH_RUNS[:1]
 GRAPH = (
     {"geo": 'return {"geo": input.ip}', "rep": 'return {"rep": 7}', "verdict": "return input"},
     [
@@ -77,6 +84,8 @@ GRAPH = (
 
 RULE_RUNS = ("rule_delivery", "rule_delivery_start_recorded_with_end", "rule_delivery_apart")
 """A failing run whose workflow delivers its end event, recorded by successive versions."""
+if INTO:
+    RULE_RUNS = RULE_RUNS[:1]
 
 QUESTION_SCRIPT = 'a = app::human::ask("Approve?", responses=["yes", "no"])\nreturn "answer: ${a}"'
 

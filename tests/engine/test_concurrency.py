@@ -170,8 +170,8 @@ async def test_runs_without_a_limit_issue_no_extra_commands(runner):
     row = await runner.wait(run_id)
     assert row.status == "completed"
     events = [event async for event in runner.client.get_workflow_handle(f"taskrun-{run_id}").fetch_history_events()]
-    markers = [event for event in events if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
-    assert not any(PATCH.encode() in event.SerializeToString() for event in markers)
+    markers = [event.SerializeToString() for event in events if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert not any(PATCH.encode() in marker or b"request_slot" in marker for marker in markers)
     assert not any(event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED for event in events)
 
 
@@ -181,7 +181,8 @@ async def test_a_free_slot_is_granted_by_the_answer_to_the_request(runner):
     row = await runner.wait(run_id)
     assert row.status == "completed"
     events = [event async for event in runner.client.get_workflow_handle(f"taskrun-{run_id}").fetch_history_events()]
-    assert any(PATCH.encode() in event.SerializeToString() for event in events)
+    markers = [event.SerializeToString() for event in events if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert any(b"request_slot" in marker for marker in markers) and any(b"release_slot" in marker for marker in markers)
     signals = [
         event.workflow_execution_signaled_event_attributes.signal_name
         for event in events

@@ -8,6 +8,7 @@ anything the sandbox forbids. Record new histories with ``python -m tests.engine
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from integrations.registry import get_registry
 from worker import workflow_runner
 from workflows.task_run import TaskRunWorkflow
 from workflows.event_delivery import EventDeliveryWorkflow
+from workflows import versions
 from workflows.workflow_run import WorkflowRunWorkflow
 
 from . import plugin
@@ -26,10 +28,10 @@ HISTORIES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 
 
 def recorded() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
+    return sorted(HISTORIES.glob("**/*.json"))
 
 
-@pytest.mark.parametrize("path", recorded(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", recorded(), ids=lambda p: str(p.relative_to(HISTORIES).with_suffix("")))
 async def test_history_replays(path: Path):
     registry = get_registry()
     if "app::test::echo" not in registry:
@@ -43,3 +45,24 @@ async def test_history_replays(path: Path):
 
 def test_histories_are_recorded():
     assert len(recorded()) >= 5
+
+
+def _patch_markers(path: Path) -> list[str]:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    found = []
+    for event in history.events:
+        attributes = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and attributes.marker_name == "core_patch":
+            found.append(json.loads(attributes.details["patch-data"].payloads[0].data)["id"])
+    return found
+
+
+def test_runs_of_the_epoch_record_its_marker_instead_of_the_patches_it_folds():
+    epoch = sorted((HISTORIES / "epoch-1").glob("*.json"))
+    assert len(epoch) >= 10
+    for path in epoch:
+        markers = _patch_markers(path)
+        if path.stem != "event_delivery":  # EventDeliveryWorkflow begins no epoch
+            assert markers.count(versions.EPOCH) == 1, (path.stem, markers)
+        assert not set(markers) & versions.FOLDED, (path.stem, markers)
+    assert not any(versions.EPOCH in _patch_markers(path) for path in HISTORIES.glob("*.json"))

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from persistence.repository.runs import get_logs
 from persistence.repository.workflows import get_workflow_run, node_runs
 
 from .graph_helpers import Graphs
@@ -198,7 +199,7 @@ async def test_a_run_without_task_nodes_records_its_start_with_its_end(graphs):
 
 async def test_a_node_run_whose_first_wait_is_a_tool_call_gets_its_row_from_that_call(graphs):
     run_id = await graphs.start(
-        {"lookup": 'return app::test::slow(1.5) + " for ${input}"'},
+        {"lookup": 'log("looking up ${input}")\nv = app::test::slow(1.5)\nlog("found")\nreturn v + " for ${input}"'},
         [{"id": "entry", "kind": "identity"}, {"id": "l", "task": "lookup"}],
         [{"from": "entry", "to": "l"}],
         input="x",
@@ -220,6 +221,9 @@ async def test_a_node_run_whose_first_wait_is_a_tool_call_gets_its_row_from_that
     assert run.status == "completed", run.error
     assert run.output_inline == "slow done for x"
     assert children[0].started_at == rows[0].started_at
+    async with graphs.sessions() as session:
+        logs = [line.message for line in await get_logs(session, children[0].id)]
+    assert logs == ["looking up x", "found"]  # the line before the row existed is kept
     child_id = f"taskrun-{children[0].id}"
     history = await graphs.client.get_workflow_handle(child_id).fetch_history()
     markers = [

@@ -132,6 +132,8 @@ async def test_run_lifecycle_and_terminal_guard(db_session) -> None:
 
     assert await repo.mark_run_running(db_session, run.id, workflow_run_id="wf-run-1")
     assert await repo.set_run_status(db_session, run.id, "paused")
+    assert not await repo.mark_run_running(db_session, run.id, only_pending=True)  # a late first start
+    assert (await repo.get_run(db_session, run.id)).status == "paused"
     assert await repo.mark_run_running(db_session, run.id)
     assert await repo.append_logs(db_session, run.id, ["one", "two"]) == 2
     finished = await repo.finish_run(
