@@ -194,15 +194,27 @@ class FairStack:
         return await Client.connect(self.temporal_address)
 
 
-async def product_run(http: httpx.AsyncClient, kind: str, url: str) -> dict:
-    """POST the ad-hoc run, then long-poll ``GET /v1/task-runs/{id}?wait=30`` until it is
-    terminal. Answers the run resource plus the client's wall-clock times (``time.time()``):
-    ``t_post``, ``t_accepted`` (202 received) and ``t_seen`` (terminal status received)."""
+CLIENTS = ("wait", "poll")
+"""How a client gets a run's end: ``wait`` asks for it in the execute request (``POST
+/v1/tasks/execute?wait=30``, the API's one-round-trip answer for a short run), ``poll`` sends
+the execute request, then long-polls ``GET /v1/task-runs/{id}?wait=30``."""
+
+
+async def product_run(http: httpx.AsyncClient, kind: str, url: str, client: str = "poll") -> dict:
+    """Run the ad-hoc script and wait for its end as ``client`` says (``CLIENTS``). Answers the
+    run resource plus the client's wall-clock times (``time.time()``): ``t_post``,
+    ``t_accepted`` (the execute request's answer) and ``t_seen`` (terminal status received)."""
     t_post = time.time()
-    response = await http.post("/v1/tasks/execute", json={"script": SCRIPTS[kind], "input": {"url": url}})
+    params = {"wait": 30} if client == "wait" else None
+    response = await http.post("/v1/tasks/execute", json={"script": SCRIPTS[kind], "input": {"url": url}}, params=params)
     t_accepted = time.time()
     response.raise_for_status()
     location = response.headers["location"]
+    body = response.json()
+    if body["status"] in TERMINAL:
+        if body["status"] != "completed":
+            raise RuntimeError(f"bench run ended {body['status']}: {body.get('error')}")
+        return {**body, "t_post": t_post, "t_accepted": t_accepted, "t_seen": t_accepted}
     while True:
         try:
             body = (await http.get(location, params={"wait": 30})).json()

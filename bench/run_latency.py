@@ -8,8 +8,9 @@ same runner, thread pool and cache size), both on the dev stack's Temporal serve
 local JSON server that both sides' HTTP calls hit. This process only generates load.
 
 * latency, per kind of run, one run at a time, product and bare interleaved run by run:
-  - product: ``POST /v1/tasks/execute`` until the long poll ``GET /v1/task-runs/{id}?wait=30``
-    shows a terminal status;
+  - product: ``POST /v1/tasks/execute``, then the long poll ``GET /v1/task-runs/{id}?wait=30``
+    until it shows a terminal status (``--client poll``, the default), or ``POST
+    /v1/tasks/execute?wait=30``, which answers with the ended run (``--client wait``);
   - bare: ``start_workflow`` + ``result()`` of ``BareWorkflow``;
   kinds: ``http3`` (three ``app::http::request`` GETs vs three activities doing the same
   GET), ``none`` (no tool call vs no activity), ``sleep0`` (``sleep(0)`` vs
@@ -22,7 +23,8 @@ local JSON server that both sides' HTTP calls hit. This process only generates l
   product/bare (target >= 0.7) with its spread over the paired bursts.
 
 Usage: python bench/run_latency.py [--samples 20] [--rounds 5] [--concurrency 100]
-                                   [--kinds http3,none,sleep0] [--sleep-samples 5] [--json]
+                                   [--kinds http3,none,sleep0] [--sleep-samples 5]
+                                   [--client wait|poll] [--json]
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fair_stack import FairStack, bare_run, product_run  # noqa: E402
+from bench.fair_stack import CLIENTS, FairStack, bare_run, product_run  # noqa: E402
 
 CLIENT_POOLS = 10
 
@@ -63,10 +65,10 @@ def summary(values_s: list[float]) -> dict:
     }
 
 
-async def latency(stack: FairStack, http, client, kind: str, samples: int, rounds: int) -> dict:
+async def latency(stack: FairStack, http, client, kind: str, samples: int, rounds: int, how: str = "poll") -> dict:
     url = stack.target_url
     for _ in range(3):  # warm-up: compile caches, connections, sticky queues
-        await product_run(http, kind, url)
+        await product_run(http, kind, url, how)
         await bare_run(client, kind, url)
     per_round = []
     all_product, all_bare = [], []
@@ -77,7 +79,7 @@ async def latency(stack: FairStack, http, client, kind: str, samples: int, round
             order = ("product", "bare") if index % 2 == 0 else ("bare", "product")
             for side in order:
                 if side == "product":
-                    run = await product_run(http, kind, url)
+                    run = await product_run(http, kind, url, how)
                     product.append(run["t_seen"] - run["t_post"])
                 else:
                     _, started, done = await bare_run(client, kind, url, index)
@@ -110,11 +112,11 @@ async def burst(make_one, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def throughput(stack: FairStack, pools, client, concurrency: int, rounds: int) -> dict:
+async def throughput(stack: FairStack, pools, client, concurrency: int, rounds: int, how: str = "poll") -> dict:
     url = stack.target_url
 
     async def product(i: int):
-        return await product_run(pools[i % len(pools)], "http3", url)
+        return await product_run(pools[i % len(pools)], "http3", url, how)
 
     async def bare(i: int):
         return await bare_run(client, "http3", url, i)
@@ -159,7 +161,11 @@ def other_load() -> str:
 
 
 async def measure(args: argparse.Namespace) -> dict:
-    result: dict = {"load_before": load_average(), "sandbox": os.environ.get("CYTASKS_WORKFLOW_SANDBOX", "false")}
+    result: dict = {
+        "load_before": load_average(),
+        "sandbox": os.environ.get("CYTASKS_WORKFLOW_SANDBOX", "false"),
+        "client": args.client,
+    }
     async with FairStack() as stack:
         client = await stack.temporal_client()
         pools = [stack.api_client(max(1, args.concurrency // CLIENT_POOLS)) for _ in range(CLIENT_POOLS)]
@@ -168,9 +174,9 @@ async def measure(args: argparse.Namespace) -> dict:
             result["latency"] = []
             for kind in args.kinds:
                 samples = args.sleep_samples if kind == "sleep0" else args.samples
-                result["latency"].append(await latency(stack, http, client, kind, samples, args.rounds))
+                result["latency"].append(await latency(stack, http, client, kind, samples, args.rounds, args.client))
             if args.concurrency:
-                result["throughput"] = await throughput(stack, pools, client, args.concurrency, args.rounds)
+                result["throughput"] = await throughput(stack, pools, client, args.concurrency, args.rounds, args.client)
         finally:
             for pool in pools:
                 await pool.aclose()
@@ -180,8 +186,8 @@ async def measure(args: argparse.Namespace) -> dict:
 
 
 def print_report(result: dict) -> None:
-    print(f"workflow sandbox: {result['sandbox']} (both sides); load average before {result['load_before']}, "
-          f"after {result['load_after']}")
+    print(f"workflow sandbox: {result['sandbox']} (both sides); product client: {result['client']}; "
+          f"load average before {result['load_before']}, after {result['load_after']}")
     print(f"{'kind':8} {'product ms (p10-p90)':>24} {'bare ms (p10-p90)':>22} {'ratio':>6} {'rounds':>14}")
     for row in result["latency"]:
         p, b = row["product"], row["bare"]
@@ -215,6 +221,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=100, help="0 skips the throughput bursts")
     parser.add_argument("--kinds", type=lambda s: s.split(","), default=["http3", "none", "sleep0"])
+    parser.add_argument(
+        "--client", choices=CLIENTS, default="poll",
+        help="wait: POST /v1/tasks/execute?wait=30 (the end in one request); poll: POST, then GET ?wait=30",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(measure(args))
