@@ -284,9 +284,10 @@ class RunActivities:
             )
             output_storage, output_inline, output_ref = stored.storage, stored.inline, stored.ref
         duration_ms = int((finished.completed_at - finished.started_at).total_seconds() * 1000)
+        start = finished.start
         async with self.sessions() as session, session.begin():
-            if finished.start is not None:
-                await self._record_start(session, finished.start)
+            if start is not None and start.node_run is not None:
+                await self._record_start(session, start)
             updated = await finish_run(
                 session,
                 finished.run_id,
@@ -300,6 +301,8 @@ class RunActivities:
                 completed_at=finished.completed_at,
                 duration_ms=duration_ms,
                 llm_usage=finished.llm_usage,
+                # A start not recorded yet goes into the same statement (started_at is the run's own).
+                workflow_run_id=start.workflow_run_id if start is not None else None,
             )
             if not updated and not await _recorded_before(session, finished):
                 return RunRecorded(finished.status, finished.error)  # the row ended otherwise: no event

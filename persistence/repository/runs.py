@@ -287,9 +287,11 @@ async def finish_run(
     completed_at: datetime | None = None,
     duration_ms: int | None = None,
     llm_usage: dict[str, Any] | None = None,
+    workflow_run_id: str | None = None,
 ) -> bool:
     """Record a terminal status with its output (already stored), error, logs, timings and usage,
     and count the run into its rollups (persistence/repository/rollups.py) in the same transaction.
+    ``workflow_run_id`` (the Temporal run's) is recorded when given, for a run whose start was not.
 
     A run already terminal is left untouched (and its logs are not appended): returns False."""
     if status not in TERMINAL_RUN_STATUSES:
@@ -314,6 +316,8 @@ async def finish_run(
         ).cast(_runs.c.duration_ms.type),
         "logs_count": _runs.c.logs_count + len(log_lines),
     }
+    if workflow_run_id is not None:
+        values["workflow_run_id"] = workflow_run_id
     statement = (
         update(_runs)
         .where(_by_id(run_id), _runs.c.status.notin_(TERMINAL_RUN_STATUSES))

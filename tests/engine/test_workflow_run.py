@@ -207,8 +207,10 @@ async def test_a_node_run_whose_first_wait_is_a_tool_call_gets_its_row_from_that
 
     async def state() -> tuple[str, object, list]:
         async with graphs.sessions() as session:
+            rows = await node_runs(session, await get_workflow_run(session, run_id))
+        async with graphs.sessions() as session:  # read after: the node's row came with the run's start
             row = await get_workflow_run(session, run_id)
-            return row.status, row.started_at, await node_runs(session, row)
+        return row.status, row.started_at, rows
 
     for _ in range(100):  # the tool takes 1.5 s once its activity has recorded the node's row
         status, started_at, rows = await state()
