@@ -16,7 +16,9 @@ reaches both worker processes, so the two are always configured alike.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -241,3 +243,15 @@ async def bare_run(client, kind: str, url: str, index: int = 0):
     )
     await handle.result()
     return handle, t_start, time.time()
+
+
+def run_and_report(parser: argparse.ArgumentParser, measure, print_report) -> None:
+    """A fair benchmark's command line: its own options, then ``--json`` (the result as JSON)
+    or the printed report."""
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = asyncio.run(measure(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_report(result)

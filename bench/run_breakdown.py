@@ -49,19 +49,17 @@ Usage: python bench/run_breakdown.py [--runs 20] [--kinds http3,http3log,none] [
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
 import sys
 import uuid
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fair_stack import FairStack, bare_run, product_run  # noqa: E402
+from bench.fair_stack import FairStack, bare_run, product_run, run_and_report  # noqa: E402
 
 BARE_KIND = {"http3": "http3", "http3log": "http3", "none": "none", "sleep0": "sleep0"}
 
@@ -93,7 +91,6 @@ def history_phases(events) -> list[tuple[str, float]]:
     last_point = None  # when the previous phase ended
     tool = 0
     first = True
-    pending_markers: list[tuple[str, float]] = []
     activity_scheduled: dict[int, float] = {}
     activity_started: dict[int, float] = {}
     after = "start"
@@ -112,7 +109,6 @@ def history_phases(events) -> list[tuple[str, float]]:
             phases.append((f"{label} scheduled -> started", t - wft_scheduled))
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             wft_completed = t
-            pending_markers = []
             label = "WFT1" if first else f"WFT after {after}"
             phases.append((f"{label} started -> completed", t - wft_started))
             last_point = t
@@ -288,13 +284,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per side per kind")
     parser.add_argument("--kinds", type=lambda s: s.split(","), default=["http3", "http3log", "none"])
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = asyncio.run(measure(args))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    run_and_report(parser, measure, print_report)
 
 
 if __name__ == "__main__":

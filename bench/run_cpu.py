@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bare_workflow import PROBE_PATCHES  # noqa: E402
-from bench.fair_stack import FairStack, bare_run, product_run  # noqa: E402
+from bench.fair_stack import FairStack, bare_run, product_run, run_and_report  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -169,13 +168,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--patch-probe", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = asyncio.run(measure(args))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    run_and_report(parser, measure, print_report)
 
 
 if __name__ == "__main__":

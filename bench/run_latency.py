@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fair_stack import CLIENTS, FairStack, bare_run, product_run  # noqa: E402
+from bench.fair_stack import CLIENTS, FairStack, bare_run, product_run, run_and_report  # noqa: E402
 
 CLIENT_POOLS = 10
 
@@ -225,13 +224,7 @@ def main() -> None:
         "--client", choices=CLIENTS, default="poll",
         help="wait: POST /v1/tasks/execute?wait=30 (the end in one request); poll: POST, then GET ?wait=30",
     )
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    result = asyncio.run(measure(args))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_report(result)
+    run_and_report(parser, measure, print_report)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench import run_breakdown, run_latency, workflow_overhead
-from bench.fair_stack import FairStack
+from bench import run_breakdown, run_cpu, run_latency, workflow_overhead
+from bench.fair_stack import FairStack, product_run
 
 
 @pytest.mark.stack
@@ -30,3 +30,7 @@ async def test_fair_benchmarks_run_a_few_samples() -> None:
             assert await workflow_overhead.bare_graph(client, "chain", 3) > 0
             assert await workflow_overhead.bare_graph(client, "fan", 3) > 0
             assert await workflow_overhead.bare_three(client) > 0
+            meter = run_cpu.Meter(stack)
+            assert set(meter.pids) == {"cytasks dev", "bare worker", "temporal server"}
+            burst = await run_cpu.measured_burst(meter, lambda i: product_run(http, "none", stack.target_url), 2, 2)
+            assert burst["cpu_ms_per_run"]["cytasks dev"] > 0 and burst["runs_per_s"] > 0
