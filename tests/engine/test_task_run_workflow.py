@@ -42,6 +42,16 @@ async def _local_activity_markers(runner, run_id: str) -> int:
     return len(markers)
 
 
+async def _once_running(runner, run_id: str):
+    """The run's row once it says running (pending until then), with its start and no end."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while (row := await runner.row(run_id)).status != "running":
+        assert row.status == "pending" and asyncio.get_running_loop().time() < deadline, row.status
+        await asyncio.sleep(0.05)
+    assert row.started_at is not None and row.completed_at is None
+    return row
+
+
 async def test_a_script_that_never_waits_records_its_start_with_its_end(runner):
     run_id = await runner.start("total = 0\nfor (i in range(50)) { total += i }\nreturn total")
     row = await runner.wait(run_id)
@@ -52,22 +62,14 @@ async def test_a_script_that_never_waits_records_its_start_with_its_end(runner):
 
 async def test_a_run_is_recorded_running_before_its_first_wait(runner):
     run_id = await runner.start("sleep(2)\nreturn 1")
-    deadline = asyncio.get_running_loop().time() + 10
-    while (row := await runner.row(run_id)).status != "running":
-        assert row.status == "pending" and asyncio.get_running_loop().time() < deadline, row.status
-        await asyncio.sleep(0.05)
-    assert row.started_at is not None and row.completed_at is None
+    row = await _once_running(runner, run_id)
     assert (await runner.wait(run_id)).status == "completed"
     assert await _local_activity_markers(runner, run_id) == 2
 
 
 async def test_the_first_tool_call_records_the_start_beside_the_call(runner):
     run_id = await runner.start("a = app::test::slow(1.5)\nb = app::test::echo(2)\nreturn [a, b]")
-    deadline = asyncio.get_running_loop().time() + 10
-    while (row := await runner.row(run_id)).status != "running":
-        assert row.status == "pending" and asyncio.get_running_loop().time() < deadline, row.status
-        await asyncio.sleep(0.05)
-    assert row.started_at is not None and row.completed_at is None
+    row = await _once_running(runner, run_id)
     ended = await runner.wait(run_id)
     assert (ended.status, ended.output_inline, ended.started_at) == ("completed", ["slow done", 2], row.started_at)
     assert await _local_activity_markers(runner, run_id) == 1  # the end's only
