@@ -6,7 +6,9 @@ Same layout as bench/run_latency.py (``bench/fair_stack.py``): ``cytasks dev`` (
 in one process), the bare worker in its own process, one Temporal dev server, the embedded
 Postgres, and this load generator. Bursts of ``--runs`` ``http3`` runs, ``--concurrency`` at a
 time, product and bare alternating for ``--rounds`` rounds; each process's user and system CPU
-(``/proc/<pid>/stat``; Postgres is the sum of its processes) over a burst, divided by the runs.
+over a burst (``/proc/<pid>/stat``; Postgres is the stack's postmaster with its live and
+exited children), divided by the runs. A burst's figures include what the other side's idle
+processes spend meanwhile.
 
 ``--patch-probe`` also runs the bare ``http3`` workflow with and without four
 ``workflow.patched`` calls (kind ``http3patched``), alternating: the server's and the worker's
@@ -33,21 +35,14 @@ from bench.fair_stack import FairStack, bare_run, product_run, run_and_report  #
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of one process."""
+def cpu_seconds(pid: int, reaped: bool = False) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process; ``reaped`` adds its children that have
+    exited (Postgres backends and autovacuum workers come and go during a burst)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
-
-
-def processes_named(name: str) -> list[int]:
-    found = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        try:
-            if comm.read_text().strip() == name:
-                found.append(int(comm.parent.name))
-        except OSError:
-            pass
-    return found
+    user, system = int(fields[11]), int(fields[12])
+    if reaped:
+        user, system = user + int(fields[13]), system + int(fields[14])
+    return user / TICK, system / TICK
 
 
 def children(pid: int) -> list[int]:
@@ -62,21 +57,23 @@ def children(pid: int) -> list[int]:
 
 
 class Meter:
-    """CPU of the stack's processes; ``postgres`` sums every Postgres process."""
+    """CPU of the stack's processes; ``postgres`` is the stack's postmaster and its children."""
 
     def __init__(self, stack: FairStack) -> None:
         self.pids = {"cytasks dev": stack.dev.pid, "bare worker": stack.bare.pid}
         for pid in children(stack.dev.pid):
             if Path(f"/proc/{pid}/comm").read_text().strip() == "temporal":
                 self.pids["temporal server"] = pid
+        # The stack's own Postgres (its postmaster is not a child of cytasks dev).
+        self.postmaster = int((stack.dir / "data" / "postgres" / "postmaster.pid").read_text().split()[0])
 
     def read(self) -> dict[str, tuple[float, float]]:
         now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        user = system = 0.0
-        for pid in processes_named("postgres"):
+        user, system = cpu_seconds(self.postmaster, reaped=True)
+        for pid in children(self.postmaster):
             try:
                 u, s = cpu_seconds(pid)
-            except OSError:
+            except OSError:  # exited meanwhile: counted as reaped next time
                 continue
             user, system = user + u, system + s
         now["postgres"] = (user, system)
