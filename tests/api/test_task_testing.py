@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -347,11 +348,12 @@ async def test_replay_batch_over_twenty_runs(api_worker, client, unique, scores)
     }
     five = (await client.post(f"/v1/tasks/{task['id']}/replay-batch", json={"last": 5})).json()
     assert five["summary"]["total"] == 5 and five["summary"]["same"] == 5 and five["more"] is True
-    newest = max(run["created_at"] for run in runs)
-    after = (await client.post(f"/v1/tasks/{task['id']}/replay-batch", json={"created_after": newest})).json()
-    assert after["summary"]["total"] == 1 and after["items"][0]["run_id"] == next(r["id"] for r in runs if r["created_at"] == newest)
+    # By time, not by text: a time on the second has no fraction ("...:07Z" sorts after "...:07.5Z").
+    newest = max(runs, key=lambda run: datetime.fromisoformat(run["created_at"].replace("Z", "+00:00")))
+    after = (await client.post(f"/v1/tasks/{task['id']}/replay-batch", json={"created_after": newest["created_at"]})).json()
+    assert after["summary"]["total"] == 1 and after["items"][0]["run_id"] == newest["id"]
     backwards = await client.post(
-        f"/v1/tasks/{task['id']}/replay-batch", json={"created_after": newest, "created_before": "2020-01-01T00:00:00Z"}
+        f"/v1/tasks/{task['id']}/replay-batch", json={"created_after": newest["created_at"], "created_before": "2020-01-01T00:00:00Z"}
     )
     assert assert_problem(backwards, 422)["errors"][0]["field"] == "created_before"
     assert len(scores.calls) == calls_before
