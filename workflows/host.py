@@ -8,7 +8,6 @@ call is an activity named by the tool's fully qualified name.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -40,6 +39,7 @@ from taskrun.contract import (
 from workflows import versions
 from workflows.children import ChildFailed, run_child
 
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 DEFAULT_TOOL_TIMEOUT_SECONDS = 60
 DEFAULT_TOOL_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=("ValueError",))
 MAX_LOGS = 1000
@@ -113,6 +113,13 @@ def local_call_timeout(spec: ToolSpec, args: list[Any], kwargs: dict[str, Any]) 
     return float(bound) + LOCAL_CALL_GRACE_SECONDS
 
 
+async def record_run_start(started: RunStarted) -> None:
+    """Record the run as running, in a local activity."""
+    await workflow.execute_local_activity_method(
+        RunActivities.mark_run_running, started, start_to_close_timeout=BOOKKEEPING_TIMEOUT
+    )
+
+
 def tool_error(call: ToolCall, error: ActivityError) -> CyError:
     """Turn a failed tool activity into the Cy error the script sees."""
     cause = error.cause
@@ -148,24 +155,22 @@ class WorkflowHost:
         self._handed_at: datetime | None = None
         self.human: Any = None
         """The run's ``hitl.workflow.HumanQuestions``, which pauses on hi-latency calls."""
-        self.record_start: Callable[[], Awaitable[Any]] | None = None
-        """Records the run as running; set by the workflow when that waits for the script's
-        first wait (a script that never waits has its start recorded with its end)."""
         self.start: RunStarted | None = None
-        """What ``record_start`` records, which a tool activity may record beside its call."""
+        """The run's start, still to be recorded: set by the workflow when that waits for the
+        script's first wait (a script that never waits has its start recorded with its end)."""
         self._recording_start: asyncio.Task | None = None
         self._start_recorded_by_tool = False
 
     @property
     def start_recorded(self) -> bool:
-        return self.record_start is None or self._recording_start is not None or self._start_recorded_by_tool
+        return self.start is None or self._recording_start is not None or self._start_recorded_by_tool
 
     async def _started(self) -> None:
         """Before the script waits on anything the first time: the run's start is recorded."""
-        if self.record_start is None or self._start_recorded_by_tool:
+        if self.start is None or self._start_recorded_by_tool:
             return
         if self._recording_start is None:
-            self._recording_start = asyncio.create_task(self.record_start())
+            self._recording_start = asyncio.create_task(record_run_start(self.start))
         await self._recording_start
 
     def _row_recorded(self) -> bool:
@@ -175,7 +180,7 @@ class WorkflowHost:
     def _start_for_tool(self) -> RunStarted | None:
         """The start a tool activity is to record while its tool runs, instead of a local
         activity before it: while nothing has recorded the start yet."""
-        if self.start_recorded or self._recording_start is not None or self.start is None:
+        if self.start_recorded:
             return None
         return self.start if versions.patched("start-recorded-beside-tools") else None
 

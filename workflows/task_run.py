@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any, Optional
 
 from temporalio import workflow
@@ -19,11 +18,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.event_delivery import deliver
     from workflows import versions
     from workflows.host import (
+        BOOKKEEPING_TIMEOUT,
         COMPILE_ALONE_BYTES,
         MAX_EXPORT_CHARS,
         WORKFLOW_MAX_SCRIPT_BYTES,
         WorkflowHost,
         compiled_program,
+        record_run_start,
     )
     from taskrun.contract import (
         HUMAN_RESPONDED_SIGNAL,
@@ -42,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from taskrun.events import pending_event, question_waiting_event
 
-BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 MAX_ERROR_MESSAGE_CHARS = 4_000
 RESULT_OUTPUT_CHARS = 64 * 1024
 """A completed run's workflow result carries its output up to this size."""
@@ -167,10 +167,9 @@ class TaskRunWorkflow:
         if not gated(request) and versions.patched("start-recorded-when-needed"):
             # Recorded before the script's first wait (by its first tool activity, beside the call),
             # or with the run's end if it never waits.
-            host.record_start = lambda: self._record_start(started)
             host.start = started
         else:
-            await self._record_start(started)
+            await record_run_start(started)
         self._set_status("running")
 
         host.live_logs = versions.patched("live-logs")
@@ -247,11 +246,6 @@ class TaskRunWorkflow:
             if finished.has_output:
                 self._attach_output(summary, finished.output)
         return summary
-
-    async def _record_start(self, started: RunStarted) -> None:
-        await workflow.execute_local_activity_method(
-            RunActivities.mark_run_running, started, start_to_close_timeout=BOOKKEEPING_TIMEOUT
-        )
 
     async def _alert_pending(self, request: TaskRunRequest, alerts: list[str], seconds: float) -> None:
         """The run has waited ``seconds`` for a slot: tell the alerts watching that (once each)."""
