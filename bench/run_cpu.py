@@ -159,11 +159,18 @@ def print_report(result: dict) -> None:
         print("  one patch costs (ms of CPU per run): " + ", ".join(f"{k} {v}" for k, v in result["per_patch_ms"].items()))
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runs", type=positive, default=300)
+    parser.add_argument("--concurrency", type=positive, default=20)
+    parser.add_argument("--rounds", type=positive, default=2)
     parser.add_argument("--patch-probe", action="store_true")
     run_and_report(parser, measure, print_report)
 
